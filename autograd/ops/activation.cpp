@@ -1,0 +1,76 @@
+// Activation functions and their derivatives.
+#include <cmath>
+#include <numbers>
+
+#include "autograd/ops.h"
+#include "tensor/kernels/kernels.h"
+
+namespace nabla {
+
+using autograd::Grads;
+using autograd::record;
+using kernels::BinaryOp;
+using kernels::UnaryOp;
+
+namespace {
+Tensor positive_mask(const Tensor& a) {
+  return kernels::binary(BinaryOp::Gt, a, kernels::scalar_like(a, 0.0));
+}
+}  // namespace
+
+// d relu(a) = g * (a > 0)
+Tensor relu(const Tensor& a) {
+  return record("relu", kernels::unary(UnaryOp::Relu, a), {a},
+                [a](const Tensor& g) -> Grads { return {g * positive_mask(a)}; }, {a});
+}
+
+// d leaky_relu(a) = g * (a > 0 ? 1 : slope)
+Tensor leaky_relu(const Tensor& a, double negative_slope) {
+  const Tensor positive = positive_mask(a);
+  const Tensor factor = kernels::where(positive, kernels::scalar_like(a, 1.0),
+                                       kernels::scalar_like(a, negative_slope));
+  return record("leaky_relu", kernels::binary(BinaryOp::Mul, a, factor), {a},
+                [factor](const Tensor& g) -> Grads { return {g * factor}; });
+}
+
+// d sigmoid(a) = g * s * (1 - s)
+Tensor sigmoid(const Tensor& a) {
+  Tensor out = kernels::unary(UnaryOp::Sigmoid, a);
+  const Tensor saved = autograd::alias_without_graph(out);
+  return record("sigmoid", out, {a},
+                [a, saved](const Tensor& g) -> Grads {
+                  const Tensor s = autograd::is_grad_enabled() ? sigmoid(a) : saved;
+                  return {g * s * (1.0 - s)};
+                }, {saved});
+}
+
+// d tanh(a) = g * (1 - t^2)
+Tensor tanh(const Tensor& a) {
+  Tensor out = kernels::unary(UnaryOp::Tanh, a);
+  const Tensor saved = autograd::alias_without_graph(out);
+  return record("tanh", out, {a},
+                [a, saved](const Tensor& g) -> Grads {
+                  const Tensor t = autograd::is_grad_enabled() ? tanh(a) : saved;
+                  return {g * (1.0 - t * t)};
+                }, {saved});
+}
+
+// gelu(x) = x * Phi(x) = x/2 * (1 + erf(x/sqrt(2))); composite, so its derivative is automatic.
+Tensor gelu(const Tensor& a) { return a * 0.5 * (erf(a * (1.0 / std::numbers::sqrt2)) + 1.0); }
+
+// softplus(x) = max(x, 0) + log1p(exp(-|x|)), stable for any x; d softplus = g * sigmoid(x)
+Tensor softplus(const Tensor& a) {
+  Tensor value = [&] {
+    const NoGradGuard no_grad;
+    return relu(a) + log1p(exp(neg(abs(a))));
+  }();
+  return record("softplus", value, {a}, [a](const Tensor& g) -> Grads { return {g * sigmoid(a)}; },
+                {a});
+}
+
+// elu(x) = x for x > 0, alpha * (exp(x) - 1) otherwise; exp sees min(x, 0) so it cannot overflow.
+Tensor elu(const Tensor& a, double alpha) {
+  return where(positive_mask(a), a, (exp(clamp(a, std::nullopt, 0.0)) - 1.0) * alpha);
+}
+
+}  // namespace nabla

@@ -1,0 +1,15 @@
+// nabla: the one header users include.
+#pragma once
+
+#include "autograd/function.h"
+#include "autograd/grad.h"
+#include "autograd/gradcheck.h"
+#include "autograd/node.h"
+#include "autograd/ops.h"
+#include "tensor/dtype.h"
+#include "tensor/error.h"
+#include "tensor/format.h"
+#include "tensor/kernels/kernels.h"
+#include "tensor/random.h"
+#include "tensor/shape.h"
+#include "tensor/tensor.h"

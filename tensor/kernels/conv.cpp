@@ -1,0 +1,315 @@
+// 2-D convolution on NCHW buffers: im2col + GEMM per image (forward, weight gradient) and
+// GEMM + col2im (input gradient); 1x1 stride-1 convolutions skip the column buffer entirely.
+#include "tensor/kernels/conv.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstddef>
+#include <vector>
+
+#include "tensor/kernels/gemm.h"
+
+namespace nabla::kernels {
+namespace {
+
+// Below this many FLOPs a call runs on the calling thread: a parallel region costs microseconds.
+constexpr int64_t kParallelFlops = int64_t{1} << 20;
+// The weight gradient sums the batch in at most this many fixed chunks (computed in parallel,
+// combined in index order). Fixed so the result never depends on the thread count.
+constexpr int64_t kMaxWeightChunks = 8;
+// Cap on the memory the weight-gradient partial sums may take.
+constexpr int64_t kMaxPartialBytes = int64_t{32} << 20;
+
+// Per-thread scratch, grown as needed and kept for the next call: a training step must not
+// allocate (and page-fault) its column buffers every iteration. Tag separates independent buffers.
+template <typename T, int Tag>
+T* scratch(int64_t count) {
+  thread_local std::vector<T> buffer;
+  const auto size = static_cast<std::size_t>(count);
+  if (buffer.size() < size) {
+    buffer.resize(size);
+  }
+  return buffer.data();
+}
+constexpr int kColumnTag = 0;
+constexpr int kPartialTag = 1;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Range [lo, hi) of output positions o in [0, out) with 0 <= o * stride + offset < in.
+struct ValidRange {
+  int64_t lo, hi;
+};
+ValidRange valid_range(int64_t offset, int64_t stride, int64_t in, int64_t out) {
+  const int64_t lo = offset >= 0 ? 0 : ceil_div(-offset, stride);
+  const int64_t hi = offset >= in ? 0 : ceil_div(in - offset, stride);
+  const int64_t hi_clamped = std::min(hi, out);
+  return {std::min(lo, hi_clamped), hi_clamped};
+}
+
+// A 1x1, stride-1, unpadded convolution whose output has the input's size: the image itself is
+// already the column matrix [C, H*W].
+bool is_pointwise(const Conv2dGeometry& g) {
+  return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
+         g.pad_top == 0 && g.pad_left == 0 && g.out_h == g.in_h && g.out_w == g.in_w;
+}
+
+int64_t column_rows(const Conv2dGeometry& g) { return g.in_channels * g.kernel_h * g.kernel_w; }
+
+int64_t conv_flops(const Conv2dGeometry& g) {
+  return 2 * g.batch * g.out_channels * column_rows(g) * g.out_h * g.out_w;
+}
+
+// col[(c, kh, kw), (oh, ow)] = image[c, ih, iw], zero where (ih, iw) falls in padding.
+template <typename T>
+void im2col(const Conv2dGeometry& g, const T* image, T* col) {
+  const int64_t out_hw = g.out_h * g.out_w;
+  T* row = col;
+  for (int64_t c = 0; c < g.in_channels; ++c) {
+    const T* plane = image + c * g.in_h * g.in_w;
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+      const int64_t h_offset = kh * g.dilation_h - g.pad_top;
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw, row += out_hw) {
+        const int64_t w_offset = kw * g.dilation_w - g.pad_left;
+        const ValidRange cols = valid_range(w_offset, g.stride_w, g.in_w, g.out_w);
+        for (int64_t oh = 0; oh < g.out_h; ++oh) {
+          T* dst = row + oh * g.out_w;
+          const int64_t ih = oh * g.stride_h + h_offset;
+          if (ih < 0 || ih >= g.in_h) {
+            std::fill(dst, dst + g.out_w, T(0));
+            continue;
+          }
+          std::fill(dst, dst + cols.lo, T(0));
+          // NOTE: index from the row start; forming src_row + w_offset could point before the
+          // buffer, which is undefined behaviour even if never dereferenced.
+          const T* src_row = plane + ih * g.in_w;
+          if (g.stride_w == 1) {
+            std::copy(src_row + cols.lo + w_offset, src_row + cols.hi + w_offset, dst + cols.lo);
+          } else {
+            for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
+              dst[ow] = src_row[ow * g.stride_w + w_offset];
+            }
+          }
+          std::fill(dst + cols.hi, dst + g.out_w, T(0));
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: image[c, ih, iw] += col[(c, kh, kw), (oh, ow)]. Padding entries are
+// dropped. The loop order is fixed, so the sums are deterministic.
+template <typename T>
+void col2im(const Conv2dGeometry& g, const T* col, T* image) {
+  const int64_t out_hw = g.out_h * g.out_w;
+  const T* row = col;
+  for (int64_t c = 0; c < g.in_channels; ++c) {
+    T* plane = image + c * g.in_h * g.in_w;
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+      const int64_t h_offset = kh * g.dilation_h - g.pad_top;
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw, row += out_hw) {
+        const int64_t w_offset = kw * g.dilation_w - g.pad_left;
+        const ValidRange cols = valid_range(w_offset, g.stride_w, g.in_w, g.out_w);
+        for (int64_t oh = 0; oh < g.out_h; ++oh) {
+          const int64_t ih = oh * g.stride_h + h_offset;
+          if (ih < 0 || ih >= g.in_h) {
+            continue;
+          }
+          const T* src = row + oh * g.out_w;
+          T* dst_row = plane + ih * g.in_w;
+          for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
+            dst_row[ow * g.stride_w + w_offset] += src[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Runs body(n) for every image, spread over threads only when the call is large. Each image is
+// independent, so the result does not depend on how images are spread.
+template <typename Body>
+void for_each_image(int64_t batch, bool parallel, const Body& body) {
+  if (parallel && batch > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < batch; ++n) {
+      body(n);
+    }
+  } else {
+    for (int64_t n = 0; n < batch; ++n) {
+      body(n);
+    }
+  }
+}
+
+void check_geometry(const Conv2dGeometry& g) {
+  assert(g.batch >= 0 && g.in_channels >= 0 && g.in_h >= 0 && g.in_w >= 0);
+  assert(g.out_channels >= 0 && g.kernel_h >= 1 && g.kernel_w >= 1);
+  assert(g.stride_h >= 1 && g.stride_w >= 1 && g.dilation_h >= 1 && g.dilation_w >= 1);
+  assert(g.pad_top >= 0 && g.pad_left >= 0 && g.out_h >= 0 && g.out_w >= 0);
+  static_cast<void>(g);
+}
+
+template <typename T>
+void forward_impl(const Conv2dGeometry& g, const T* input, const T* weight, const T* bias,
+                  T* output) {
+  check_geometry(g);
+  const int64_t rows = column_rows(g);
+  const int64_t out_hw = g.out_h * g.out_w;
+  const int64_t in_image = g.in_channels * g.in_h * g.in_w;
+  const int64_t out_image = g.out_channels * out_hw;
+  const bool pointwise = is_pointwise(g);
+  for_each_image(g.batch, conv_flops(g) >= kParallelFlops, [&](int64_t n) {
+    const T* image = input + n * in_image;
+    T* out = output + n * out_image;
+    const T* col = image;
+    if (!pointwise) {
+      T* buffer = scratch<T, kColumnTag>(rows * out_hw);
+      im2col(g, image, buffer);
+      col = buffer;
+    }
+    // out[OC, OH*OW] = weight[OC, C*KH*KW] * col[C*KH*KW, OH*OW], then the bias is added
+    // while the image's output is still in cache.
+    gemm(false, false, g.out_channels, out_hw, rows, T(1), weight, rows, col, out_hw, T(0), out,
+         out_hw);
+    if (bias != nullptr) {
+      for (int64_t oc = 0; oc < g.out_channels; ++oc) {
+        T* plane = out + oc * out_hw;
+        const T b = bias[oc];
+        for (int64_t i = 0; i < out_hw; ++i) {
+          plane[i] += b;
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void backward_input_impl(const Conv2dGeometry& g, const T* grad_output, const T* weight,
+                         T* grad_input) {
+  check_geometry(g);
+  const int64_t rows = column_rows(g);
+  const int64_t out_hw = g.out_h * g.out_w;
+  const int64_t in_image = g.in_channels * g.in_h * g.in_w;
+  const int64_t out_image = g.out_channels * out_hw;
+  const bool pointwise = is_pointwise(g);
+  for_each_image(g.batch, conv_flops(g) >= kParallelFlops, [&](int64_t n) {
+    const T* grad_out = grad_output + n * out_image;
+    T* grad_in = grad_input + n * in_image;
+    // col[C*KH*KW, OH*OW] = weight^T * grad_out[OC, OH*OW]; the transpose is done by the GEMM.
+    if (pointwise) {
+      gemm(true, false, rows, out_hw, g.out_channels, T(1), weight, rows, grad_out, out_hw, T(0),
+           grad_in, out_hw);
+      return;
+    }
+    T* col = scratch<T, kColumnTag>(rows * out_hw);
+    gemm(true, false, rows, out_hw, g.out_channels, T(1), weight, rows, grad_out, out_hw, T(0), col,
+         out_hw);
+    std::fill(grad_in, grad_in + in_image, T(0));
+    col2im(g, col, grad_in);
+  });
+}
+
+template <typename T>
+void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T* input,
+                          T* grad_weight) {
+  check_geometry(g);
+  const int64_t rows = column_rows(g);
+  const int64_t out_hw = g.out_h * g.out_w;
+  const int64_t in_image = g.in_channels * g.in_h * g.in_w;
+  const int64_t out_image = g.out_channels * out_hw;
+  const int64_t weight_size = g.out_channels * rows;
+  const bool pointwise = is_pointwise(g);
+  if (g.batch == 0 || weight_size == 0) {
+    std::fill(grad_weight, grad_weight + weight_size, T(0));
+    return;
+  }
+
+  // The chunking depends only on the geometry, never on the thread count, and the serial and
+  // parallel paths perform the same additions in the same order.
+  int64_t chunks = std::min(g.batch, kMaxWeightChunks);
+  const auto weight_bytes = weight_size * static_cast<int64_t>(sizeof(T));
+  while (chunks > 1 && (chunks - 1) * weight_bytes > kMaxPartialBytes) {
+    --chunks;
+  }
+
+  // Writes sum over the chunk's images of grad_out[OC, OH*OW] * col^T into dst[OC, C*KH*KW].
+  auto chunk_sum = [&](int64_t chunk, T* dst) {
+    const int64_t first = chunk * g.batch / chunks;
+    const int64_t last = (chunk + 1) * g.batch / chunks;
+    for (int64_t n = first; n < last; ++n) {
+      const T* image = input + n * in_image;
+      const T* col = image;
+      if (!pointwise) {
+        T* buffer = scratch<T, kColumnTag>(rows * out_hw);
+        im2col(g, image, buffer);
+        col = buffer;
+      }
+      gemm(false, true, g.out_channels, rows, out_hw, T(1), grad_output + n * out_image, out_hw,
+           col, out_hw, n == first ? T(0) : T(1), dst, rows);
+    }
+  };
+
+  const bool parallel = chunks > 1 && conv_flops(g) >= kParallelFlops;
+  if (!parallel) {
+    chunk_sum(0, grad_weight);
+    T* partial = chunks > 1 ? scratch<T, kPartialTag>(weight_size) : nullptr;
+    for (int64_t chunk = 1; chunk < chunks; ++chunk) {
+      chunk_sum(chunk, partial);
+      for (int64_t i = 0; i < weight_size; ++i) {
+        grad_weight[i] += partial[i];
+      }
+    }
+    return;
+  }
+
+  // Partial sums of chunks 1.. live in the calling thread's scratch; chunk 0 goes straight into
+  // grad_weight. Then grad_weight[i] = ((p0 + p1) + p2) + ..., exactly as the serial path.
+  T* partials = scratch<T, kPartialTag>((chunks - 1) * weight_size);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      chunk_sum(chunk, chunk == 0 ? grad_weight : partials + (chunk - 1) * weight_size);
+    }
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < weight_size; ++i) {
+      T sum = grad_weight[i];
+      for (int64_t chunk = 1; chunk < chunks; ++chunk) {
+        sum += partials[(chunk - 1) * weight_size + i];
+      }
+      grad_weight[i] = sum;
+    }
+  }
+}
+
+}  // namespace
+
+void conv2d_forward(const Conv2dGeometry& g, const float* input, const float* weight,
+                    const float* bias, float* output) {
+  forward_impl(g, input, weight, bias, output);
+}
+void conv2d_forward(const Conv2dGeometry& g, const double* input, const double* weight,
+                    const double* bias, double* output) {
+  forward_impl(g, input, weight, bias, output);
+}
+
+void conv2d_backward_input(const Conv2dGeometry& g, const float* grad_output, const float* weight,
+                           float* grad_input) {
+  backward_input_impl(g, grad_output, weight, grad_input);
+}
+void conv2d_backward_input(const Conv2dGeometry& g, const double* grad_output, const double* weight,
+                           double* grad_input) {
+  backward_input_impl(g, grad_output, weight, grad_input);
+}
+
+void conv2d_backward_weight(const Conv2dGeometry& g, const float* grad_output, const float* input,
+                            float* grad_weight) {
+  backward_weight_impl(g, grad_output, input, grad_weight);
+}
+void conv2d_backward_weight(const Conv2dGeometry& g, const double* grad_output, const double* input,
+                            double* grad_weight) {
+  backward_weight_impl(g, grad_output, input, grad_weight);
+}
+
+}  // namespace nabla::kernels

@@ -1,0 +1,251 @@
+// Elementwise kernels: unary, binary with broadcasting and type promotion, clamp and where.
+#include <cmath>
+#include <string_view>
+
+#include "tensor/kernels/kernels.h"
+#include "tensor/kernels/loops.h"
+
+namespace nabla::kernels {
+namespace {
+
+std::string_view binary_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: return "add";
+    case BinaryOp::Sub: return "sub";
+    case BinaryOp::Mul: return "mul";
+    case BinaryOp::Div: return "div";
+    case BinaryOp::Pow: return "pow";
+    case BinaryOp::Maximum: return "maximum";
+    case BinaryOp::Minimum: return "minimum";
+    case BinaryOp::Eq: return "eq";
+    case BinaryOp::Ne: return "ne";
+    case BinaryOp::Lt: return "lt";
+    case BinaryOp::Le: return "le";
+    case BinaryOp::Gt: return "gt";
+    case BinaryOp::Ge: return "ge";
+  }
+  return "binary";
+}
+
+bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+
+template <typename T>
+T int_pow(T base, T exponent) {
+  if constexpr (std::is_integral_v<T>) {
+    if (exponent < 0) return base == 1 ? 1 : (base == -1 ? (exponent % 2 == 0 ? 1 : -1) : 0);
+    T result = 1;
+    while (exponent > 0) {
+      if ((exponent & 1) != 0) result *= base;
+      base *= base;
+      exponent >>= 1;
+    }
+    return result;
+  } else {
+    return std::pow(base, exponent);
+  }
+}
+
+// Calls body(functor) with the scalar function of `op`, so each op gets its own inlined loop.
+template <typename T, typename Body>
+void with_binary_functor(BinaryOp op, Body&& body) {
+  switch (op) {
+    case BinaryOp::Add: return body([](T x, T y) { return x + y; });
+    case BinaryOp::Sub: return body([](T x, T y) { return x - y; });
+    case BinaryOp::Mul: return body([](T x, T y) { return x * y; });
+    case BinaryOp::Div: return body([](T x, T y) { return x / y; });
+    case BinaryOp::Pow: return body([](T x, T y) { return int_pow(x, y); });
+    // NOTE: x != x is true only for NaN, so NaN propagates like in PyTorch.
+    case BinaryOp::Maximum: return body([](T x, T y) { return (x != x || x > y) ? x : y; });
+    case BinaryOp::Minimum: return body([](T x, T y) { return (x != x || x < y) ? x : y; });
+    case BinaryOp::Eq: return body([](T x, T y) { return static_cast<int64_t>(x == y); });
+    case BinaryOp::Ne: return body([](T x, T y) { return static_cast<int64_t>(x != y); });
+    case BinaryOp::Lt: return body([](T x, T y) { return static_cast<int64_t>(x < y); });
+    case BinaryOp::Le: return body([](T x, T y) { return static_cast<int64_t>(x <= y); });
+    case BinaryOp::Gt: return body([](T x, T y) { return static_cast<int64_t>(x > y); });
+    case BinaryOp::Ge: return body([](T x, T y) { return static_cast<int64_t>(x >= y); });
+  }
+}
+
+// out[i] = f(a[i], b[i]) over out's geometry, with a and b given as broadcast strides.
+template <typename Out, typename In, typename Fn>
+void binary_loop(const Tensor& out, const Tensor& a, const Shape& a_strides, const Tensor& b,
+                 const Shape& b_strides, Fn fn) {
+  const auto it = detail::coalesce<3>(out.shape(), {out.strides(), a_strides, b_strides});
+  Out* po = out.data_ptr<Out>();
+  const In* pa = a.data_ptr<In>();
+  const In* pb = b.data_ptr<In>();
+  detail::for_each_row(it, [=](const std::array<int64_t, 3>& off, int64_t n,
+                               const std::array<int64_t, 3>& st) {
+    Out* o = po + off[0];
+    const In* x = pa + off[1];
+    const In* y = pb + off[2];
+    if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(x[i], y[i]));
+    } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
+      const In yv = *y;
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(x[i], yv));
+    } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
+      const In xv = *x;
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(xv, y[i]));
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        o[i * st[0]] = static_cast<Out>(fn(x[i * st[1]], y[i * st[2]]));
+      }
+    }
+  });
+}
+
+template <typename T>
+T sigmoid_of(T x) {
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+template <typename T, typename Body>
+void with_unary_functor(UnaryOp op, Body&& body) {
+  switch (op) {
+    case UnaryOp::Neg: return body([](T x) { return -x; });
+    case UnaryOp::Abs: return body([](T x) { return x < T(0) ? -x : x; });
+    case UnaryOp::Sign: return body([](T x) { return static_cast<T>((T(0) < x) - (x < T(0))); });
+    case UnaryOp::Relu: return body([](T x) { return x > T(0) ? x : (x != x ? x : T(0)); });
+    case UnaryOp::Exp: return body([](T x) { return std::exp(x); });
+    case UnaryOp::Log: return body([](T x) { return std::log(x); });
+    case UnaryOp::Log1p: return body([](T x) { return std::log1p(x); });
+    case UnaryOp::Sqrt: return body([](T x) { return std::sqrt(x); });
+    case UnaryOp::Tanh: return body([](T x) { return std::tanh(x); });
+    case UnaryOp::Sigmoid: return body([](T x) { return sigmoid_of(x); });
+    case UnaryOp::Sin: return body([](T x) { return std::sin(x); });
+    case UnaryOp::Cos: return body([](T x) { return std::cos(x); });
+    case UnaryOp::Erf: return body([](T x) { return std::erf(x); });
+  }
+}
+
+bool keeps_integers(UnaryOp op) {
+  return op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Sign || op == UnaryOp::Relu;
+}
+
+template <typename T, typename Fn>
+void unary_loop(const Tensor& out, const Tensor& a, Fn fn) {
+  const auto it = detail::coalesce<2>(out.shape(), {out.strides(), a.strides()});
+  T* po = out.data_ptr<T>();
+  const T* pa = a.data_ptr<T>();
+  detail::for_each_row(it, [=](const std::array<int64_t, 2>& off, int64_t n,
+                               const std::array<int64_t, 2>& st) {
+    T* o = po + off[0];
+    const T* x = pa + off[1];
+    if (st[0] == 1 && st[1] == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(fn(x[i]));
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * st[0]] = static_cast<T>(fn(x[i * st[1]]));
+    }
+  });
+}
+
+}  // namespace
+
+Tensor scalar_like(const Tensor& like, double value) {
+  DType dtype = like.dtype();
+  if (dtype == kInt64 && value != std::floor(value)) dtype = kFloat32;
+  return scalar_tensor(value, dtype);
+}
+
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const Shape shape = broadcast_shapes(binary_name(op), a.shape(), b.shape());
+  DType common = promote_types(a.dtype(), b.dtype());
+  if (op == BinaryOp::Div && common == kInt64) common = kFloat32;
+  const Tensor ca = to_dtype(a, common);
+  const Tensor cb = to_dtype(b, common);
+  Tensor out = Tensor::empty(shape, is_comparison(op) ? kInt64 : common);
+  const Shape sa = broadcast_strides(binary_name(op), ca, shape);
+  const Shape sb = broadcast_strides(binary_name(op), cb, shape);
+  visit_dtype(common, [&](auto tag) {
+    using T = decltype(tag);
+    with_binary_functor<T>(op, [&](auto fn) {
+      if (is_comparison(op)) {
+        binary_loop<int64_t, T>(out, ca, sa, cb, sb, fn);
+      } else {
+        binary_loop<T, T>(out, ca, sa, cb, sb, fn);
+      }
+    });
+  });
+  return out;
+}
+
+void binary_(BinaryOp op, const Tensor& self, const Tensor& other) {
+  const auto name = binary_name(op);
+  if (is_comparison(op)) throw error("{}_: comparisons have no in-place form", name);
+  if (op == BinaryOp::Div && self.dtype() == kInt64) {
+    throw error("div_: an int64 tensor cannot hold the result of true division");
+  }
+  broadcast_strides(name, other, self.shape());
+  Tensor source = to_dtype(other, self.dtype());
+  if (source.storage() == self.storage() && !source.is_same(self)) source = clone(source);
+  const Shape so = broadcast_strides(name, source, self.shape());
+  visit_dtype(self.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    with_binary_functor<T>(op, [&](auto fn) { binary_loop<T, T>(self, self, self.strides(), source, so, fn); });
+  });
+  self.bump_version();
+}
+
+Tensor unary(UnaryOp op, const Tensor& a) {
+  const Tensor input = (a.dtype() == kInt64 && !keeps_integers(op)) ? to_dtype(a, kFloat32) : a;
+  Tensor out = Tensor::empty(input.shape(), input.dtype());
+  visit_dtype(input.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    with_unary_functor<T>(op, [&](auto fn) { unary_loop<T>(out, input, fn); });
+  });
+  return out;
+}
+
+Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max) {
+  if (min && max && *min > *max) throw error("clamp: min {} is greater than max {}", *min, *max);
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T lo = min ? static_cast<T>(*min) : T(0);
+    const T hi = max ? static_cast<T>(*max) : T(0);
+    const bool has_lo = min.has_value();
+    const bool has_hi = max.has_value();
+    unary_loop<T>(out, a, [=](T x) {
+      if (x != x) return x;
+      if (has_lo && x < lo) x = lo;
+      if (has_hi && x > hi) x = hi;
+      return x;
+    });
+  });
+  return out;
+}
+
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  const Shape shape =
+      broadcast_shapes("where", broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
+  const DType common = promote_types(a.dtype(), b.dtype());
+  const Tensor ca = to_dtype(a, common);
+  const Tensor cb = to_dtype(b, common);
+  Tensor out = Tensor::empty(shape, common);
+  visit_dtype(common, [&](auto tag) {
+    using T = decltype(tag);
+    visit_dtype(condition.dtype(), [&](auto cond_tag) {
+      using C = decltype(cond_tag);
+      const auto it = detail::coalesce<4>(
+          shape, {out.strides(), broadcast_strides("where", condition, shape),
+                  broadcast_strides("where", ca, shape), broadcast_strides("where", cb, shape)});
+      T* po = out.data_ptr<T>();
+      const C* pc = condition.data_ptr<C>();
+      const T* pa = ca.data_ptr<T>();
+      const T* pb = cb.data_ptr<T>();
+      detail::for_each_row(it, [=](const std::array<int64_t, 4>& off, int64_t n,
+                                   const std::array<int64_t, 4>& st) {
+        for (int64_t i = 0; i < n; ++i) {
+          po[off[0] + i * st[0]] =
+              pc[off[1] + i * st[1]] != C(0) ? pa[off[2] + i * st[2]] : pb[off[3] + i * st[3]];
+        }
+      });
+    });
+  });
+  return out;
+}
+
+}  // namespace nabla::kernels

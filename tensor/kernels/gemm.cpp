@@ -1,0 +1,742 @@
+// Packed, cache-blocked GEMM (GotoBLAS/BLIS layout) with run-time selected AVX-512 / AVX2 / scalar
+// micro-kernels; the hot spot under matmul, Dense and conv, so it is tuned and deterministic.
+#include "tensor/kernels/gemm.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NABLA_GEMM_X86 1
+#define NABLA_AVX512 __attribute__((target("avx512f")))
+#define NABLA_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define NABLA_GEMM_X86 0
+#endif
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace nabla::kernels {
+namespace {
+
+// Below this many multiply-adds a parallel region costs more than it saves. Measured on 2 cores:
+// 128^3 (~11 us alone) is slower with two threads, 176^3 gains under 10%, 256^3 gains 85%; and
+// on a busy machine every region risks waiting a scheduler tick for a preempted worker.
+#ifdef _OPENMP
+constexpr int64_t kParallelMinWork = int64_t{192} * 192 * 192;
+#endif
+constexpr std::size_t kAlign = 64;
+
+constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+constexpr int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Grows but never shrinks, so a training loop stops allocating after its first step; one per
+// thread so that packing never needs locks.
+class PackBuffer {
+ public:
+  PackBuffer() = default;
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  ~PackBuffer() { std::free(data_); }
+
+  void* get(std::size_t bytes) {
+    if (bytes > size_) {
+      const std::size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+      void* fresh = std::aligned_alloc(kAlign, rounded);
+      if (fresh == nullptr) {
+        throw std::bad_alloc();
+      }
+      std::free(data_);
+      data_ = fresh;
+      size_ = rounded;
+    }
+    return data_;
+  }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+thread_local PackBuffer tls_pack_a;
+thread_local PackBuffer tls_pack_b;
+
+// ---------------------------------------------------------------------------------------------
+// Micro-kernels. Each computes a full MR x NR tile from zero-padded packed panels (so the inner
+// loop has no edge logic) and writes only the valid mr x nr corner:
+//   C = alpha * AB              when !load_c (C is never read, NaN garbage cannot leak in)
+//   C = fma(beta, C, alpha*AB)  otherwise (later K blocks pass beta = 1)
+// Every ISA rounds alpha*AB then one fused multiply-add, so edge and interior tiles agree.
+// ---------------------------------------------------------------------------------------------
+
+#if NABLA_GEMM_X86
+
+template <class T>
+struct Avx512;
+
+template <>
+struct Avx512<float> {
+  using V = __m512;
+  using Mask = __mmask16;
+  static constexpr int kLanes = 16;
+  NABLA_AVX512 static V zero() { return _mm512_setzero_ps(); }
+  NABLA_AVX512 static V load(const float* p) { return _mm512_load_ps(p); }
+  NABLA_AVX512 static V loadu(const float* p) { return _mm512_loadu_ps(p); }
+  NABLA_AVX512 static V splat(float x) { return _mm512_set1_ps(x); }
+  NABLA_AVX512 static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  NABLA_AVX512 static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  NABLA_AVX512 static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static Mask mask(int64_t n) { return static_cast<Mask>((1U << n) - 1U); }
+  NABLA_AVX512 static V mask_loadu(Mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  NABLA_AVX512 static void mask_storeu(float* p, Mask m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+};
+
+template <>
+struct Avx512<double> {
+  using V = __m512d;
+  using Mask = __mmask8;
+  static constexpr int kLanes = 8;
+  NABLA_AVX512 static V zero() { return _mm512_setzero_pd(); }
+  NABLA_AVX512 static V load(const double* p) { return _mm512_load_pd(p); }
+  NABLA_AVX512 static V loadu(const double* p) { return _mm512_loadu_pd(p); }
+  NABLA_AVX512 static V splat(double x) { return _mm512_set1_pd(x); }
+  NABLA_AVX512 static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  NABLA_AVX512 static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  NABLA_AVX512 static void storeu(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static Mask mask(int64_t n) { return static_cast<Mask>((1U << n) - 1U); }
+  NABLA_AVX512 static V mask_loadu(Mask m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
+  NABLA_AVX512 static void mask_storeu(double* p, Mask m, V v) { _mm512_mask_storeu_pd(p, m, v); }
+};
+
+template <class T>
+struct Avx2;
+
+template <>
+struct Avx2<float> {
+  using V = __m256;
+  using Mask = __m256i;
+  static constexpr int kLanes = 8;
+  NABLA_AVX2 static V zero() { return _mm256_setzero_ps(); }
+  NABLA_AVX2 static V load(const float* p) { return _mm256_load_ps(p); }
+  NABLA_AVX2 static V loadu(const float* p) { return _mm256_loadu_ps(p); }
+  NABLA_AVX2 static V splat(float x) { return _mm256_set1_ps(x); }
+  NABLA_AVX2 static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  NABLA_AVX2 static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  NABLA_AVX2 static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
+  NABLA_AVX2 static Mask mask(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  NABLA_AVX2 static V mask_loadu(Mask m, const float* p) { return _mm256_maskload_ps(p, m); }
+  NABLA_AVX2 static void mask_storeu(float* p, Mask m, V v) { _mm256_maskstore_ps(p, m, v); }
+};
+
+template <>
+struct Avx2<double> {
+  using V = __m256d;
+  using Mask = __m256i;
+  static constexpr int kLanes = 4;
+  NABLA_AVX2 static V zero() { return _mm256_setzero_pd(); }
+  NABLA_AVX2 static V load(const double* p) { return _mm256_load_pd(p); }
+  NABLA_AVX2 static V loadu(const double* p) { return _mm256_loadu_pd(p); }
+  NABLA_AVX2 static V splat(double x) { return _mm256_set1_pd(x); }
+  NABLA_AVX2 static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  NABLA_AVX2 static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  NABLA_AVX2 static void storeu(double* p, V v) { _mm256_storeu_pd(p, v); }
+  NABLA_AVX2 static Mask mask(int64_t n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+  NABLA_AVX2 static V mask_loadu(Mask m, const double* p) { return _mm256_maskload_pd(p, m); }
+  NABLA_AVX2 static void mask_storeu(double* p, Mask m, V v) { _mm256_maskstore_pd(p, m, v); }
+};
+
+// The two SIMD kernels share one body; it is a macro only because a target attribute cannot be
+// a template parameter, and the AVX2 kernel must not be compiled with AVX-512 enabled. ROWS < MR
+// serves the last row tile of a block (m = 64 would otherwise waste 11% on padding rows); it
+// reads the same MR-strided panel and does the same per-element arithmetic.
+// NOLINTBEGIN(bugprone-macro-parentheses): ATTR and ISA are an attribute and a template name.
+#define NABLA_GEMM_SIMD_KERNEL(NAME, ATTR, ISA)                                                 \
+  template <class T, int MR, int NV, int ROWS>                                                  \
+  ATTR void NAME(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* c, int64_t ldc, \
+                 int64_t mr, int64_t nr, T alpha, T beta, bool load_c) {                        \
+    using S = ISA<T>;                                                                           \
+    using V = typename S::V;                                                                    \
+    constexpr int64_t kL = S::kLanes;                                                           \
+    V acc[ROWS][NV];                                                                            \
+    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                   \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();               \
+    }                                                                                           \
+    for (int64_t p = 0; p < kc; ++p) {                                                          \
+      V bv[NV];                                                                                 \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) bv[v] = S::load(bp + v * kL);        \
+      _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                 \
+        const V av = S::splat(ap[i]);                                                           \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] =                        \
+            S::fmadd(av, bv[v], acc[i][v]);                                                     \
+      }                                                                                         \
+      ap += MR;                                                                                 \
+      bp += NV * kL;                                                                            \
+    }                                                                                           \
+    const V valpha = S::splat(alpha);                                                           \
+    const V vbeta = S::splat(beta);                                                             \
+    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                   \
+      if (i >= mr) break;                                                                       \
+      T* crow = c + i * ldc;                                                                    \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) {                                    \
+        const int64_t left = nr - v * kL;                                                       \
+        if (left <= 0) break;                                                                   \
+        V r = S::mul(valpha, acc[i][v]);                                                        \
+        if (left >= kL) {                                                                       \
+          if (load_c) r = S::fmadd(vbeta, S::loadu(crow + v * kL), r);                          \
+          S::storeu(crow + v * kL, r);                                                          \
+        } else {                                                                                \
+          const auto m = S::mask(left);                                                         \
+          if (load_c) r = S::fmadd(vbeta, S::mask_loadu(m, crow + v * kL), r);                  \
+          S::mask_storeu(crow + v * kL, m, r);                                                  \
+        }                                                                                       \
+      }                                                                                         \
+    }                                                                                           \
+  }
+
+// NOLINTEND(bugprone-macro-parentheses)
+
+NABLA_GEMM_SIMD_KERNEL(kernel_avx512, NABLA_AVX512, Avx512)
+NABLA_GEMM_SIMD_KERNEL(kernel_avx2, NABLA_AVX2, Avx2)
+#undef NABLA_GEMM_SIMD_KERNEL
+
+#endif  // NABLA_GEMM_X86
+
+template <class T, int MR, int NR>
+void kernel_scalar(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* c, int64_t ldc,
+                   int64_t mr, int64_t nr, T alpha, T beta, bool load_c) {
+  T acc[MR][NR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int i = 0; i < MR; ++i) {
+      for (int j = 0; j < NR; ++j) {
+        acc[i][j] += ap[i] * bp[j];
+      }
+    }
+    ap += MR;
+    bp += NR;
+  }
+  for (int64_t i = 0; i < mr; ++i) {
+    for (int64_t j = 0; j < nr; ++j) {
+      const T r = alpha * acc[i][j];
+      c[i * ldc + j] = load_c ? beta * c[i * ldc + j] + r : r;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packing. op(A) becomes MR-row panels stored k-major (MR values per k step), op(B) becomes
+// NR-column panels stored k-major, both zero padded; transposes are absorbed here so backward
+// passes never materialise A^T or B^T.
+// ---------------------------------------------------------------------------------------------
+
+#if NABLA_GEMM_X86
+// dst[p*w + r] = src[r*ld + p] for r < rows, p < kc: interleaving rows that are contiguous in k
+// (A untransposed, B transposed). Register transposes of 8x8 / 4x4 blocks replace a scalar
+// scatter that cost 5-10% of a batch-128 Dense layer.
+NABLA_AVX2 void interleave_rows(const float* src, int64_t ld, int64_t rows, int64_t kc, float* dst,
+                                int64_t w) {
+  int64_t r = 0;
+  for (; r + 8 <= rows; r += 8) {
+    const float* s = src + r * ld;
+    int64_t p = 0;
+    for (; p + 8 <= kc; p += 8) {
+      const __m256 r0 = _mm256_loadu_ps(s + 0 * ld + p);
+      const __m256 r1 = _mm256_loadu_ps(s + 1 * ld + p);
+      const __m256 r2 = _mm256_loadu_ps(s + 2 * ld + p);
+      const __m256 r3 = _mm256_loadu_ps(s + 3 * ld + p);
+      const __m256 r4 = _mm256_loadu_ps(s + 4 * ld + p);
+      const __m256 r5 = _mm256_loadu_ps(s + 5 * ld + p);
+      const __m256 r6 = _mm256_loadu_ps(s + 6 * ld + p);
+      const __m256 r7 = _mm256_loadu_ps(s + 7 * ld + p);
+      const __m256 t0 = _mm256_unpacklo_ps(r0, r1);
+      const __m256 t1 = _mm256_unpackhi_ps(r0, r1);
+      const __m256 t2 = _mm256_unpacklo_ps(r2, r3);
+      const __m256 t3 = _mm256_unpackhi_ps(r2, r3);
+      const __m256 t4 = _mm256_unpacklo_ps(r4, r5);
+      const __m256 t5 = _mm256_unpackhi_ps(r4, r5);
+      const __m256 t6 = _mm256_unpacklo_ps(r6, r7);
+      const __m256 t7 = _mm256_unpackhi_ps(r6, r7);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44);
+      const __m256 u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44);
+      const __m256 u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44);
+      const __m256 u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44);
+      const __m256 u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float* d = dst + p * w + r;
+      _mm256_storeu_ps(d + 0 * w, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(d + 1 * w, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(d + 2 * w, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(d + 3 * w, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(d + 4 * w, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(d + 5 * w, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(d + 6 * w, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(d + 7 * w, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+    for (; p < kc; ++p) {
+      for (int64_t i = 0; i < 8; ++i) {
+        dst[p * w + r + i] = s[i * ld + p];
+      }
+    }
+  }
+  for (; r + 4 <= rows; r += 4) {
+    const float* s = src + r * ld;
+    int64_t p = 0;
+    for (; p + 4 <= kc; p += 4) {
+      __m128 r0 = _mm_loadu_ps(s + 0 * ld + p);
+      __m128 r1 = _mm_loadu_ps(s + 1 * ld + p);
+      __m128 r2 = _mm_loadu_ps(s + 2 * ld + p);
+      __m128 r3 = _mm_loadu_ps(s + 3 * ld + p);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+      float* d = dst + p * w + r;
+      _mm_storeu_ps(d + 0 * w, r0);
+      _mm_storeu_ps(d + 1 * w, r1);
+      _mm_storeu_ps(d + 2 * w, r2);
+      _mm_storeu_ps(d + 3 * w, r3);
+    }
+    for (; p < kc; ++p) {
+      for (int64_t i = 0; i < 4; ++i) {
+        dst[p * w + r + i] = s[i * ld + p];
+      }
+    }
+  }
+  for (; r < rows; ++r) {
+    for (int64_t p = 0; p < kc; ++p) {
+      dst[p * w + r] = src[r * ld + p];
+    }
+  }
+}
+
+NABLA_AVX2 void interleave_rows(const double* src, int64_t ld, int64_t rows, int64_t kc,
+                                double* dst, int64_t w) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const double* s = src + r * ld;
+    int64_t p = 0;
+    for (; p + 4 <= kc; p += 4) {
+      const __m256d r0 = _mm256_loadu_pd(s + 0 * ld + p);
+      const __m256d r1 = _mm256_loadu_pd(s + 1 * ld + p);
+      const __m256d r2 = _mm256_loadu_pd(s + 2 * ld + p);
+      const __m256d r3 = _mm256_loadu_pd(s + 3 * ld + p);
+      const __m256d t0 = _mm256_unpacklo_pd(r0, r1);
+      const __m256d t1 = _mm256_unpackhi_pd(r0, r1);
+      const __m256d t2 = _mm256_unpacklo_pd(r2, r3);
+      const __m256d t3 = _mm256_unpackhi_pd(r2, r3);
+      double* d = dst + p * w + r;
+      _mm256_storeu_pd(d + 0 * w, _mm256_permute2f128_pd(t0, t2, 0x20));
+      _mm256_storeu_pd(d + 1 * w, _mm256_permute2f128_pd(t1, t3, 0x20));
+      _mm256_storeu_pd(d + 2 * w, _mm256_permute2f128_pd(t0, t2, 0x31));
+      _mm256_storeu_pd(d + 3 * w, _mm256_permute2f128_pd(t1, t3, 0x31));
+    }
+    for (; p < kc; ++p) {
+      for (int64_t i = 0; i < 4; ++i) {
+        dst[p * w + r + i] = s[i * ld + p];
+      }
+    }
+  }
+  for (; r < rows; ++r) {
+    for (int64_t p = 0; p < kc; ++p) {
+      dst[p * w + r] = src[r * ld + p];
+    }
+  }
+}
+#endif  // NABLA_GEMM_X86
+
+// Portable version of interleave_rows; the blocks of 8 k-steps keep the source rows' cache lines
+// hot while the strided destination is written.
+template <class T>
+void interleave_rows_scalar(const T* src, int64_t ld, int64_t rows, int64_t kc, T* dst, int64_t w) {
+  constexpr int64_t kStep = 8;
+  int64_t p = 0;
+  for (; p + kStep <= kc; p += kStep) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t q = 0; q < kStep; ++q) {
+        dst[(p + q) * w + r] = src[r * ld + p + q];
+      }
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t q = p; q < kc; ++q) {
+      dst[q * w + r] = src[r * ld + q];
+    }
+  }
+}
+
+template <class T, bool kSimd>
+void interleave_padded(const T* src, int64_t ld, int64_t rows, int64_t kc, T* dst, int64_t w) {
+#if NABLA_GEMM_X86
+  if constexpr (kSimd) {
+    interleave_rows(src, ld, rows, kc, dst, w);
+  } else {
+    interleave_rows_scalar(src, ld, rows, kc, dst, w);
+  }
+#else
+  interleave_rows_scalar(src, ld, rows, kc, dst, w);
+#endif
+  if (rows < w) {
+    for (int64_t p = 0; p < kc; ++p) {
+      std::fill(dst + p * w + rows, dst + (p + 1) * w, T(0));
+    }
+  }
+}
+
+// Copies rows that are already contiguous across the panel (A transposed, B untransposed).
+template <class T, int W>
+void copy_rows_padded(const T* src, int64_t ld, int64_t cols, int64_t kc, T* dst) {
+  if (cols == W) {
+    for (int64_t p = 0; p < kc; ++p) {
+      std::memcpy(dst + p * W, src + p * ld, W * sizeof(T));
+    }
+  } else {
+    for (int64_t p = 0; p < kc; ++p) {
+      std::memcpy(dst + p * W, src + p * ld, static_cast<std::size_t>(cols) * sizeof(T));
+      std::fill(dst + p * W + cols, dst + (p + 1) * W, T(0));
+    }
+  }
+}
+
+template <class T, int MR, bool kSimd>
+void pack_a(bool trans_a, const T* a, int64_t lda, int64_t i0, int64_t p0, int64_t mc, int64_t kc,
+            T* dst) {
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    const int64_t mr = std::min<int64_t>(MR, mc - ir);
+    if (!trans_a) {
+      interleave_padded<T, kSimd>(a + (i0 + ir) * lda + p0, lda, mr, kc, dst, MR);
+    } else {
+      copy_rows_padded<T, MR>(a + p0 * lda + i0 + ir, lda, mr, kc, dst);
+    }
+    dst += MR * kc;
+  }
+}
+
+// Packs the single NR-column panel starting at column j0 (nr valid columns).
+template <class T, int NR, bool kSimd>
+void pack_b_panel(bool trans_b, const T* b, int64_t ldb, int64_t p0, int64_t j0, int64_t kc,
+                  int64_t nr, T* dst) {
+  if (!trans_b) {
+    copy_rows_padded<T, NR>(b + p0 * ldb + j0, ldb, nr, kc, dst);
+  } else {
+    interleave_padded<T, kSimd>(b + j0 * ldb + p0, ldb, nr, kc, dst, NR);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocked driver. The K split depends only on k and each micro-kernel accumulates an element in
+// the same order whatever its tile position, so how M and N are divided among threads cannot
+// change a single bit of the result.
+// ---------------------------------------------------------------------------------------------
+
+template <class T>
+using KernelFn = void (*)(int64_t, const T*, const T*, T*, int64_t, int64_t, int64_t, T, T, bool);
+
+// One micro-kernel per row count (MR, 2MR/3, MR/3) so a short last row tile skips padding rows.
+template <class T>
+struct Kernels {
+  KernelFn<T> full, two_thirds, one_third;
+  [[nodiscard]] KernelFn<T> for_rows(int64_t mr, int64_t full_rows) const {
+    if (3 * mr <= full_rows) {
+      return one_third;
+    }
+    if (3 * mr <= 2 * full_rows) {
+      return two_thirds;
+    }
+    return full;
+  }
+};
+
+template <class T, int MR, int NR, int64_t MC, int64_t KC, int64_t NC, bool kSimd>
+struct Config {
+  static constexpr bool kSimdPack = kSimd;
+  static constexpr int kMr = MR;
+  static constexpr int kNr = NR;
+  static constexpr int64_t kMc = MC;
+  static constexpr int64_t kKc = KC;
+  static constexpr int64_t kNc = NC;
+};
+
+template <class T>
+struct Problem {
+  bool trans_a, trans_b;
+  int64_t m, n, k;
+  T alpha;
+  const T* a;
+  int64_t lda;
+  const T* b;
+  int64_t ldb;
+  T beta;
+  T* c;
+  int64_t ldc;
+};
+
+// The rows [i0, i1) and columns [j0, j1) of the product as a problem of its own.
+template <class T>
+Problem<T> sub_problem(const Problem<T>& pr, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  Problem<T> s = pr;
+  s.m = i1 - i0;
+  s.n = j1 - j0;
+  s.a = pr.trans_a ? pr.a + i0 : pr.a + i0 * pr.lda;
+  s.b = pr.trans_b ? pr.b + j0 * pr.ldb : pr.b + j0;
+  s.c = pr.c + i0 * pr.ldc + j0;
+  return s;
+}
+
+// Single-threaded GotoBLAS loop nest (NC, KC, MC, then NR x MR tiles) with this thread's buffers.
+template <class T, class Cfg>
+void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels) {
+  constexpr int64_t kMr = Cfg::kMr;
+  constexpr int64_t kNr = Cfg::kNr;
+  // Balanced block sizes avoid a sliver block at the end (e.g. k = KC + 1).
+  const int64_t k_blocks = ceil_div(pr.k, Cfg::kKc);
+  const int64_t kc_max = round_up(ceil_div(pr.k, k_blocks), 8);
+  const int64_t m_blocks = ceil_div(pr.m, Cfg::kMc);
+  const int64_t mc_max = round_up(ceil_div(pr.m, m_blocks), kMr);
+  const int64_t n_blocks = ceil_div(pr.n, Cfg::kNc);
+  const int64_t nc_max = round_up(ceil_div(pr.n, n_blocks), kNr);
+
+  T* packed_a =
+      static_cast<T*>(tls_pack_a.get(static_cast<std::size_t>(mc_max * kc_max) * sizeof(T)));
+  T* packed_b =
+      static_cast<T*>(tls_pack_b.get(static_cast<std::size_t>(kc_max * nc_max) * sizeof(T)));
+
+  for (int64_t jc = 0; jc < pr.n; jc += nc_max) {
+    const int64_t nc = std::min(nc_max, pr.n - jc);
+    for (int64_t pc = 0; pc < pr.k; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, pr.k - pc);
+      const bool first = pc == 0;
+      const bool load_c = !first || pr.beta != T(0);
+      const T beta = first ? pr.beta : T(1);
+      for (int64_t jr = 0; jr < nc; jr += kNr) {
+        pack_b_panel<T, Cfg::kNr, Cfg::kSimdPack>(pr.trans_b, pr.b, pr.ldb, pc, jc + jr, kc,
+                                                  std::min(kNr, nc - jr), packed_b + jr * kc);
+      }
+      for (int64_t ic = 0; ic < pr.m; ic += mc_max) {
+        const int64_t mc = std::min(mc_max, pr.m - ic);
+        pack_a<T, Cfg::kMr, Cfg::kSimdPack>(pr.trans_a, pr.a, pr.lda, ic, pc, mc, kc, packed_a);
+        for (int64_t jr = 0; jr < nc; jr += kNr) {
+          const int64_t nr = std::min(kNr, nc - jr);
+          for (int64_t ir = 0; ir < mc; ir += kMr) {
+            const int64_t mr = std::min(kMr, mc - ir);
+            kernels.for_rows(mr, kMr)(kc, packed_a + ir * kc, packed_b + jr * kc,
+                                      pr.c + (ic + ir) * pr.ldc + jc + jr, pr.ldc, mr, nr, pr.alpha,
+                                      beta, load_c);
+          }
+        }
+      }
+    }
+  }
+}
+
+#ifdef _OPENMP
+// Each thread takes one cell of a tm x tn grid over C and runs the serial algorithm on it: no
+// barriers inside the product (a preempted thread on a shared 2-core machine stalls only itself)
+// at the price of packing the shared A rows / B columns once per grid row / column.
+template <class T, class Cfg>
+void run_parallel(const Problem<T>& pr, const Kernels<T>& kernels, int tid, int nthreads) {
+  const int64_t tiles_m = ceil_div(pr.m, Cfg::kMr);
+  const int64_t tiles_n = ceil_div(pr.n, Cfg::kNr);
+  // A packed element costs roughly as much as kPackCost multiply-adds of the kernel.
+  constexpr int64_t kPackCost = 8;
+  int64_t best_tm = 1;
+  int64_t best_cost = -1;
+  for (int64_t tm = 1; tm <= nthreads; ++tm) {
+    if (nthreads % tm != 0) {
+      continue;
+    }
+    const int64_t rows = ceil_div(tiles_m, tm) * Cfg::kMr;
+    const int64_t cols = ceil_div(tiles_n, nthreads / tm) * Cfg::kNr;
+    const int64_t cost = rows * cols + kPackCost * (rows + cols);
+    if (best_cost < 0 || cost < best_cost) {
+      best_cost = cost;
+      best_tm = tm;
+    }
+  }
+  const int64_t tn = nthreads / best_tm;
+  const int64_t ti = tid / tn;
+  const int64_t tj = tid % tn;
+  const int64_t i0 = std::min(pr.m, tiles_m * ti / best_tm * Cfg::kMr);
+  const int64_t i1 = std::min(pr.m, tiles_m * (ti + 1) / best_tm * Cfg::kMr);
+  const int64_t j0 = std::min(pr.n, tiles_n * tj / tn * Cfg::kNr);
+  const int64_t j1 = std::min(pr.n, tiles_n * (tj + 1) / tn * Cfg::kNr);
+  if (i0 < i1 && j0 < j1) {
+    run_blocked<T, Cfg>(sub_problem(pr, i0, i1, j0, j1), kernels);
+  }
+}
+#endif
+
+template <class T>
+void scale_c(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    T* row = c + i * ldc;
+    if (beta == T(0)) {
+      std::fill(row, row + n, T(0));
+    } else {
+      for (int64_t j = 0; j < n; ++j) {
+        row[j] = beta * row[j];
+      }
+    }
+  }
+}
+
+template <class T, class Cfg>
+void gemm_with(const Problem<T>& pr, const Kernels<T>& kernels) {
+  if (pr.m <= 0 || pr.n <= 0) {
+    return;
+  }
+  if (pr.k <= 0 || pr.alpha == T(0)) {
+    scale_c(pr.m, pr.n, pr.beta, pr.c, pr.ldc);
+    return;
+  }
+#ifdef _OPENMP
+  // Compared as m*n against work/k so that m*n*k cannot overflow.
+  const bool big = pr.m * pr.n > kParallelMinWork / pr.k;
+  if (big && !omp_in_parallel() && omp_get_max_threads() > 1) {
+#pragma omp parallel
+    run_parallel<T, Cfg>(pr, kernels, omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  run_blocked<T, Cfg>(pr, kernels);
+}
+
+// Register tiles: AVX-512 keeps a 12 x 2-vector accumulator block (24 of 32 zmm), AVX2 a 6 x 2
+// block (12 of 16 ymm). KC keeps a B micro-panel in L1, MC x KC of A in L2, KC x NC in L3.
+using F32Avx512 = Config<float, 12, 32, 264, 256, 4096, true>;
+using F64Avx512 = Config<double, 12, 16, 264, 256, 2048, true>;
+using F32Avx2 = Config<float, 6, 16, 144, 256, 4096, true>;
+using F64Avx2 = Config<double, 6, 8, 96, 256, 2048, true>;
+using F32Scalar = Config<float, 4, 4, 128, 256, 2048, false>;
+using F64Scalar = Config<double, 4, 4, 128, 256, 2048, false>;
+
+enum class Isa { kScalar, kAvx2, kAvx512 };
+
+// NABLA_GEMM_ISA=scalar|avx2 forces a slower kernel so tests can cover every path on one machine.
+Isa detect_isa() {
+  Isa best = Isa::kScalar;
+#if NABLA_GEMM_X86
+  __builtin_cpu_init();
+  // Both SIMD paths pack with AVX2 shuffles, so AVX-512 is only taken alongside AVX2 + FMA.
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    best = __builtin_cpu_supports("avx512f") ? Isa::kAvx512 : Isa::kAvx2;
+  }
+#endif
+  if (const char* force = std::getenv("NABLA_GEMM_ISA")) {
+    if (std::strcmp(force, "scalar") == 0) {
+      best = Isa::kScalar;
+    }
+    if (std::strcmp(force, "avx2") == 0 && best == Isa::kAvx512) {
+      best = Isa::kAvx2;
+    }
+  }
+  return best;
+}
+
+Isa isa() {
+  static const Isa chosen = detect_isa();
+  return chosen;
+}
+
+template <class T, class C512, class C2, class CScalar>
+void dispatch(const Problem<T>& pr) {
+  switch (isa()) {
+#if NABLA_GEMM_X86
+    case Isa::kAvx512: {
+      constexpr int kMr = C512::kMr;
+      constexpr int kNv = C512::kNr / (64 / int(sizeof(T)));
+      static constexpr Kernels<T> kKernels{&kernel_avx512<T, kMr, kNv, kMr>,
+                                           &kernel_avx512<T, kMr, kNv, 2 * kMr / 3>,
+                                           &kernel_avx512<T, kMr, kNv, kMr / 3>};
+      gemm_with<T, C512>(pr, kKernels);
+      return;
+    }
+    case Isa::kAvx2: {
+      constexpr int kMr = C2::kMr;
+      constexpr int kNv = C2::kNr / (32 / int(sizeof(T)));
+      static constexpr Kernels<T> kKernels{&kernel_avx2<T, kMr, kNv, kMr>,
+                                           &kernel_avx2<T, kMr, kNv, 2 * kMr / 3>,
+                                           &kernel_avx2<T, kMr, kNv, kMr / 3>};
+      gemm_with<T, C2>(pr, kKernels);
+      return;
+    }
+#endif
+    default: {
+      constexpr auto kScalar = &kernel_scalar<T, CScalar::kMr, CScalar::kNr>;
+      static constexpr Kernels<T> kKernels{kScalar, kScalar, kScalar};
+      gemm_with<T, CScalar>(pr, kKernels);
+      return;
+    }
+  }
+}
+
+// Integer products are exact, so order is free; unsigned arithmetic makes overflow wrap instead
+// of being undefined.
+void gemm_int64(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t alpha,
+                const int64_t* a, int64_t lda, const int64_t* b, int64_t ldb, int64_t beta,
+                int64_t* c, int64_t ldc) {
+  using U = uint64_t;
+  if (m <= 0 || n <= 0) {
+    return;
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    int64_t* crow = c + i * ldc;
+    for (int64_t j = 0; j < n; ++j) {
+      crow[j] =
+          beta == 0 ? 0 : static_cast<int64_t>(static_cast<U>(beta) * static_cast<U>(crow[j]));
+    }
+    if (alpha == 0) {
+      continue;
+    }
+    if (!trans_b) {
+      for (int64_t p = 0; p < k; ++p) {
+        const int64_t av = trans_a ? a[p * lda + i] : a[i * lda + p];
+        const U s = static_cast<U>(alpha) * static_cast<U>(av);
+        const int64_t* brow = b + p * ldb;
+        for (int64_t j = 0; j < n; ++j) {
+          crow[j] = static_cast<int64_t>(static_cast<U>(crow[j]) + s * static_cast<U>(brow[j]));
+        }
+      }
+    } else {
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t* brow = b + j * ldb;
+        U acc = 0;
+        for (int64_t p = 0; p < k; ++p) {
+          const int64_t av = trans_a ? a[p * lda + i] : a[i * lda + p];
+          acc += static_cast<U>(av) * static_cast<U>(brow[p]);
+        }
+        crow[j] = static_cast<int64_t>(static_cast<U>(crow[j]) + static_cast<U>(alpha) * acc);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  dispatch<float, F32Avx512, F32Avx2, F32Scalar>(
+      {trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
+}
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+          const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+          int64_t ldc) {
+  dispatch<double, F64Avx512, F64Avx2, F64Scalar>(
+      {trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
+}
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t alpha,
+          const int64_t* a, int64_t lda, const int64_t* b, int64_t ldb, int64_t beta, int64_t* c,
+          int64_t ldc) {
+  gemm_int64(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace nabla::kernels

@@ -1,0 +1,292 @@
+// Reductions (sum, mean, max, min, argmax, logsumexp) and softmax. Every reduction is brought to
+// rows of a contiguous matrix; float sums are pairwise in fixed chunks, so they are accurate and
+// bit-identical for any thread count.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "tensor/kernels/kernels.h"
+#include "tensor/kernels/loops.h"
+
+namespace nabla::kernels {
+namespace {
+
+constexpr int64_t kSumChunk = 65536;
+
+template <typename T>
+T pairwise_sum(const T* x, int64_t n) {
+  if constexpr (std::is_integral_v<T>) {
+    T acc = 0;
+    for (int64_t i = 0; i < n; ++i) acc += x[i];
+    return acc;
+  } else {
+    if (n <= 256) {
+      std::array<T, 8> acc{};
+      int64_t i = 0;
+      for (; i + 8 <= n; i += 8) {
+        for (int64_t k = 0; k < 8; ++k) acc[static_cast<size_t>(k)] += x[i + k];
+      }
+      T tail = 0;
+      for (; i < n; ++i) tail += x[i];
+      return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) +
+             tail;
+    }
+    const int64_t half = (n / 2 + 7) / 8 * 8;
+    return pairwise_sum(x, half) + pairwise_sum(x + half, n - half);
+  }
+}
+
+// Sum of a long contiguous run: fixed chunks (in parallel when large) combined pairwise in order.
+template <typename T>
+T long_sum(const T* x, int64_t n) {
+  if (n < 2 * kSumChunk) return pairwise_sum(x, n);
+  const int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
+  std::vector<T> partial(static_cast<size_t>(chunks));
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) {
+    partial[static_cast<size_t>(c)] =
+        pairwise_sum(x + c * kSumChunk, std::min(kSumChunk, n - c * kSumChunk));
+  }
+  return pairwise_sum(partial.data(), chunks);
+}
+
+struct Rows {
+  Tensor matrix;     // contiguous [outer, inner]
+  Shape out_shape;   // the result's shape (keepdim applied)
+  int64_t outer = 1;
+  int64_t inner = 1;
+};
+
+// Moves the reduced dims last and makes the tensor contiguous, so each output is one row.
+Rows to_rows(std::string_view op, const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
+  const std::vector<int64_t> reduced = normalize_dims(op, dims, t.dim());
+  std::vector<int64_t> order;
+  Rows rows;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const bool is_reduced = std::find(reduced.begin(), reduced.end(), d) != reduced.end();
+    const int64_t extent = t.shape()[static_cast<size_t>(d)];
+    if (!is_reduced) {
+      order.push_back(d);
+      rows.out_shape.push_back(extent);
+      rows.outer *= extent;
+    } else {
+      rows.inner *= extent;
+      if (keepdim) rows.out_shape.push_back(1);
+    }
+  }
+  for (const int64_t d : reduced) order.push_back(d);
+  rows.matrix = contiguous(permute(t, order));
+  return rows;
+}
+
+// out[r] = row_fn(row r, inner), parallel over rows when there is enough work.
+template <typename In, typename Out, typename RowFn>
+Tensor reduce_rows(const Rows& rows, DType out_dtype, RowFn row_fn) {
+  Tensor out = Tensor::empty(rows.out_shape, out_dtype);
+  const In* in = rows.matrix.data_ptr<In>();
+  Out* po = out.data_ptr<Out>();
+  const int64_t outer = rows.outer;
+  const int64_t inner = rows.inner;
+  if (outer > 1 && outer * inner >= detail::kParallelGrain) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < outer; ++r) po[r] = row_fn(in + r * inner, inner);
+  } else {
+    for (int64_t r = 0; r < outer; ++r) po[r] = row_fn(in + r * inner, inner);
+  }
+  return out;
+}
+
+void check_nonempty(std::string_view op, const Tensor& t, const Rows& rows) {
+  if (rows.inner == 0) {
+    throw error("{}: cannot reduce over an empty dimension (shape {})", op, shape_str(t.shape()));
+  }
+}
+
+template <bool kMax>
+Tensor extreme(std::string_view op, const Tensor& t, const std::vector<int64_t>& dims,
+               bool keepdim) {
+  const Rows rows = to_rows(op, t, dims, keepdim);
+  check_nonempty(op, t, rows);
+  return visit_dtype(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return reduce_rows<T, T>(rows, t.dtype(), [](const T* x, int64_t n) {
+      T best = x[0];
+      for (int64_t i = 1; i < n; ++i) {
+        if (best != best) break;
+        if (x[i] != x[i] || (kMax ? x[i] > best : x[i] < best)) best = x[i];
+      }
+      return best;
+    });
+  });
+}
+
+template <bool kMax>
+Tensor arg_extreme(std::string_view op, const Tensor& t, std::optional<int64_t> dim, bool keepdim) {
+  Tensor source = t;
+  std::vector<int64_t> dims;
+  if (dim) {
+    dims.push_back(*dim);
+  } else {
+    source = reshape(t, {-1});
+    keepdim = false;
+  }
+  const Rows rows = to_rows(op, source, dims, keepdim);
+  check_nonempty(op, t, rows);
+  Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return reduce_rows<T, int64_t>(rows, kInt64, [](const T* x, int64_t n) {
+      int64_t best = 0;
+      for (int64_t i = 1; i < n; ++i) {
+        if (x[best] != x[best]) break;
+        if (x[i] != x[i] || (kMax ? x[i] > x[best] : x[i] < x[best])) best = i;
+      }
+      return best;
+    });
+  });
+  if (!dim && keepdim) return reshape(out, Shape(static_cast<size_t>(t.dim()), 1));
+  return out;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
+  const Rows rows = to_rows("sum", t, dims, keepdim);
+  return visit_dtype(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if (rows.outer == 1) {
+      Tensor out = Tensor::empty(rows.out_shape, t.dtype());
+      *out.data_ptr<T>() = long_sum(rows.matrix.data_ptr<T>(), rows.inner);
+      return out;
+    }
+    return reduce_rows<T, T>(rows, t.dtype(), [](const T* x, int64_t n) { return pairwise_sum(x, n); });
+  });
+}
+
+Tensor mean(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
+  const Tensor source = t.dtype() == kInt64 ? to_dtype(t, kFloat32) : t;
+  int64_t count = 1;
+  for (const int64_t d : normalize_dims("mean", dims, t.dim())) {
+    count *= t.shape()[static_cast<size_t>(d)];
+  }
+  Tensor total = sum(source, dims, keepdim);
+  binary_(BinaryOp::Div, total, scalar_tensor(static_cast<double>(count), total.dtype()));
+  return total;
+}
+
+Tensor amax(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
+  return extreme<true>("amax", t, dims, keepdim);
+}
+Tensor amin(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
+  return extreme<false>("amin", t, dims, keepdim);
+}
+Tensor argmax(const Tensor& t, std::optional<int64_t> dim, bool keepdim) {
+  return arg_extreme<true>("argmax", t, dim, keepdim);
+}
+Tensor argmin(const Tensor& t, std::optional<int64_t> dim, bool keepdim) {
+  return arg_extreme<false>("argmin", t, dim, keepdim);
+}
+
+Tensor sum_to(const Tensor& t, const Shape& shape) {
+  if (t.shape() == shape) return t;
+  const auto lead = static_cast<int64_t>(t.dim()) - static_cast<int64_t>(shape.size());
+  if (lead < 0) {
+    throw error("sum_to: shape {} cannot be summed to {}", shape_str(t.shape()), shape_str(shape));
+  }
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t extent = t.shape()[static_cast<size_t>(d)];
+    if (d < lead) {
+      dims.push_back(d);
+    } else {
+      const int64_t target = shape[static_cast<size_t>(d - lead)];
+      if (target == 1 && extent != 1) {
+        dims.push_back(d);
+      } else if (target != extent) {
+        throw error("sum_to: shape {} cannot be summed to {}", shape_str(t.shape()),
+                    shape_str(shape));
+      }
+    }
+  }
+  if (dims.empty()) return reshape(t, shape);
+  return reshape(sum(t, dims, true), shape);
+}
+
+Tensor logsumexp(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
+  const Tensor source = t.dtype() == kInt64 ? to_dtype(t, kFloat32) : t;
+  const Rows rows = to_rows("logsumexp", source, dims, keepdim);
+  return visit_floating(source.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return reduce_rows<T, T>(rows, source.dtype(), [](const T* x, int64_t n) {
+      if (n == 0) return -std::numeric_limits<T>::infinity();
+      T top = x[0];
+      for (int64_t i = 1; i < n; ++i) top = (x[i] > top || x[i] != x[i]) ? x[i] : top;
+      if (!std::isfinite(top)) {
+        // All -inf gives -inf; any +inf gives +inf; NaN stays NaN.
+        T acc = 0;
+        for (int64_t i = 0; i < n; ++i) acc += std::exp(x[i]);
+        return std::log(acc);
+      }
+      T acc = 0;
+      for (int64_t i = 0; i < n; ++i) acc += std::exp(x[i] - top);
+      return top + std::log(acc);
+    });
+  });
+}
+
+namespace {
+
+template <bool kLog>
+Tensor softmax_impl(std::string_view op, const Tensor& t, int64_t dim) {
+  const Tensor source = t.dtype() == kInt64 ? to_dtype(t, kFloat32) : t;
+  if (source.dim() == 0) {
+    return kLog ? zeros_like(source) : ones_like(source);
+  }
+  const int64_t d = normalize_dim(op, dim, source.dim());
+  const Tensor moved = contiguous(transpose(source, d, -1));
+  Tensor out = Tensor::empty(moved.shape(), moved.dtype());
+  const int64_t inner = moved.shape().back();
+  const int64_t outer = inner == 0 ? 0 : moved.numel() / inner;
+  visit_floating(source.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = moved.data_ptr<T>();
+    T* po = out.data_ptr<T>();
+    auto row = [&](int64_t r) {
+      const T* x = in + r * inner;
+      T* y = po + r * inner;
+      T top = x[0];
+      for (int64_t i = 1; i < inner; ++i) top = x[i] > top ? x[i] : top;
+      if (!std::isfinite(top)) top = 0;
+      T total = 0;
+      for (int64_t i = 0; i < inner; ++i) {
+        const T shifted = x[i] - top;
+        const T e = std::exp(shifted);
+        total += e;
+        y[i] = kLog ? shifted : e;
+      }
+      if (kLog) {
+        const T log_total = std::log(total);
+        for (int64_t i = 0; i < inner; ++i) y[i] -= log_total;
+      } else {
+        const T scale = T(1) / total;
+        for (int64_t i = 0; i < inner; ++i) y[i] *= scale;
+      }
+    };
+    if (outer > 1 && outer * inner >= detail::kParallelGrain) {
+#pragma omp parallel for schedule(static)
+      for (int64_t r = 0; r < outer; ++r) row(r);
+    } else {
+      for (int64_t r = 0; r < outer; ++r) row(r);
+    }
+  });
+  return contiguous(transpose(out, d, -1));
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& t, int64_t dim) { return softmax_impl<false>("softmax", t, dim); }
+Tensor log_softmax(const Tensor& t, int64_t dim) {
+  return softmax_impl<true>("log_softmax", t, dim);
+}
+
+}  // namespace nabla::kernels

@@ -1,0 +1,383 @@
+// Tests of the raw conv2d kernels against direct-loop references (double accumulation), finite
+// differences, and bit-identical results across thread counts.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tensor/kernels/conv.h"
+
+namespace {
+
+using nabla::kernels::Conv2dGeometry;
+
+struct Spec {
+  int64_t batch, in_channels, in_h, in_w, out_channels, kernel_h, kernel_w;
+  int64_t stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, dilation_h, dilation_w;
+};
+
+// Output size as PyTorch/TF compute it from the padding on both sides.
+Conv2dGeometry make_geometry(const Spec& s) {
+  const int64_t span_h = s.dilation_h * (s.kernel_h - 1) + 1;
+  const int64_t span_w = s.dilation_w * (s.kernel_w - 1) + 1;
+  return {s.batch,
+          s.in_channels,
+          s.in_h,
+          s.in_w,
+          s.out_channels,
+          s.kernel_h,
+          s.kernel_w,
+          s.stride_h,
+          s.stride_w,
+          s.pad_top,
+          s.pad_left,
+          s.dilation_h,
+          s.dilation_w,
+          (s.in_h + s.pad_top + s.pad_bottom - span_h) / s.stride_h + 1,
+          (s.in_w + s.pad_left + s.pad_right - span_w) / s.stride_w + 1};
+}
+
+std::string describe(const Conv2dGeometry& g) {
+  std::ostringstream out;
+  out << "N=" << g.batch << " C=" << g.in_channels << " H=" << g.in_h << " W=" << g.in_w
+      << " OC=" << g.out_channels << " K=" << g.kernel_h << "x" << g.kernel_w << " S=" << g.stride_h
+      << "," << g.stride_w << " P=" << g.pad_top << "," << g.pad_left << " D=" << g.dilation_h
+      << "," << g.dilation_w << " O=" << g.out_h << "x" << g.out_w;
+  return out.str();
+}
+
+int64_t input_size(const Conv2dGeometry& g) { return g.batch * g.in_channels * g.in_h * g.in_w; }
+int64_t weight_size(const Conv2dGeometry& g) {
+  return g.out_channels * g.in_channels * g.kernel_h * g.kernel_w;
+}
+int64_t output_size(const Conv2dGeometry& g) {
+  return g.batch * g.out_channels * g.out_h * g.out_w;
+}
+
+// Values in +-[0.1, 1): never zero, so the reference run on absolute values is positive exactly
+// where an element takes part in some sum.
+template <typename T>
+std::vector<T> random_values(int64_t count, uint64_t seed) {
+  std::vector<T> values(static_cast<size_t>(count));
+  uint64_t state = seed * 0x9E3779B97F4A7C15ULL + 1;
+  for (auto& v : values) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const double unit = static_cast<double>(state >> 11) * 0x1.0p-53;
+    const double magnitude = 0.1 + 0.9 * unit;
+    v = static_cast<T>(((state >> 7) & 1U) != 0 ? magnitude : -magnitude);
+  }
+  return values;
+}
+
+template <typename T>
+std::vector<double> absolute(const std::vector<T>& values) {
+  std::vector<double> out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    out[i] = std::fabs(static_cast<double>(values[i]));
+  }
+  return out;
+}
+
+// Calls visit(n, oc, oh, ow, c, ih, iw, kh, kw) for every in-bounds term of the convolution.
+template <typename Visit>
+void for_each_term(const Conv2dGeometry& g, const Visit& visit) {
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t oc = 0; oc < g.out_channels; ++oc) {
+      for (int64_t oh = 0; oh < g.out_h; ++oh) {
+        for (int64_t ow = 0; ow < g.out_w; ++ow) {
+          for (int64_t c = 0; c < g.in_channels; ++c) {
+            for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+              for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+                const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+                const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
+                if (ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w) {
+                  visit(n, oc, oh, ow, c, ih, iw, kh, kw);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+size_t in_index(const Conv2dGeometry& g, int64_t n, int64_t c, int64_t h, int64_t w) {
+  return static_cast<size_t>(((n * g.in_channels + c) * g.in_h + h) * g.in_w + w);
+}
+size_t out_index(const Conv2dGeometry& g, int64_t n, int64_t oc, int64_t h, int64_t w) {
+  return static_cast<size_t>(((n * g.out_channels + oc) * g.out_h + h) * g.out_w + w);
+}
+size_t w_index(const Conv2dGeometry& g, int64_t oc, int64_t c, int64_t kh, int64_t kw) {
+  return static_cast<size_t>(((oc * g.in_channels + c) * g.kernel_h + kh) * g.kernel_w + kw);
+}
+
+template <typename T, typename U>
+std::vector<double> reference_forward(const Conv2dGeometry& g, const std::vector<T>& input,
+                                      const std::vector<U>& weight, const std::vector<U>* bias) {
+  std::vector<double> out(static_cast<size_t>(output_size(g)), 0.0);
+  if (bias != nullptr) {
+    for (int64_t n = 0; n < g.batch; ++n) {
+      for (int64_t oc = 0; oc < g.out_channels; ++oc) {
+        for (int64_t i = 0; i < g.out_h * g.out_w; ++i) {
+          out[out_index(g, n, oc, 0, 0) + static_cast<size_t>(i)] =
+              static_cast<double>((*bias)[static_cast<size_t>(oc)]);
+        }
+      }
+    }
+  }
+  for_each_term(g, [&](int64_t n, int64_t oc, int64_t oh, int64_t ow, int64_t c, int64_t ih,
+                       int64_t iw, int64_t kh, int64_t kw) {
+    out[out_index(g, n, oc, oh, ow)] += static_cast<double>(weight[w_index(g, oc, c, kh, kw)]) *
+                                        static_cast<double>(input[in_index(g, n, c, ih, iw)]);
+  });
+  return out;
+}
+
+template <typename T, typename U>
+std::vector<double> reference_backward_input(const Conv2dGeometry& g,
+                                             const std::vector<T>& grad_output,
+                                             const std::vector<U>& weight) {
+  std::vector<double> grad(static_cast<size_t>(input_size(g)), 0.0);
+  for_each_term(g, [&](int64_t n, int64_t oc, int64_t oh, int64_t ow, int64_t c, int64_t ih,
+                       int64_t iw, int64_t kh, int64_t kw) {
+    grad[in_index(g, n, c, ih, iw)] +=
+        static_cast<double>(weight[w_index(g, oc, c, kh, kw)]) *
+        static_cast<double>(grad_output[out_index(g, n, oc, oh, ow)]);
+  });
+  return grad;
+}
+
+template <typename T, typename U>
+std::vector<double> reference_backward_weight(const Conv2dGeometry& g,
+                                              const std::vector<T>& grad_output,
+                                              const std::vector<U>& input) {
+  std::vector<double> grad(static_cast<size_t>(weight_size(g)), 0.0);
+  for_each_term(g, [&](int64_t n, int64_t oc, int64_t oh, int64_t ow, int64_t c, int64_t ih,
+                       int64_t iw, int64_t kh, int64_t kw) {
+    grad[w_index(g, oc, c, kh, kw)] +=
+        static_cast<double>(input[in_index(g, n, c, ih, iw)]) *
+        static_cast<double>(grad_output[out_index(g, n, oc, oh, ow)]);
+  });
+  return grad;
+}
+
+// |actual - expected| <= tolerance * (1 + scale), scale being the sum of the terms' magnitudes
+// (the reference evaluated on absolute values), which bounds the rounding error of any order.
+// Where scale is exactly 0 no term touches the element, and it must be exactly 0.
+template <typename T>
+void expect_close(const std::vector<T>& actual, const std::vector<double>& expected,
+                  const std::vector<double>& scale, double tolerance, const char* what) {
+  ASSERT_EQ(actual.size(), expected.size());
+  int failures = 0;
+  for (size_t i = 0; i < actual.size() && failures < 5; ++i) {
+    const auto value = static_cast<double>(actual[i]);
+    if (scale[i] == 0.0 && expected[i] == 0.0) {
+      if (value != 0.0) {
+        ADD_FAILURE() << what << "[" << i << "] = " << value << ", expected exactly 0";
+        ++failures;
+      }
+      continue;
+    }
+    if (!(std::fabs(value - expected[i]) <= tolerance * (1.0 + scale[i]))) {
+      ADD_FAILURE() << what << "[" << i << "] = " << value << ", expected " << expected[i];
+      ++failures;
+    }
+  }
+}
+
+std::vector<Spec> specs() {
+  // batch, C, H, W, OC, KH, KW, SH, SW, PT, PL, PB, PR, DH, DW
+  return {
+      {1, 1, 5, 5, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},      // 1x1 pointwise fast path
+      {3, 3, 5, 6, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},      // pointwise, batch and channels
+      {3, 3, 7, 6, 2, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},      // 1x1 stride 2: odd rows/cols uncovered
+      {1, 3, 3, 3, 2, 1, 1, 1, 1, 2, 2, 2, 2, 1, 1},      // 1x1 with padding 2: windows all padding
+      {2, 2, 4, 5, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},      // 1x1 stride 1, padding only after
+      {1, 1, 5, 5, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},      // 3x3 valid
+      {3, 3, 6, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      // 3x3 'same'
+      {3, 3, 7, 7, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},      // stride 2, symmetric padding
+      {2, 3, 6, 6, 2, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1},      // TF 'same' stride 2: pad only after
+      {2, 2, 8, 9, 3, 3, 3, 2, 2, 0, 0, 1, 0, 1, 1},      // TF 'same' stride 2, non-square
+      {1, 3, 8, 8, 2, 3, 3, 3, 3, 0, 0, 0, 0, 1, 1},      // stride 3: rows/cols 6, 7 uncovered
+      {3, 1, 5, 5, 3, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1},      // H=5, k2 s2: row/col 4 uncovered
+      {3, 3, 6, 7, 2, 2, 3, 1, 1, 0, 1, 1, 1, 1, 1},      // 2x3 kernel, asymmetric padding
+      {1, 3, 7, 8, 3, 2, 3, 2, 3, 1, 0, 0, 2, 1, 1},      // 2x3, strides 2/3, asymmetric
+      {3, 3, 9, 9, 2, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},      // dilation 2, 'same'
+      {1, 3, 9, 10, 2, 3, 3, 2, 2, 1, 0, 2, 1, 2, 2},     // dilation 2, stride 2, asymmetric
+      {3, 1, 7, 9, 3, 2, 3, 1, 2, 0, 1, 0, 1, 2, 1},      // dilation 2x1, 2x3 kernel
+      {1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      // single pixel, 3x3 'same'
+      {4, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   // large enough for the parallel path
+      {4, 32, 16, 16, 32, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},  // parallel pointwise
+      {9, 4, 13, 13, 8, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1},    // parallel, batch not a chunk multiple
+  };
+}
+
+template <typename T>
+void check_against_reference(const Spec& spec, bool with_bias, double tolerance) {
+  const Conv2dGeometry g = make_geometry(spec);
+  SCOPED_TRACE(describe(g) + (with_bias ? " bias" : " no bias"));
+  const auto input = random_values<T>(input_size(g), 1);
+  const auto weight = random_values<T>(weight_size(g), 2);
+  const auto bias = random_values<T>(g.out_channels, 3);
+  const auto grad_output = random_values<T>(output_size(g), 4);
+  const auto abs_bias = absolute(bias);
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+
+  // Outputs start as NaN: the kernels must overwrite, never read them.
+  std::vector<T> output(static_cast<size_t>(output_size(g)), nan);
+  nabla::kernels::conv2d_forward(g, input.data(), weight.data(), with_bias ? bias.data() : nullptr,
+                                 output.data());
+  expect_close(
+      output, reference_forward(g, input, weight, with_bias ? &bias : nullptr),
+      reference_forward(g, absolute(input), absolute(weight), with_bias ? &abs_bias : nullptr),
+      tolerance, "output");
+
+  std::vector<T> grad_input(static_cast<size_t>(input_size(g)), nan);
+  nabla::kernels::conv2d_backward_input(g, grad_output.data(), weight.data(), grad_input.data());
+  expect_close(grad_input, reference_backward_input(g, grad_output, weight),
+               reference_backward_input(g, absolute(grad_output), absolute(weight)), tolerance,
+               "grad_input");
+
+  std::vector<T> grad_weight(static_cast<size_t>(weight_size(g)), nan);
+  nabla::kernels::conv2d_backward_weight(g, grad_output.data(), input.data(), grad_weight.data());
+  expect_close(grad_weight, reference_backward_weight(g, grad_output, input),
+               reference_backward_weight(g, absolute(grad_output), absolute(input)), tolerance,
+               "grad_weight");
+}
+
+TEST(ConvKernel, FloatMatchesDirectLoops) {
+  for (const Spec& spec : specs()) {
+    check_against_reference<float>(spec, false, 1e-5);
+    check_against_reference<float>(spec, true, 1e-5);
+  }
+}
+
+TEST(ConvKernel, DoubleMatchesDirectLoops) {
+  for (const Spec& spec : specs()) {
+    check_against_reference<double>(spec, false, 1e-13);
+    check_against_reference<double>(spec, true, 1e-13);
+  }
+}
+
+// Input elements that no window reads get a gradient of exactly 0, even when grad_input held
+// garbage before the call.
+TEST(ConvKernel, UncoveredInputGetsExactlyZeroGradient) {
+  // H=5, W=5, kernel 2, stride 2: row 4 and column 4 are never read.
+  const Conv2dGeometry g = make_geometry({2, 2, 5, 5, 3, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1});
+  ASSERT_EQ(g.out_h, 2);
+  const auto grad_output = random_values<float>(output_size(g), 5);
+  const auto weight = random_values<float>(weight_size(g), 6);
+  std::vector<float> grad_input(static_cast<size_t>(input_size(g)), 123.0F);
+  nabla::kernels::conv2d_backward_input(g, grad_output.data(), weight.data(), grad_input.data());
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t c = 0; c < g.in_channels; ++c) {
+      for (int64_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(grad_input[in_index(g, n, c, 4, i)], 0.0F);
+        EXPECT_EQ(grad_input[in_index(g, n, c, i, 4)], 0.0F);
+        if (i < 4) {
+          EXPECT_NE(grad_input[in_index(g, n, c, i, i)], 0.0F);
+        }
+      }
+    }
+  }
+}
+
+// Loss L = sum(R * conv(x, w, b)): dL/dx = backward_input(R), dL/dw = backward_weight(R, x).
+void check_finite_differences(const Spec& spec) {
+  const Conv2dGeometry g = make_geometry(spec);
+  SCOPED_TRACE(describe(g));
+  auto input = random_values<double>(input_size(g), 7);
+  auto weight = random_values<double>(weight_size(g), 8);
+  const auto bias = random_values<double>(g.out_channels, 9);
+  const auto seed_grad = random_values<double>(output_size(g), 10);
+  std::vector<double> output(static_cast<size_t>(output_size(g)));
+  auto loss = [&] {
+    nabla::kernels::conv2d_forward(g, input.data(), weight.data(), bias.data(), output.data());
+    double sum = 0;
+    for (size_t i = 0; i < output.size(); ++i) {
+      sum += seed_grad[i] * output[i];
+    }
+    return sum;
+  };
+  auto numeric_gradient = [&](std::vector<double>& values, size_t i) {
+    constexpr double kStep = 1e-4;
+    const double saved = values[i];
+    values[i] = saved + kStep;
+    const double plus = loss();
+    values[i] = saved - kStep;
+    const double minus = loss();
+    values[i] = saved;
+    return (plus - minus) / (2 * kStep);
+  };
+
+  std::vector<double> grad_input(input.size());
+  nabla::kernels::conv2d_backward_input(g, seed_grad.data(), weight.data(), grad_input.data());
+  for (size_t i = 0; i < input.size(); ++i) {
+    EXPECT_NEAR(grad_input[i], numeric_gradient(input, i), 1e-8) << "input " << i;
+  }
+  std::vector<double> grad_weight(weight.size());
+  nabla::kernels::conv2d_backward_weight(g, seed_grad.data(), input.data(), grad_weight.data());
+  for (size_t i = 0; i < weight.size(); ++i) {
+    EXPECT_NEAR(grad_weight[i], numeric_gradient(weight, i), 1e-8) << "weight " << i;
+  }
+}
+
+TEST(ConvKernel, BackwardMatchesFiniteDifferences) {
+  check_finite_differences({2, 2, 6, 5, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 2});
+  check_finite_differences({3, 3, 7, 7, 2, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1});
+}
+
+// Results must be bit-identical for any number of threads (fixed chunking, no float atomics).
+TEST(ConvKernel, BitIdenticalForAnyThreadCount) {
+  const Conv2dGeometry g = make_geometry({13, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
+  const auto input = random_values<float>(input_size(g), 11);
+  const auto weight = random_values<float>(weight_size(g), 12);
+  const auto bias = random_values<float>(g.out_channels, 13);
+  const auto grad_output = random_values<float>(output_size(g), 14);
+  struct Results {
+    std::vector<float> output, grad_input, grad_weight;
+  };
+  auto run = [&](int threads) {
+    omp_set_num_threads(threads);
+    Results r{std::vector<float>(static_cast<size_t>(output_size(g))),
+              std::vector<float>(input.size()), std::vector<float>(weight.size())};
+    nabla::kernels::conv2d_forward(g, input.data(), weight.data(), bias.data(), r.output.data());
+    nabla::kernels::conv2d_backward_input(g, grad_output.data(), weight.data(),
+                                          r.grad_input.data());
+    nabla::kernels::conv2d_backward_weight(g, grad_output.data(), input.data(),
+                                           r.grad_weight.data());
+    return r;
+  };
+  const int saved_threads = omp_get_max_threads();
+  const Results one = run(1);
+  for (int threads : {2, 3, 5}) {
+    const Results many = run(threads);
+    EXPECT_EQ(std::memcmp(one.output.data(), many.output.data(), one.output.size() * 4), 0);
+    EXPECT_EQ(std::memcmp(one.grad_input.data(), many.grad_input.data(), one.grad_input.size() * 4),
+              0);
+    EXPECT_EQ(
+        std::memcmp(one.grad_weight.data(), many.grad_weight.data(), one.grad_weight.size() * 4), 0)
+        << threads << " threads";
+  }
+  omp_set_num_threads(saved_threads);
+}
+
+// A batch of zero images leaves nothing to write except a zero weight gradient.
+TEST(ConvKernel, EmptyBatchGivesZeroWeightGradient) {
+  Conv2dGeometry g = make_geometry({1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
+  g.batch = 0;
+  std::vector<float> grad_weight(static_cast<size_t>(weight_size(g)), 7.0F);
+  nabla::kernels::conv2d_backward_weight(g, nullptr, nullptr, grad_weight.data());
+  for (float v : grad_weight) {
+    EXPECT_EQ(v, 0.0F);
+  }
+}
+
+}  // namespace

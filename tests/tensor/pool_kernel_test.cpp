@@ -1,0 +1,437 @@
+// Tests of the raw max/avg pooling kernels against direct-loop references, plus ties, NaN,
+// padding-only windows, padding-excluding averages and bit-identical results across threads.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tensor/kernels/pool.h"
+
+namespace {
+
+using nabla::kernels::Pool2dGeometry;
+
+struct Spec {
+  int64_t batch, channels, in_h, in_w, kernel_h, kernel_w, stride_h, stride_w;
+  int64_t pad_top, pad_left, pad_bottom, pad_right;
+};
+
+Pool2dGeometry make_geometry(const Spec& s) {
+  return {s.batch,
+          s.channels,
+          s.in_h,
+          s.in_w,
+          s.kernel_h,
+          s.kernel_w,
+          s.stride_h,
+          s.stride_w,
+          s.pad_top,
+          s.pad_left,
+          (s.in_h + s.pad_top + s.pad_bottom - s.kernel_h) / s.stride_h + 1,
+          (s.in_w + s.pad_left + s.pad_right - s.kernel_w) / s.stride_w + 1};
+}
+
+std::string describe(const Pool2dGeometry& g) {
+  std::ostringstream out;
+  out << "N=" << g.batch << " C=" << g.channels << " H=" << g.in_h << " W=" << g.in_w
+      << " K=" << g.kernel_h << "x" << g.kernel_w << " S=" << g.stride_h << "," << g.stride_w
+      << " P=" << g.pad_top << "," << g.pad_left << " O=" << g.out_h << "x" << g.out_w;
+  return out.str();
+}
+
+size_t input_size(const Pool2dGeometry& g) {
+  return static_cast<size_t>(g.batch * g.channels * g.in_h * g.in_w);
+}
+size_t output_size(const Pool2dGeometry& g) {
+  return static_cast<size_t>(g.batch * g.channels * g.out_h * g.out_w);
+}
+
+template <typename T>
+std::vector<T> random_values(size_t count, uint64_t seed) {
+  std::vector<T> values(count);
+  uint64_t state = seed * 0x9E3779B97F4A7C15ULL + 1;
+  for (auto& v : values) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    v = static_cast<T>(static_cast<double>(state >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+  }
+  return values;
+}
+
+// Calls visit(plane, oh, ow, ih, iw) for each in-bounds window element, in row-major order.
+template <typename Visit>
+void for_each_window_element(const Pool2dGeometry& g, const Visit& visit) {
+  for (int64_t p = 0; p < g.batch * g.channels; ++p) {
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      for (int64_t ow = 0; ow < g.out_w; ++ow) {
+        for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+          for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+            const int64_t ih = oh * g.stride_h - g.pad_top + kh;
+            const int64_t iw = ow * g.stride_w - g.pad_left + kw;
+            if (ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w) {
+              visit(p, oh, ow, ih, iw);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+size_t out_index(const Pool2dGeometry& g, int64_t p, int64_t oh, int64_t ow) {
+  return static_cast<size_t>((p * g.out_h + oh) * g.out_w + ow);
+}
+size_t in_index(const Pool2dGeometry& g, int64_t p, int64_t ih, int64_t iw) {
+  return static_cast<size_t>((p * g.in_h + ih) * g.in_w + iw);
+}
+
+struct MaxReference {
+  std::vector<double> output;
+  std::vector<int64_t> argmax;
+  std::vector<double> grad_input;
+};
+
+template <typename T>
+MaxReference reference_max(const Pool2dGeometry& g, const std::vector<T>& input,
+                           const std::vector<T>& grad_output) {
+  MaxReference r{std::vector<double>(output_size(g), -std::numeric_limits<double>::infinity()),
+                 std::vector<int64_t>(output_size(g), -1), std::vector<double>(input_size(g), 0.0)};
+  for_each_window_element(g, [&](int64_t p, int64_t oh, int64_t ow, int64_t ih, int64_t iw) {
+    const size_t o = out_index(g, p, oh, ow);
+    const auto v = static_cast<double>(input[in_index(g, p, ih, iw)]);
+    if (r.argmax[o] < 0 || (!std::isnan(r.output[o]) && (v > r.output[o] || std::isnan(v)))) {
+      r.output[o] = v;
+      r.argmax[o] = ih * g.in_w + iw;
+    }
+  });
+  for (int64_t p = 0; p < g.batch * g.channels; ++p) {
+    for (int64_t i = 0; i < g.out_h * g.out_w; ++i) {
+      const int64_t a = r.argmax[out_index(g, p, 0, 0) + static_cast<size_t>(i)];
+      if (a >= 0) {
+        r.grad_input[in_index(g, p, 0, 0) + static_cast<size_t>(a)] +=
+            static_cast<double>(grad_output[out_index(g, p, 0, 0) + static_cast<size_t>(i)]);
+      }
+    }
+  }
+  return r;
+}
+
+struct AvgReference {
+  std::vector<double> output, grad_input;
+};
+
+template <typename T>
+AvgReference reference_avg(const Pool2dGeometry& g, const std::vector<T>& input,
+                           const std::vector<T>& grad_output) {
+  AvgReference r{std::vector<double>(output_size(g), 0.0), std::vector<double>(input_size(g), 0.0)};
+  std::vector<double> count(output_size(g), 0.0);
+  for_each_window_element(g, [&](int64_t p, int64_t oh, int64_t ow, int64_t ih, int64_t iw) {
+    r.output[out_index(g, p, oh, ow)] += static_cast<double>(input[in_index(g, p, ih, iw)]);
+    count[out_index(g, p, oh, ow)] += 1;
+  });
+  for (size_t i = 0; i < count.size(); ++i) {
+    r.output[i] = count[i] > 0 ? r.output[i] / count[i] : 0.0;
+  }
+  for_each_window_element(g, [&](int64_t p, int64_t oh, int64_t ow, int64_t ih, int64_t iw) {
+    const size_t o = out_index(g, p, oh, ow);
+    r.grad_input[in_index(g, p, ih, iw)] += static_cast<double>(grad_output[o]) / count[o];
+  });
+  return r;
+}
+
+template <typename T>
+void expect_near_all(const std::vector<T>& actual, const std::vector<double>& expected,
+                     double tolerance, const char* what) {
+  ASSERT_EQ(actual.size(), expected.size());
+  int failures = 0;
+  for (size_t i = 0; i < actual.size() && failures < 5; ++i) {
+    const auto value = static_cast<double>(actual[i]);
+    // Equal infinities (padding-only max windows) differ by NaN, so compare them exactly first.
+    if (value != expected[i] && !(std::fabs(value - expected[i]) <= tolerance)) {
+      ADD_FAILURE() << what << "[" << i << "] = " << actual[i] << ", expected " << expected[i];
+      ++failures;
+    }
+  }
+}
+
+std::vector<Spec> specs() {
+  // batch, C, H, W, KH, KW, SH, SW, PT, PL, PB, PR
+  return {
+      {1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0},     // plain 2x2
+      {3, 3, 6, 8, 2, 2, 2, 2, 0, 0, 0, 0},     // batch and channels
+      {3, 1, 5, 5, 2, 2, 2, 2, 0, 0, 0, 0},     // row/col 4 uncovered
+      {1, 3, 7, 7, 3, 3, 3, 3, 0, 0, 0, 0},     // stride 3, row/col 6 uncovered
+      {3, 3, 6, 7, 3, 3, 1, 1, 1, 1, 1, 1},     // 3x3 'same', overlapping windows
+      {1, 3, 7, 6, 3, 3, 2, 2, 1, 1, 1, 0},     // stride 2, asymmetric
+      {3, 1, 6, 6, 3, 3, 2, 2, 0, 0, 1, 1},     // TF 'same' stride 2: pad only after
+      {1, 3, 7, 9, 3, 2, 2, 1, 1, 0, 0, 1},     // 3x2 kernel, strides 2/1
+      {3, 3, 5, 6, 1, 1, 1, 1, 0, 0, 0, 0},     // 1x1 identity
+      {1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},     // windows entirely in padding
+      {4, 16, 26, 26, 2, 2, 2, 2, 0, 0, 0, 0},  // large enough for the parallel path
+      {2, 8, 33, 31, 3, 3, 2, 2, 1, 1, 1, 1},   // parallel, overlapping, padded
+  };
+}
+
+template <typename T>
+void check_against_reference(const Spec& spec, double tolerance) {
+  const Pool2dGeometry g = make_geometry(spec);
+  SCOPED_TRACE(describe(g));
+  const auto input = random_values<T>(input_size(g), 1);
+  const auto grad_output = random_values<T>(output_size(g), 2);
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+
+  const MaxReference max_ref = reference_max(g, input, grad_output);
+  std::vector<T> output(output_size(g), nan);
+  std::vector<int64_t> argmax(output_size(g), 12345);
+  nabla::kernels::max_pool2d_forward(g, input.data(), output.data(), argmax.data());
+  expect_near_all(output, max_ref.output, 0.0, "max output");
+  EXPECT_EQ(argmax, max_ref.argmax);
+  std::vector<T> grad_input(input_size(g), nan);
+  nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), grad_input.data());
+  expect_near_all(grad_input, max_ref.grad_input, tolerance, "max grad_input");
+
+  const AvgReference avg_ref = reference_avg(g, input, grad_output);
+  std::fill(output.begin(), output.end(), nan);
+  nabla::kernels::avg_pool2d_forward(g, input.data(), output.data());
+  expect_near_all(output, avg_ref.output, tolerance, "avg output");
+  std::fill(grad_input.begin(), grad_input.end(), nan);
+  nabla::kernels::avg_pool2d_backward(g, grad_output.data(), grad_input.data());
+  expect_near_all(grad_input, avg_ref.grad_input, tolerance, "avg grad_input");
+
+  // Elements no window covers get exactly zero from both backwards (the references say which).
+  std::vector<T> avg_grad = grad_input;
+  nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), grad_input.data());
+  const std::vector<T> ones(output_size(g), T(1));
+  std::vector<T> coverage(input_size(g), nan);
+  nabla::kernels::avg_pool2d_backward(g, ones.data(), coverage.data());
+  for (size_t i = 0; i < coverage.size(); ++i) {
+    if (coverage[i] == T(0)) {
+      EXPECT_EQ(avg_grad[i], T(0)) << i;
+      EXPECT_EQ(grad_input[i], T(0)) << i;
+    }
+  }
+}
+
+TEST(PoolKernel, FloatMatchesDirectLoops) {
+  for (const Spec& spec : specs()) {
+    check_against_reference<float>(spec, 1e-6);
+  }
+}
+
+TEST(PoolKernel, DoubleMatchesDirectLoops) {
+  for (const Spec& spec : specs()) {
+    check_against_reference<double>(spec, 1e-14);
+  }
+}
+
+TEST(PoolKernel, UncoveredRowsAndColumnsGetZeroGradient) {
+  // H=W=5, 2x2 stride 2: row 4 and column 4 belong to no window.
+  const Pool2dGeometry g = make_geometry({1, 1, 5, 5, 2, 2, 2, 2, 0, 0, 0, 0});
+  ASSERT_EQ(g.out_h, 2);
+  const auto input = random_values<float>(25, 3);
+  const std::vector<float> grad_output(4, 1.0F);
+  std::vector<float> output(4);
+  std::vector<int64_t> argmax(4);
+  nabla::kernels::max_pool2d_forward(g, input.data(), output.data(), argmax.data());
+  std::vector<float> max_grad(25, 9.0F);
+  nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), max_grad.data());
+  std::vector<float> avg_grad(25, 9.0F);
+  nabla::kernels::avg_pool2d_backward(g, grad_output.data(), avg_grad.data());
+  float max_total = 0;
+  for (int64_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(max_grad[static_cast<size_t>(20 + i)], 0.0F);
+    EXPECT_EQ(max_grad[static_cast<size_t>(i * 5 + 4)], 0.0F);
+    EXPECT_EQ(avg_grad[static_cast<size_t>(20 + i)], 0.0F);
+    EXPECT_EQ(avg_grad[static_cast<size_t>(i * 5 + 4)], 0.0F);
+  }
+  for (int64_t h = 0; h < 4; ++h) {
+    for (int64_t w = 0; w < 4; ++w) {
+      EXPECT_EQ(avg_grad[static_cast<size_t>(h * 5 + w)], 0.25F);
+      max_total += max_grad[static_cast<size_t>(h * 5 + w)];
+    }
+  }
+  EXPECT_EQ(max_total, 4.0F);
+}
+
+// Equal maxima: the first in row-major window order wins and alone receives the gradient.
+TEST(PoolKernel, MaxTieGoesToFirstMaximum) {
+  const Pool2dGeometry g = make_geometry({1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0});
+  // clang-format off
+  const std::vector<float> input = {
+      1, 5, 7, 7,
+      5, 2, 7, 7,
+      0, 0, -3, -1,
+      0, 0, -1, -3};
+  // clang-format on
+  std::vector<float> output(4);
+  std::vector<int64_t> argmax(4);
+  nabla::kernels::max_pool2d_forward(g, input.data(), output.data(), argmax.data());
+  EXPECT_EQ(output, (std::vector<float>{5, 7, 0, -1}));
+  EXPECT_EQ(argmax, (std::vector<int64_t>{1, 2, 8, 11}));
+
+  const std::vector<float> grad_output = {1, 2, 3, 4};
+  std::vector<float> grad_input(16, -1.0F);
+  nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), grad_input.data());
+  // clang-format off
+  const std::vector<float> expected = {
+      0, 1, 2, 0,
+      0, 0, 0, 0,
+      3, 0, 0, 4,
+      0, 0, 0, 0};
+  // clang-format on
+  EXPECT_EQ(grad_input, expected);
+}
+
+// Overlapping windows that pick the same element add their gradients there.
+TEST(PoolKernel, MaxOverlappingWindowsAccumulate) {
+  const Pool2dGeometry g = make_geometry({1, 1, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0});
+  const std::vector<double> input = {0, 0, 0, 0, 9, 0, 0, 0, 0};
+  std::vector<double> output(4);
+  std::vector<int64_t> argmax(4);
+  nabla::kernels::max_pool2d_forward(g, input.data(), output.data(), argmax.data());
+  EXPECT_EQ(argmax, (std::vector<int64_t>{4, 4, 4, 4}));
+  const std::vector<double> grad_output = {1, 2, 3, 4};
+  std::vector<double> grad_input(9);
+  nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), grad_input.data());
+  EXPECT_EQ(grad_input, (std::vector<double>{0, 0, 0, 0, 10, 0, 0, 0, 0}));
+}
+
+// Like PyTorch: any NaN in a window makes that output NaN; other windows are unaffected.
+TEST(PoolKernel, MaxPropagatesNaN) {
+  const Pool2dGeometry g = make_geometry({1, 1, 2, 6, 2, 2, 2, 2, 0, 0, 0, 0});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  // Windows: {NaN first, then larger}, {larger first, then NaN}, {no NaN}.
+  const std::vector<float> input = {nan, 3, 4, 1, 1, 2, 1, 9, nan, 1, 2, inf};
+  std::vector<float> output(3);
+  std::vector<int64_t> argmax(3);
+  nabla::kernels::max_pool2d_forward(g, input.data(), output.data(), argmax.data());
+  EXPECT_TRUE(std::isnan(output[0]));
+  EXPECT_TRUE(std::isnan(output[1]));
+  EXPECT_EQ(output[2], inf);
+  EXPECT_EQ(argmax, (std::vector<int64_t>{0, 8, 11}));
+}
+
+// A window of -inf still picks its first element; a window entirely in padding gives -inf,
+// argmax -1, no gradient; its average is 0.
+TEST(PoolKernel, NegativeInfinityAndPaddingOnlyWindows) {
+  const float inf = std::numeric_limits<float>::infinity();
+  {
+    const Pool2dGeometry g = make_geometry({1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0});
+    const std::vector<float> input = {-inf, -inf, -inf, -inf};
+    float output = 0;
+    int64_t argmax = 7;
+    nabla::kernels::max_pool2d_forward(g, input.data(), &output, &argmax);
+    EXPECT_EQ(output, -inf);
+    EXPECT_EQ(argmax, 0);
+  }
+  {
+    // 1x1 kernel with padding 1 around a 1x1 input: only the centre window sees the input.
+    const Pool2dGeometry g = make_geometry({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1});
+    ASSERT_EQ(g.out_h, 3);
+    const float input = 5;
+    std::vector<float> output(9);
+    std::vector<int64_t> argmax(9);
+    nabla::kernels::max_pool2d_forward(g, &input, output.data(), argmax.data());
+    for (size_t i = 0; i < 9; ++i) {
+      EXPECT_EQ(output[i], i == 4 ? 5.0F : -inf) << i;
+      EXPECT_EQ(argmax[i], i == 4 ? 0 : -1) << i;
+    }
+    const std::vector<float> grad_output(9, 1.0F);
+    float grad_input = -1;
+    nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), &grad_input);
+    EXPECT_EQ(grad_input, 1.0F);
+    nabla::kernels::avg_pool2d_forward(g, &input, output.data());
+    for (size_t i = 0; i < 9; ++i) {
+      EXPECT_EQ(output[i], i == 4 ? 5.0F : 0.0F) << i;
+    }
+    nabla::kernels::avg_pool2d_backward(g, grad_output.data(), &grad_input);
+    EXPECT_EQ(grad_input, 1.0F);
+  }
+}
+
+// Padding is not counted: a 3x3 'same' average of ones is exactly 1 everywhere, and a corner
+// window averages its 4 in-bounds elements.
+TEST(PoolKernel, AvgCountsOnlyInBoundsElements) {
+  const Pool2dGeometry g = make_geometry({1, 1, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1});
+  const std::vector<float> ones(16, 1.0F);
+  std::vector<float> output(16);
+  nabla::kernels::avg_pool2d_forward(g, ones.data(), output.data());
+  for (float v : output) {
+    EXPECT_EQ(v, 1.0F);
+  }
+  std::vector<float> input(16);
+  for (size_t i = 0; i < 16; ++i) {
+    input[i] = static_cast<float>(i);
+  }
+  nabla::kernels::avg_pool2d_forward(g, input.data(), output.data());
+  EXPECT_FLOAT_EQ(output[0], (0.0F + 1 + 4 + 5) / 4);          // corner: 4 elements
+  EXPECT_FLOAT_EQ(output[1], (0.0F + 1 + 2 + 4 + 5 + 6) / 6);  // edge: 6 elements
+  EXPECT_FLOAT_EQ(output[5], (0.0F + 1 + 2 + 4 + 5 + 6 + 8 + 9 + 10) / 9);
+  // Backward: the corner input receives 1/4 (own corner window) + 2 * 1/6 + 1/9.
+  const std::vector<float> grad_output(16, 1.0F);
+  std::vector<float> grad_input(16);
+  nabla::kernels::avg_pool2d_backward(g, grad_output.data(), grad_input.data());
+  EXPECT_FLOAT_EQ(grad_input[0], 1.0F / 4 + 2.0F / 6 + 1.0F / 9);
+}
+
+// The average is linear: its backward must be the exact adjoint (checked by finite differences).
+TEST(PoolKernel, AvgBackwardMatchesFiniteDifferences) {
+  const Pool2dGeometry g = make_geometry({2, 2, 5, 6, 3, 2, 2, 1, 1, 0, 1, 1});
+  auto input = random_values<double>(input_size(g), 4);
+  const auto seed_grad = random_values<double>(output_size(g), 5);
+  std::vector<double> output(output_size(g));
+  auto loss = [&] {
+    nabla::kernels::avg_pool2d_forward(g, input.data(), output.data());
+    double sum = 0;
+    for (size_t i = 0; i < output.size(); ++i) {
+      sum += seed_grad[i] * output[i];
+    }
+    return sum;
+  };
+  std::vector<double> grad_input(input.size());
+  nabla::kernels::avg_pool2d_backward(g, seed_grad.data(), grad_input.data());
+  for (size_t i = 0; i < input.size(); ++i) {
+    const double saved = input[i];
+    input[i] = saved + 1e-4;
+    const double plus = loss();
+    input[i] = saved - 1e-4;
+    const double minus = loss();
+    input[i] = saved;
+    EXPECT_NEAR(grad_input[i], (plus - minus) / 2e-4, 1e-9) << i;
+  }
+}
+
+TEST(PoolKernel, BitIdenticalForAnyThreadCount) {
+  const Pool2dGeometry g = make_geometry({5, 7, 30, 30, 3, 3, 2, 2, 1, 1, 1, 1});
+  const auto input = random_values<float>(input_size(g), 6);
+  const auto grad_output = random_values<float>(output_size(g), 7);
+  auto run = [&](int threads) {
+    omp_set_num_threads(threads);
+    std::vector<float> out(output_size(g) * 2 + input_size(g) * 2);
+    std::vector<int64_t> argmax(output_size(g));
+    float* max_out = out.data();
+    float* avg_out = max_out + output_size(g);
+    float* max_grad = avg_out + output_size(g);
+    float* avg_grad = max_grad + input_size(g);
+    nabla::kernels::max_pool2d_forward(g, input.data(), max_out, argmax.data());
+    nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), max_grad);
+    nabla::kernels::avg_pool2d_forward(g, input.data(), avg_out);
+    nabla::kernels::avg_pool2d_backward(g, grad_output.data(), avg_grad);
+    return out;
+  };
+  const int saved_threads = omp_get_max_threads();
+  const std::vector<float> one = run(1);
+  for (int threads : {2, 3}) {
+    const std::vector<float> many = run(threads);
+    EXPECT_EQ(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)), 0) << threads;
+  }
+  omp_set_num_threads(saved_threads);
+}
+
+}  // namespace
