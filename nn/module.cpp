@@ -1,0 +1,113 @@
+// Module bookkeeping: registration, traversal, modes and naming.
+#include "nn/module.h"
+
+#include <cctype>
+#include <map>
+#include <mutex>
+
+namespace nabla::nn {
+
+Tensor Module::operator()(const Tensor& input) {
+  if (!built_) build(input.shape());
+  return forward(input);
+}
+
+Shape Module::build(const Shape& input_shape) {
+  built_ = true;
+  return input_shape;
+}
+
+Tensor Module::register_parameter(const std::string& local_name, Tensor value) {
+  for (const auto& [existing, tensor] : parameters_) {
+    if (existing == local_name) throw error("register_parameter: '{}' is already registered", local_name);
+  }
+  if (!value.requires_grad()) value.requires_grad_();
+  parameters_.emplace_back(local_name, value);
+  return value;
+}
+
+Tensor Module::register_buffer(const std::string& local_name, Tensor value) {
+  for (const auto& [existing, tensor] : buffers_) {
+    if (existing == local_name) throw error("register_buffer: '{}' is already registered", local_name);
+  }
+  buffers_.emplace_back(local_name, value);
+  return value;
+}
+
+void Module::collect(const std::string& prefix, NamedTensors& out, bool buffers) const {
+  const std::string own = prefix.empty() ? name_ : (name_.empty() ? prefix : prefix + "." + name_);
+  const std::string base = own.empty() ? "" : own + ".";
+  for (const auto& [local, tensor] : buffers ? buffers_ : parameters_) {
+    out.emplace_back(base + local, tensor);
+  }
+  for (const auto& child : children_) child->collect(own, out, buffers);
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  collect("", out, false);
+  return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  collect("", out, true);
+  return out;
+}
+
+NamedTensors Module::state() const {
+  NamedTensors out = named_parameters();
+  NamedTensors buffers = named_buffers();
+  out.insert(out.end(), buffers.begin(), buffers.end());
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [name, tensor] : named_parameters()) out.push_back(tensor);
+  return out;
+}
+
+int64_t Module::trainable_parameter_count() const {
+  int64_t count = 0;
+  for (const auto& [name, tensor] : named_parameters()) count += tensor.numel();
+  return count;
+}
+
+int64_t Module::non_trainable_parameter_count() const {
+  int64_t count = 0;
+  for (const auto& [name, tensor] : named_buffers()) {
+    if (tensor.is_floating_point()) count += tensor.numel();
+  }
+  return count;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (const auto& child : children_) child->train(on);
+}
+
+void Module::zero_grad() {
+  for (const Tensor& p : parameters()) p.set_grad(Tensor());
+}
+
+std::string unique_layer_name(const std::string& type_name) {
+  // Keras turns "MaxPooling2D" into "max_pooling2d": an underscore before each inner capital that
+  // follows a lower-case letter.
+  std::string snake;
+  for (size_t i = 0; i < type_name.size(); ++i) {
+    const char c = type_name[i];
+    if (std::isupper(static_cast<unsigned char>(c)) != 0 && i > 0 &&
+        std::islower(static_cast<unsigned char>(type_name[i - 1])) != 0) {
+      snake += '_';
+    }
+    snake += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  static std::mutex mutex;
+  static std::map<std::string, int> counters;
+  const std::lock_guard lock(mutex);
+  const int index = counters[snake]++;
+  return index == 0 ? snake : snake + "_" + std::to_string(index);
+}
+
+}  // namespace nabla::nn

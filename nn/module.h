@@ -1,0 +1,84 @@
+// nn::Module: a model part with registered parameters, buffers and submodules. A module's forward
+// is ordinary autograd code; gradients come from the engine, never from hand-written backwards.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "tensor/tensor.h"
+
+namespace nabla::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  virtual Tensor forward(const Tensor& input) = 0;
+  Tensor operator()(const Tensor& input);
+
+  // Creates the parameters for inputs of this shape (the batch dim first, any extent) if the
+  // module infers its sizes at the first call, as Keras layers do. Modules with fixed sizes do
+  // nothing. Returns the output shape for that input shape.
+  virtual Shape build(const Shape& input_shape);
+  [[nodiscard]] bool built() const { return built_; }
+
+  // The layer's type as Keras names it ("Dense", "Conv2D", ...).
+  [[nodiscard]] virtual std::string type_name() const = 0;
+  // A unique instance name such as "dense_1" (settable, used as the parameter name prefix).
+  [[nodiscard]] const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  // Trainable parameters, in registration order, submodules' after the module's own.
+  [[nodiscard]] std::vector<Tensor> parameters() const;
+  [[nodiscard]] NamedTensors named_parameters() const;  // "dense_1.kernel", ...
+  // Non-trainable state (BatchNormalization's moving statistics, ...).
+  [[nodiscard]] NamedTensors named_buffers() const;
+  // Parameters and buffers: everything save_weights writes.
+  [[nodiscard]] NamedTensors state() const;
+  [[nodiscard]] const std::vector<std::shared_ptr<Module>>& children() const { return children_; }
+
+  [[nodiscard]] int64_t trainable_parameter_count() const;
+  [[nodiscard]] int64_t non_trainable_parameter_count() const;
+
+  // Training mode changes Dropout and BatchNormalization; it propagates to submodules.
+  void train(bool on = true);
+  void eval() { train(false); }
+  [[nodiscard]] bool is_training() const { return training_; }
+
+  // Forgets the accumulated gradients of every parameter.
+  void zero_grad();
+
+ protected:
+  // Registers a parameter (marked requires_grad) under `local_name`; returns the stored handle.
+  Tensor register_parameter(const std::string& local_name, Tensor value);
+  Tensor register_buffer(const std::string& local_name, Tensor value);
+  template <typename M>
+  std::shared_ptr<M> register_module(std::shared_ptr<M> module) {
+    children_.push_back(module);
+    return module;
+  }
+  void mark_built() { built_ = true; }
+
+ private:
+  void collect(const std::string& prefix, NamedTensors& out, bool buffers) const;
+
+  std::string name_;
+  bool training_ = true;
+  bool built_ = false;
+  NamedTensors parameters_;
+  NamedTensors buffers_;
+  std::vector<std::shared_ptr<Module>> children_;
+};
+
+// Unique default names per layer type ("dense", "dense_1", ...), as Keras gives them.
+std::string unique_layer_name(const std::string& type_name);
+
+}  // namespace nabla::nn

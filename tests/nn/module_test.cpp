@@ -1,0 +1,75 @@
+// Module registration, naming, traversal and modes.
+#include <gtest/gtest.h>
+
+#include "nn/module.h"
+
+namespace nabla::nn {
+namespace {
+
+class Affine : public Module {
+ public:
+  Affine() {
+    set_name(unique_layer_name(type_name()));
+    weight_ = register_parameter("weight", ones({2, 2}));
+    running_ = register_buffer("running", zeros({2}));
+  }
+  Tensor forward(const Tensor& input) override { return matmul(input, weight_); }
+  [[nodiscard]] std::string type_name() const override { return "TestAffine"; }
+
+ private:
+  Tensor weight_;
+  Tensor running_;
+};
+
+class Pair : public Module {
+ public:
+  Pair() {
+    set_name("pair");
+    first_ = register_module(std::make_shared<Affine>());
+    second_ = register_module(std::make_shared<Affine>());
+  }
+  Tensor forward(const Tensor& input) override { return (*second_)((*first_)(input)); }
+  [[nodiscard]] std::string type_name() const override { return "Pair"; }
+
+ private:
+  std::shared_ptr<Affine> first_;
+  std::shared_ptr<Affine> second_;
+};
+
+TEST(Module, RegistersAndNamesParametersInOrder) {
+  Pair pair;
+  const NamedTensors named = pair.named_parameters();
+  ASSERT_EQ(named.size(), 2U);
+  EXPECT_EQ(named[0].first, "pair.test_affine.weight");
+  EXPECT_EQ(named[1].first, "pair.test_affine_1.weight");
+  EXPECT_TRUE(named[0].second.requires_grad());
+  EXPECT_EQ(pair.trainable_parameter_count(), 8);
+  EXPECT_EQ(pair.non_trainable_parameter_count(), 4);
+  EXPECT_EQ(pair.state().size(), 4U);
+}
+
+TEST(Module, GradientsFlowAndZeroGradClearsThem) {
+  Pair pair;
+  sum(pair(ones({3, 2}))).backward();
+  for (const Tensor& p : pair.parameters()) ASSERT_TRUE(p.grad().defined());
+  pair.zero_grad();
+  for (const Tensor& p : pair.parameters()) EXPECT_FALSE(p.grad().defined());
+}
+
+TEST(Module, TrainAndEvalPropagate) {
+  Pair pair;
+  pair.eval();
+  EXPECT_FALSE(pair.is_training());
+  EXPECT_FALSE(pair.children()[0]->is_training());
+  pair.train();
+  EXPECT_TRUE(pair.children()[1]->is_training());
+}
+
+TEST(Module, KerasStyleUniqueNames) {
+  EXPECT_EQ(unique_layer_name("MaxPooling2D"), "max_pooling2d");
+  EXPECT_EQ(unique_layer_name("MaxPooling2D"), "max_pooling2d_1");
+  EXPECT_EQ(unique_layer_name("BatchNormalization"), "batch_normalization");
+}
+
+}  // namespace
+}  // namespace nabla::nn
