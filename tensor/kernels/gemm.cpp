@@ -71,7 +71,8 @@ thread_local PackBuffer tls_pack_b;
 // loop has no edge logic) and writes only the valid mr x nr corner:
 //   C = alpha * AB              when !load_c (C is never read, NaN garbage cannot leak in)
 //   C = fma(beta, C, alpha*AB)  otherwise (later K blocks pass beta = 1)
-// Every ISA rounds alpha*AB then one fused multiply-add, so edge and interior tiles agree.
+// Edge tiles (masked) and interior tiles do the same arithmetic per element, so how C is cut into
+// tiles and blocks never changes a result. (The scalar fallback uses mul + add, not fma.)
 // ---------------------------------------------------------------------------------------------
 
 #if NABLA_GEMM_X86
@@ -537,9 +538,9 @@ void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels) {
 }
 
 #ifdef _OPENMP
-// Each thread takes one cell of a tm x tn grid over C and runs the serial algorithm on it: no
-// barriers inside the product (a preempted thread on a shared 2-core machine stalls only itself)
-// at the price of packing the shared A rows / B columns once per grid row / column.
+// Each thread takes one cell of a tm x tn grid over C and runs the serial algorithm on it with
+// its own buffers: threads never wait for each other inside the product (only at the region's
+// end), at the price of packing the shared A rows / B columns once per grid row / column.
 template <class T, class Cfg>
 void run_parallel(const Problem<T>& pr, const Kernels<T>& kernels, int tid, int nthreads) {
   const int64_t tiles_m = ceil_div(pr.m, Cfg::kMr);
