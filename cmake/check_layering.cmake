@@ -2,7 +2,7 @@
 set(forbidden_tensor "autograd/;nn/;optim/;data/;train/")
 set(forbidden_autograd "nn/;optim/;data/;train/")
 set(forbidden_nn "optim/;data/;train/")
-set(forbidden_optim "autograd/;nn/;data/;train/")
+set(forbidden_optim "nn/;data/;train/")
 set(forbidden_data "autograd/;nn/;optim/;train/")
 set(violations "")
 foreach(layer tensor autograd nn optim data)

@@ -18,6 +18,9 @@ uint64_t splitmix64(uint64_t& x) {
 
 constexpr uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
+// GCC and clang provide 128-bit integers as an extension; __extension__ keeps -Wpedantic quiet.
+__extension__ using Uint128 = unsigned __int128;
+
 }  // namespace
 
 void Generator::manual_seed(uint64_t seed) {
@@ -58,12 +61,12 @@ double Generator::normal() {
 uint64_t Generator::below(uint64_t bound) {
   if (bound == 0) throw error("Generator::below: bound must be positive");
   // Lemire's multiply-shift with rejection: unbiased without a division per draw.
-  unsigned __int128 product = static_cast<unsigned __int128>(next_u64()) * bound;
+  Uint128 product = static_cast<Uint128>(next_u64()) * bound;
   auto low = static_cast<uint64_t>(product);
   if (low < bound) {
     const uint64_t threshold = (0 - bound) % bound;
     while (low < threshold) {
-      product = static_cast<unsigned __int128>(next_u64()) * bound;
+      product = static_cast<Uint128>(next_u64()) * bound;
       low = static_cast<uint64_t>(product);
     }
   }

@@ -15,11 +15,11 @@
 #include <initializer_list>
 #include <iterator>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "tensor/error.h"
+#include "tests/data/test_util.h"
 
 namespace nabla::data {
 namespace {
@@ -27,31 +27,9 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device entropy;
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    const std::string test_name = info != nullptr ? info->name() : "idx";
-    path_ =
-        fs::temp_directory_path() / ("nabla_idx_test_" + test_name + "_" +
-                                     std::to_string(entropy()) + "_" + std::to_string(entropy()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
-  [[nodiscard]] std::string dir() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using test_support::error_of;
+using test_support::expect_contains;
+using test_support::TempDir;
 
 void write_bytes(const std::string& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -111,25 +89,6 @@ IdxArray make_array(std::vector<int64_t> dims, const std::vector<T>& values) {
     std::memcpy(array.bytes.data(), values.data(), array.bytes.size());
   }
   return array;
-}
-
-// The message of the nabla::Error that `f` throws; a test failure if it throws nothing.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a nabla::Error";
-  return {};
-}
-
-void expect_contains(const std::string& message, std::initializer_list<std::string> parts) {
-  for (const auto& part : parts) {
-    EXPECT_NE(message.find(part), std::string::npos)
-        << "message lacks \"" << part << "\": " << message;
-  }
 }
 
 template <class T>

@@ -1,0 +1,606 @@
+// safetensors reading and writing: the header is validated in full with checked arithmetic before
+// anything is allocated from its numbers; files are written to a temporary and renamed into place.
+#include "nn/serialization.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "autograd/node.h"
+#include "tensor/kernels/kernels.h"
+
+namespace nabla::nn {
+namespace {
+
+constexpr uint64_t kLengthPrefixBytes = 8;
+// The reference library refuses headers above this size; a corrupt length must not make us
+// allocate gigabytes before the JSON is even looked at.
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+constexpr std::string_view kMetadataKey = "__metadata__";
+// Longest piece of offending JSON quoted in an error message.
+constexpr size_t kMaxQuotedJson = 80;
+// Longest list of tensor names in one load_weights message.
+constexpr size_t kMaxListedNames = 10;
+
+std::string_view safetensors_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::Float32:
+      return "F32";
+    case DType::Float64:
+      return "F64";
+    case DType::Int64:
+      return "I64";
+  }
+  return "?";
+}
+
+std::optional<DType> dtype_from_safetensors(std::string_view name) {
+  if (name == "F32") return kFloat32;
+  if (name == "F64") return kFloat64;
+  if (name == "I64") return kInt64;
+  return std::nullopt;
+}
+
+// The other dtypes of the format: a file using them is valid but holds types nabla lacks, which
+// deserves a different message than a misspelt dtype.
+bool is_other_safetensors_dtype(std::string_view name) {
+  static constexpr std::string_view kOthers[] = {
+      "BOOL", "U8",  "I8",  "F8_E5M2", "F8_E4M3", "F8_E8M0", "I16",     "U16", "F16",
+      "BF16", "I32", "U32", "U64",     "C64",     "F6_E2M3", "F6_E3M2", "F4"};
+  return std::find(std::begin(kOthers), std::end(kOthers), name) != std::end(kOthers);
+}
+
+// The reference writer's order: descending dtype in its enum (I64 > F64 > F32), then by name.
+// Element sizes then never increase along the buffer, so every tensor starts aligned.
+int reference_dtype_rank(DType dtype) {
+  switch (dtype) {
+    case DType::Float32:
+      return 0;
+    case DType::Float64:
+      return 1;
+    case DType::Int64:
+      return 2;
+  }
+  return 0;
+}
+
+// Little-endian <-> host, in place (the same operation both ways); nothing to do on x86/ARM.
+void swap_to_from_little_endian(uint8_t* bytes, size_t size, size_t element_size) {
+  if constexpr (std::endian::native == std::endian::little) {
+    (void)bytes;
+    (void)size;
+    (void)element_size;
+  } else {
+    for (size_t i = 0; i < size; i += element_size)
+      std::reverse(bytes + i, bytes + i + element_size);
+  }
+}
+
+std::string errno_message(int code) { return std::strerror(code); }
+
+// A JSON value as text for an error message, shortened: the header may be megabytes long.
+std::string quote_json(const nlohmann::json& value) {
+  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > kMaxQuotedJson) text = text.substr(0, kMaxQuotedJson) + "...";
+  return text;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < kMaxListedNames; ++i) {
+    if (i > 0) out += ", ";
+    out += "'" + names[i] + "'";
+  }
+  if (names.size() > kMaxListedNames) {
+    out += fmt::format(" and {} more", names.size() - kMaxListedNames);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+// A temporary file beside the destination, removed unless commit() renamed it into place.
+class TempFile {
+ public:
+  TempFile(const std::string& prefix, const std::string& target) : target_(target) {
+    static std::atomic<uint64_t> counter{0};
+    // O_EXCL with a pid + counter name: concurrent saves (threads or processes) to the same
+    // target never share a temporary. Mode 0666 lets the umask decide, as for any new file.
+    for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
+      path_ =
+          fmt::format("{}.tmp-{}-{}", target, static_cast<long>(::getpid()), counter.fetch_add(1));
+      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      if (fd_ < 0 && errno != EEXIST) break;
+    }
+    if (fd_ < 0) {
+      throw error("{}cannot create temporary file {}: {}", prefix, path_, errno_message(errno));
+    }
+  }
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  void write(const std::string& prefix, const void* data, size_t size) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    while (size > 0) {
+      // Bounded chunks: Linux writes at most ~2 GiB per call anyway.
+      const size_t chunk = std::min<size_t>(size, size_t{1} << 30);
+      const ssize_t written = ::write(fd_, bytes, chunk);
+      if (written < 0) {
+        if (errno == EINTR) continue;
+        throw error("{}write to {} failed: {}", prefix, path_, errno_message(errno));
+      }
+      bytes += written;
+      size -= static_cast<size_t>(written);
+    }
+  }
+
+  // Flushes to disk before the rename, so a crash leaves either the old file or the new one.
+  void commit(const std::string& prefix) {
+    if (::fsync(fd_) != 0) {
+      throw error("{}fsync of {} failed: {}", prefix, path_, errno_message(errno));
+    }
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
+      throw error("{}closing {} failed: {}", prefix, path_, errno_message(errno));
+    }
+    if (std::rename(path_.c_str(), target_.c_str()) != 0) {
+      throw error("{}cannot rename {} to {}: {}", prefix, path_, target_, errno_message(errno));
+    }
+    committed_ = true;
+  }
+
+ private:
+  std::string target_;
+  std::string path_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+// Throws unless `text` can be written as a JSON string (valid UTF-8).
+void check_utf8(const std::string& prefix, std::string_view what, const std::string& text) {
+  try {
+    (void)nlohmann::json(text).dump();
+  } catch (const nlohmann::json::type_error&) {
+    throw error("{}{} is not valid UTF-8 (JSON strings must be)", prefix, what);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
+// One validated header entry.
+struct Entry {
+  std::string name;
+  DType dtype = kFloat32;
+  Shape shape;
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+
+// A non-negative integer that fits in int64 (so in a Shape), or nullopt.
+std::optional<int64_t> as_extent(const nlohmann::json& value) {
+  if (value.is_number_unsigned()) {
+    const auto v = value.get<uint64_t>();
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
+    return static_cast<int64_t>(v);
+  }
+  // Non-negative integers parse as unsigned; a signed one here is negative.
+  return std::nullopt;
+}
+
+Entry parse_entry(const std::string& prefix, const std::string& name, const nlohmann::json& value) {
+  const std::string where = fmt::format("{}tensor '{}': ", prefix, name);
+  if (!value.is_object()) {
+    throw error("{}entry is a JSON {} ({}), expected an object with dtype, shape and data_offsets",
+                where, value.type_name(), quote_json(value));
+  }
+  for (const auto& [key, unused] : value.items()) {
+    if (key != "dtype" && key != "shape" && key != "data_offsets") {
+      throw error("{}unexpected key \"{}\" (an entry has exactly dtype, shape and data_offsets)",
+                  where, key);
+    }
+  }
+  for (const char* key : {"dtype", "shape", "data_offsets"}) {
+    if (!value.contains(key)) throw error("{}missing \"{}\"", where, key);
+  }
+
+  Entry entry;
+  entry.name = name;
+
+  const nlohmann::json& dtype = value["dtype"];
+  if (!dtype.is_string()) {
+    throw error("{}dtype must be a string, found {}", where, quote_json(dtype));
+  }
+  const auto& dtype_text = dtype.get_ref<const std::string&>();
+  const std::optional<DType> parsed_dtype = dtype_from_safetensors(dtype_text);
+  if (!parsed_dtype) {
+    if (is_other_safetensors_dtype(dtype_text)) {
+      throw error("{}unsupported dtype \"{}\" (nabla reads F32, F64 and I64)", where, dtype_text);
+    }
+    throw error("{}unknown dtype \"{}\" (nabla reads F32, F64 and I64)", where, dtype_text);
+  }
+  entry.dtype = *parsed_dtype;
+
+  const nlohmann::json& shape = value["shape"];
+  if (!shape.is_array()) {
+    throw error("{}shape must be a list of non-negative integers, found {}", where,
+                quote_json(shape));
+  }
+  int64_t numel = 1;
+  for (const nlohmann::json& extent : shape) {
+    const std::optional<int64_t> parsed = as_extent(extent);
+    if (!parsed) {
+      throw error("{}shape must be a list of non-negative integers, found {}", where,
+                  quote_json(shape));
+    }
+    entry.shape.push_back(*parsed);
+    if (__builtin_mul_overflow(numel, *parsed, &numel)) {
+      throw error("{}shape {} has more elements than fit in 64 bits", where, quote_json(shape));
+    }
+  }
+  int64_t nbytes = 0;
+  if (__builtin_mul_overflow(numel, static_cast<int64_t>(dtype_size(entry.dtype)), &nbytes)) {
+    throw error("{}shape {} has more bytes than fit in 64 bits", where, quote_json(shape));
+  }
+
+  const nlohmann::json& offsets = value["data_offsets"];
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned()) {
+    throw error("{}data_offsets must be a list of two non-negative integers [begin, end], found {}",
+                where, quote_json(offsets));
+  }
+  entry.begin = offsets[0].get<uint64_t>();
+  entry.end = offsets[1].get<uint64_t>();
+  if (entry.end < entry.begin) {
+    throw error("{}data_offsets [{}, {}] end before they begin", where, entry.begin, entry.end);
+  }
+  if (entry.end - entry.begin != static_cast<uint64_t>(nbytes)) {
+    throw error("{}{} {} needs {} bytes, but data_offsets [{}, {}] span {}", where, dtype_text,
+                shape_str(entry.shape), nbytes, entry.begin, entry.end, entry.end - entry.begin);
+  }
+  return entry;
+}
+
+}  // namespace
+
+void save_safetensors(const std::string& path, const NamedTensors& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  const std::string prefix = fmt::format("save_safetensors: {}: ", path);
+
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& [name, tensor] = tensors[i];
+    if (name.empty()) throw error("{}tensor #{} has an empty name", prefix, i);
+    if (name == kMetadataKey) {
+      throw error("{}tensor #{} is named \"{}\", which the format reserves for metadata", prefix, i,
+                  kMetadataKey);
+    }
+    if (!tensor.defined()) throw error("{}tensor '{}' is undefined", prefix, name);
+    const auto [it, inserted] = seen.emplace(name, i);
+    if (!inserted) {
+      throw error("{}duplicate tensor name '{}' (entries #{} and #{})", prefix, name, it->second,
+                  i);
+    }
+    check_utf8(prefix, fmt::format("tensor name #{}", i), name);
+  }
+  for (const auto& [key, value] : metadata) {
+    check_utf8(prefix, "a metadata key", key);
+    check_utf8(prefix, fmt::format("metadata value of \"{}\"", key), value);
+  }
+
+  std::vector<size_t> order(tensors.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const int rank_a = reference_dtype_rank(tensors[a].second.dtype());
+    const int rank_b = reference_dtype_rank(tensors[b].second.dtype());
+    if (rank_a != rank_b) return rank_a > rank_b;
+    return tensors[a].first < tensors[b].first;
+  });
+
+  // ordered_json keeps insertion order: "__metadata__" first, then tensors in buffer order, and
+  // each entry's keys as dtype, shape, data_offsets, exactly as the reference serializes them.
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) {
+    nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+    for (const auto& [key, value] : metadata) meta[key] = value;
+    header[std::string(kMetadataKey)] = std::move(meta);
+  }
+  uint64_t offset = 0;
+  for (const size_t i : order) {
+    const auto& [name, tensor] = tensors[i];
+    const auto nbytes = static_cast<uint64_t>(tensor.numel()) * dtype_size(tensor.dtype());
+    nlohmann::ordered_json entry = nlohmann::ordered_json::object();
+    entry["dtype"] = std::string(safetensors_dtype(tensor.dtype()));
+    entry["shape"] = tensor.shape();
+    entry["data_offsets"] = {offset, offset + nbytes};
+    header[name] = std::move(entry);
+    offset += nbytes;
+  }
+  std::string header_text = header.dump();
+  // Spaces pad the header to a multiple of 8 so the buffer starts 8-byte aligned in the file.
+  header_text.append((8 - header_text.size() % 8) % 8, ' ');
+
+  uint8_t length_prefix[kLengthPrefixBytes];
+  const auto header_size = static_cast<uint64_t>(header_text.size());
+  for (size_t i = 0; i < kLengthPrefixBytes; ++i) {
+    length_prefix[i] = static_cast<uint8_t>(header_size >> (8 * i));
+  }
+
+  TempFile file(prefix, path);
+  file.write(prefix, length_prefix, sizeof(length_prefix));
+  file.write(prefix, header_text.data(), header_text.size());
+  for (const size_t i : order) {
+    const Tensor data = kernels::contiguous(tensors[i].second);
+    const auto nbytes = static_cast<size_t>(data.numel()) * dtype_size(data.dtype());
+    if (nbytes == 0) continue;
+    if constexpr (std::endian::native == std::endian::little) {
+      file.write(prefix, data.raw_data(), nbytes);
+    } else {
+      std::vector<uint8_t> bytes(static_cast<const uint8_t*>(data.raw_data()),
+                                 static_cast<const uint8_t*>(data.raw_data()) + nbytes);
+      swap_to_from_little_endian(bytes.data(), bytes.size(), dtype_size(data.dtype()));
+      file.write(prefix, bytes.data(), bytes.size());
+    }
+  }
+  file.commit(prefix);
+}
+
+NamedTensors load_safetensors(const std::string& path,
+                              std::map<std::string, std::string>* metadata) {
+  const std::string prefix = fmt::format("load_safetensors: {}: ", path);
+
+  FilePtr file(std::fopen(path.c_str(), "rb"));
+  if (!file) throw error("{}cannot open: {}", prefix, errno_message(errno));
+  struct stat info {};
+  if (::fstat(::fileno(file.get()), &info) != 0) {
+    throw error("{}cannot stat: {}", prefix, errno_message(errno));
+  }
+  if (!S_ISREG(info.st_mode)) throw error("{}not a regular file", prefix);
+  const auto file_size = static_cast<uint64_t>(info.st_size);
+
+  if (file_size < kLengthPrefixBytes) {
+    throw error("{}file has {} bytes; a safetensors file starts with an 8-byte header length",
+                prefix, file_size);
+  }
+  uint8_t length_prefix[kLengthPrefixBytes];
+  if (std::fread(length_prefix, 1, sizeof(length_prefix), file.get()) != sizeof(length_prefix)) {
+    throw error("{}read error at file offset 0", prefix);
+  }
+  uint64_t header_size = 0;
+  for (size_t i = 0; i < kLengthPrefixBytes; ++i) {
+    header_size |= static_cast<uint64_t>(length_prefix[i]) << (8 * i);
+  }
+  if (header_size > kMaxHeaderBytes) {
+    throw error("{}header length {} exceeds the limit of {} bytes (not a safetensors file?)",
+                prefix, header_size, kMaxHeaderBytes);
+  }
+  if (header_size > file_size - kLengthPrefixBytes) {
+    throw error(
+        "{}header length {} runs past the end of the file: the header would end at file "
+        "offset {}, the file has {} bytes",
+        prefix, header_size, kLengthPrefixBytes + header_size, file_size);
+  }
+  const uint64_t data_start = kLengthPrefixBytes + header_size;
+  const uint64_t buffer_size = file_size - data_start;
+
+  std::string header_text(static_cast<size_t>(header_size), '\0');
+  if (header_size > 0 &&
+      std::fread(header_text.data(), 1, header_text.size(), file.get()) != header_text.size()) {
+    throw error("{}read error in the header (file offsets {} to {})", prefix, kLengthPrefixBytes,
+                data_start);
+  }
+
+  // nlohmann keeps the last of duplicate keys silently; the callback sees every top-level key,
+  // so a tensor declared twice is caught instead of one declaration vanishing.
+  std::set<std::string> top_level_keys;
+  std::optional<std::string> duplicate_key;
+  const auto on_event = [&](int depth, nlohmann::json::parse_event_t event,
+                            nlohmann::json& parsed) {
+    if (event == nlohmann::json::parse_event_t::key && depth == 1 && !duplicate_key) {
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (!top_level_keys.insert(key).second) duplicate_key = key;
+    }
+    return true;
+  };
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(header_text, on_event);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.byte counts the characters read, so the offending one is at e.byte - 1.
+    const uint64_t at = e.byte > 0 ? static_cast<uint64_t>(e.byte) - 1 : 0;
+    throw error("{}header is not valid JSON: error at header byte {} (file offset {}): {}", prefix,
+                at, kLengthPrefixBytes + at, e.what());
+  }
+  if (!header.is_object()) {
+    throw error("{}header is a JSON {}, expected an object", prefix, header.type_name());
+  }
+  if (duplicate_key)
+    throw error("{}tensor '{}' is declared twice in the header", prefix, *duplicate_key);
+
+  std::map<std::string, std::string> file_metadata;
+  std::vector<Entry> entries;
+  for (const auto& [key, value] : header.items()) {
+    if (key == kMetadataKey) {
+      if (!value.is_object()) {
+        throw error("{}\"{}\" is a JSON {}, expected an object of strings", prefix, kMetadataKey,
+                    value.type_name());
+      }
+      for (const auto& [meta_key, meta_value] : value.items()) {
+        if (!meta_value.is_string()) {
+          throw error(R"({}"{}" entry "{}" must be a string, found {})", prefix, kMetadataKey,
+                      meta_key, quote_json(meta_value));
+        }
+        file_metadata.emplace(meta_key, meta_value.get<std::string>());
+      }
+      continue;
+    }
+    entries.push_back(parse_entry(prefix, key, value));
+  }
+
+  // The buffer must be covered exactly: sorted by offsets, each tensor begins where the previous
+  // one ended. stable_sort keeps name order (the map's) among empty tensors at the same offset.
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t covered = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Entry& entry = entries[i];
+    if (entry.begin < covered) {
+      const Entry& previous = entries[i - 1];
+      throw error("{}tensors '{}' (data_offsets [{}, {}]) and '{}' (data_offsets [{}, {}]) overlap",
+                  prefix, previous.name, previous.begin, previous.end, entry.name, entry.begin,
+                  entry.end);
+    }
+    if (entry.begin > covered) {
+      throw error(
+          "{}hole in the data buffer: bytes [{}, {}) before tensor '{}' (data_offsets [{}, "
+          "{}]) belong to no tensor",
+          prefix, covered, entry.begin, entry.name, entry.begin, entry.end);
+    }
+    covered = entry.end;
+  }
+  if (covered > buffer_size) {
+    const auto past_end = std::find_if(entries.begin(), entries.end(),
+                                       [&](const Entry& e) { return e.end > buffer_size; });
+    throw error(
+        "{}file is truncated: tensor '{}' (data_offsets [{}, {}]) ends at file offset {}, "
+        "but the file has {} bytes (data buffer of {} bytes after the {}-byte header)",
+        prefix, past_end->name, past_end->begin, past_end->end, data_start + past_end->end,
+        file_size, buffer_size, header_size);
+  }
+  if (covered < buffer_size) {
+    throw error("{}{} trailing bytes: the tensors end at file offset {}, the file has {} bytes",
+                prefix, buffer_size - covered, data_start + covered, file_size);
+  }
+
+  // Everything checked: the numbers are now safe to allocate from. Data follows the header
+  // without gaps in the sorted order, so it reads sequentially.
+  NamedTensors out;
+  out.reserve(entries.size());
+  for (const Entry& entry : entries) {
+    Tensor tensor = Tensor::empty(entry.shape, entry.dtype);
+    const size_t nbytes = entry.end - entry.begin;
+    if (nbytes > 0) {
+      auto* bytes = static_cast<uint8_t*>(tensor.raw_data());
+      if (std::fread(bytes, 1, nbytes, file.get()) != nbytes) {
+        throw error(
+            "{}read error in tensor '{}' at file offsets [{}, {}) (file changed while "
+            "reading?)",
+            prefix, entry.name, data_start + entry.begin, data_start + entry.end);
+      }
+      swap_to_from_little_endian(bytes, nbytes, dtype_size(entry.dtype));
+    }
+    out.emplace_back(entry.name, std::move(tensor));
+  }
+  if (metadata != nullptr) *metadata = std::move(file_metadata);
+  return out;
+}
+
+void save_weights(const Module& module, const std::string& path) {
+  const NamedTensors state = module.state();
+  if (state.empty() && !module.built()) {
+    throw error(
+        "save_weights: {}: the module has no parameters or buffers yet: layers that infer "
+        "their sizes create them when built; call build(input_shape) or run one forward "
+        "pass first",
+        path);
+  }
+  save_safetensors(path, state, {{"format", "nabla"}});
+}
+
+void load_weights(Module& module, const std::string& path, bool strict) {
+  const NamedTensors targets = module.state();
+  std::map<std::string, size_t> target_index;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (!target_index.emplace(targets[i].first, i).second) {
+      throw error(
+          "load_weights: {}: the module has two tensors named '{}'; give its layers unique "
+          "names",
+          path, targets[i].first);
+    }
+  }
+
+  // The loaded tensors are the staged copies: nothing of the module is touched until all checks
+  // below have passed.
+  const NamedTensors loaded = load_safetensors(path);
+  if (targets.empty() && !loaded.empty()) {
+    throw error(
+        "load_weights: {}: the file has {} tensors but the module has no parameters or "
+        "buffers yet: layers that infer their sizes create them when built; call "
+        "build(input_shape) or run one forward pass before loading",
+        path, loaded.size());
+  }
+  std::map<std::string, size_t> loaded_index;
+  for (size_t i = 0; i < loaded.size(); ++i) loaded_index.emplace(loaded[i].first, i);
+
+  std::vector<std::string> missing;
+  std::vector<std::string> mismatches;
+  for (const auto& [name, target] : targets) {
+    const auto found = loaded_index.find(name);
+    if (found == loaded_index.end()) {
+      missing.push_back(name);
+      continue;
+    }
+    const Tensor& source = loaded[found->second].second;
+    if (source.dtype() != target.dtype() || source.shape() != target.shape()) {
+      mismatches.push_back(fmt::format("tensor '{}': the module expects {} {}, the file has {} {}",
+                                       name, dtype_name(target.dtype()), shape_str(target.shape()),
+                                       dtype_name(source.dtype()), shape_str(source.shape())));
+    }
+  }
+  if (!missing.empty()) {
+    throw error("load_weights: {}: {} of the module's {} tensors missing from the file: {}", path,
+                missing.size(), targets.size(), join_names(missing));
+  }
+  if (!mismatches.empty()) {
+    std::string joined;
+    for (const std::string& m : mismatches) joined += (joined.empty() ? "" : "; ") + m;
+    throw error("load_weights: {}: {}", path, joined);
+  }
+  if (strict) {
+    std::vector<std::string> extra;
+    for (const auto& [name, tensor] : loaded) {
+      if (target_index.find(name) == target_index.end()) extra.push_back(name);
+    }
+    if (!extra.empty()) {
+      throw error(
+          "load_weights: {}: the file has {} tensors the module lacks: {} (pass "
+          "strict = false to ignore them)",
+          path, extra.size(), join_names(extra));
+    }
+  }
+
+  const NoGradGuard no_grad;
+  for (const auto& [name, target] : targets) {
+    kernels::copy_(target, loaded[loaded_index.at(name)].second);
+  }
+}
+
+}  // namespace nabla::nn

@@ -1,0 +1,38 @@
+// Saving and loading tensors and module weights in the safetensors format (Hugging Face's
+// header-length + JSON header + raw little-endian buffer), readable by the reference library.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "nn/module.h"
+
+namespace nabla::nn {
+
+// Writes `tensors` (F32/F64/I64, any layout: non-contiguous ones are written contiguous) and
+// optional string metadata ("__metadata__") to `path`. The file is written to a temporary file
+// beside `path` and renamed over it, so a failed save never leaves a half-written file behind.
+// Names must be non-empty, unique and not "__metadata__".
+// NOTE: like the reference writer, tensors are laid out by descending dtype (I64, F64, F32), then
+// by name: every tensor's data then starts at a multiple of its element size in the file (which
+// lets mmap-based readers view it in place), and the bytes match the reference byte for byte.
+void save_safetensors(const std::string& path, const NamedTensors& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+// Reads every tensor of a safetensors file, in the order of their data in the file. The header is
+// validated completely (types, dtypes, shapes, offsets covering the buffer exactly, file length)
+// before any tensor is allocated. Files with dtypes other than F32, F64 and I64 are rejected.
+// `metadata`, when given, receives the "__metadata__" entries (cleared when there are none).
+NamedTensors load_safetensors(const std::string& path,
+                              std::map<std::string, std::string>* metadata = nullptr);
+
+// Saves module.state() (parameters, then buffers) with the metadata {"format": "nabla"}.
+void save_weights(const Module& module, const std::string& path);
+
+// Loads a file written by save_weights (or any safetensors file with matching names) into the
+// module's tensors. Every tensor of module.state() must be in the file with the same dtype and
+// shape; with `strict`, the file may hold no other tensors. Everything is checked before the
+// first tensor is written: a failed load leaves the module unchanged.
+void load_weights(Module& module, const std::string& path, bool strict = true);
+
+}  // namespace nabla::nn

@@ -1,0 +1,37 @@
+// Adagrad's update (see optim/adagrad.h for the formulas).
+#include "optim/adagrad.h"
+
+#include <cmath>
+
+#include "autograd/ops.h"
+
+namespace nabla::optim {
+
+namespace {
+constexpr size_t kAccumulator = 0;
+}  // namespace
+
+Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& options)
+    : Optimizer("Adagrad", std::move(params), options.learning_rate, {"accumulator"}),
+      options_(options) {
+  check(std::isfinite(options.initial_accumulator_value) &&
+            options.initial_accumulator_value >= 0.0,
+        "initial_accumulator_value", "finite and >= 0", options.initial_accumulator_value);
+  check(std::isfinite(options.epsilon) && options.epsilon >= 0.0, "epsilon", "finite and >= 0",
+        options.epsilon);
+  check(std::isfinite(options.weight_decay) && options.weight_decay >= 0.0, "weight_decay",
+        "finite and >= 0", options.weight_decay);
+}
+
+void Adagrad::step() {
+  const AdagradOptions& o = options_;
+  const double lr = learning_rate();
+  for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
+    const Tensor g = o.weight_decay != 0.0 ? grad + p * o.weight_decay : grad;
+    Tensor& accumulator = slot_or_fill(index, kAccumulator, o.initial_accumulator_value);
+    accumulator.add_(g * g);
+    p.sub_(g * lr / sqrt(accumulator + o.epsilon));
+  });
+}
+
+}  // namespace nabla::optim

@@ -1,0 +1,74 @@
+// Adam's and AdamW's update (see optim/adam.h for the formulas).
+#include "optim/adam.h"
+
+#include <cmath>
+
+#include "autograd/ops.h"
+
+namespace nabla::optim {
+
+namespace {
+constexpr size_t kFirstMoment = 0;
+constexpr size_t kSecondMoment = 1;
+constexpr size_t kMaxSecondMoment = 2;
+
+AdamOptions adam_options(const AdamWOptions& w) {
+  return AdamOptions{.learning_rate = w.learning_rate,
+                     .beta1 = w.beta1,
+                     .beta2 = w.beta2,
+                     .epsilon = w.epsilon,
+                     .amsgrad = w.amsgrad,
+                     .weight_decay = w.weight_decay};
+}
+}  // namespace
+
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
+    : Adam("Adam", std::move(params), options, /*decoupled=*/false) {}
+
+Adam::Adam(std::string name, std::vector<Tensor> params, const AdamOptions& options,
+           bool decoupled)
+    : Optimizer(std::move(name), std::move(params), options.learning_rate, {"m", "v", "v_max"}),
+      options_(options),
+      decoupled_(decoupled) {
+  check(options.beta1 >= 0.0 && options.beta1 < 1.0, "beta1", "in [0, 1)", options.beta1);
+  check(options.beta2 >= 0.0 && options.beta2 < 1.0, "beta2", "in [0, 1)", options.beta2);
+  check(std::isfinite(options.epsilon) && options.epsilon >= 0.0, "epsilon", "finite and >= 0",
+        options.epsilon);
+  check(std::isfinite(options.weight_decay) && options.weight_decay >= 0.0, "weight_decay",
+        "finite and >= 0", options.weight_decay);
+}
+
+void Adam::step() {
+  const AdamOptions& o = options_;
+  const double lr = learning_rate();
+  for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
+    const auto t = static_cast<double>(parameter_steps(index));
+    Tensor g = grad;
+    if (o.weight_decay != 0.0) {
+      if (decoupled_) {
+        p.mul_(1.0 - lr * o.weight_decay);
+      } else {
+        g = grad + p * o.weight_decay;
+      }
+    }
+    Tensor& m = slot_or_fill(index, kFirstMoment);
+    Tensor& v = slot_or_fill(index, kSecondMoment);
+    m.mul_(o.beta1).add_(g, 1.0 - o.beta1);
+    v.mul_(o.beta2).add_(g * g, 1.0 - o.beta2);
+    Tensor v_used = v;
+    if (o.amsgrad) {
+      Tensor& v_max = slot_or_fill(index, kMaxSecondMoment);
+      v_max.copy_(maximum(v_max, v));
+      v_used = v_max;
+    }
+    const double bias_correction1 = 1.0 - std::pow(o.beta1, t);
+    const double bias_correction2 = 1.0 - std::pow(o.beta2, t);
+    const Tensor denominator = sqrt(v_used) / std::sqrt(bias_correction2) + o.epsilon;
+    p.add_(m / denominator, -lr / bias_correction1);
+  });
+}
+
+AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
+    : Adam("AdamW", std::move(params), adam_options(options), /*decoupled=*/true) {}
+
+}  // namespace nabla::optim

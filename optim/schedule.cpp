@@ -1,0 +1,115 @@
+// Learning-rate schedules (see optim/schedule.h for the formulas and the Keras/PyTorch choices).
+#include "optim/schedule.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <utility>
+
+namespace nabla::optim {
+
+LearningRateSchedule::LearningRateSchedule(std::string name, Optimizer& optimizer)
+    : name_(std::move(name)), optimizer_(&optimizer), initial_(optimizer.learning_rate()) {}
+
+void LearningRateSchedule::step() {
+  ++step_;
+  optimizer_->set_learning_rate(learning_rate_at(step_));
+}
+
+void LearningRateSchedule::check(bool ok, std::string_view what, std::string_view requirement,
+                                 double value) const {
+  if (!ok) throw error("{}: {} must be {}, got {}", name_, what, requirement, value);
+}
+
+StepDecay::StepDecay(Optimizer& optimizer, int64_t step_size, double gamma)
+    : LearningRateSchedule("StepDecay", optimizer), step_size_(step_size), gamma_(gamma) {
+  check(step_size > 0, "step_size", "> 0", static_cast<double>(step_size));
+  check(std::isfinite(gamma) && gamma > 0.0, "gamma", "finite and > 0", gamma);
+}
+
+double StepDecay::learning_rate_at(int64_t step) const {
+  return initial_learning_rate() * std::pow(gamma_, static_cast<double>(step / step_size_));
+}
+
+ExponentialDecay::ExponentialDecay(Optimizer& optimizer, const ExponentialDecayOptions& options)
+    : LearningRateSchedule("ExponentialDecay", optimizer), options_(options) {
+  check(options.decay_steps > 0, "decay_steps", "> 0", static_cast<double>(options.decay_steps));
+  check(std::isfinite(options.decay_rate) && options.decay_rate > 0.0, "decay_rate",
+        "finite and > 0", options.decay_rate);
+  check(options.min_learning_rate >= 0.0 && options.min_learning_rate <= initial_learning_rate(),
+        "min_learning_rate", fmt::format("in [0, initial rate {}]", initial_learning_rate()),
+        options.min_learning_rate);
+}
+
+double ExponentialDecay::learning_rate_at(int64_t step) const {
+  double exponent = static_cast<double>(step) / static_cast<double>(options_.decay_steps);
+  if (options_.staircase) exponent = std::floor(exponent);
+  const double floor = options_.min_learning_rate;
+  return floor + (initial_learning_rate() - floor) * std::pow(options_.decay_rate, exponent);
+}
+
+CosineDecay::CosineDecay(Optimizer& optimizer, int64_t decay_steps, double min_learning_rate)
+    : LearningRateSchedule("CosineDecay", optimizer),
+      decay_steps_(decay_steps),
+      min_learning_rate_(min_learning_rate) {
+  check(decay_steps > 0, "decay_steps", "> 0", static_cast<double>(decay_steps));
+  check(min_learning_rate >= 0.0 && min_learning_rate <= initial_learning_rate(),
+        "min_learning_rate", fmt::format("in [0, initial rate {}]", initial_learning_rate()),
+        min_learning_rate);
+}
+
+double CosineDecay::learning_rate_at(int64_t step) const {
+  const double progress =
+      static_cast<double>(std::min(step, decay_steps_)) / static_cast<double>(decay_steps_);
+  const double cosine = 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+  return min_learning_rate_ + (initial_learning_rate() - min_learning_rate_) * cosine;
+}
+
+ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const PlateauOptions& options)
+    : optimizer_(&optimizer),
+      options_(options),
+      best_(options.mode == PlateauMode::Min ? std::numeric_limits<double>::infinity()
+                                             : -std::numeric_limits<double>::infinity()) {
+  const auto check = [](bool ok, std::string_view what, std::string_view requirement,
+                        double value) {
+    if (!ok) throw error("ReduceLROnPlateau: {} must be {}, got {}", what, requirement, value);
+  };
+  check(options.factor > 0.0 && options.factor < 1.0, "factor", "in (0, 1)", options.factor);
+  check(options.patience >= 0, "patience", ">= 0", static_cast<double>(options.patience));
+  check(std::isfinite(options.min_delta) && options.min_delta >= 0.0, "min_delta",
+        "finite and >= 0", options.min_delta);
+  check(options.cooldown >= 0, "cooldown", ">= 0", static_cast<double>(options.cooldown));
+  check(std::isfinite(options.min_learning_rate) && options.min_learning_rate >= 0.0,
+        "min_learning_rate", "finite and >= 0", options.min_learning_rate);
+}
+
+double ReduceLROnPlateau::current() const { return optimizer_->learning_rate(); }
+
+bool ReduceLROnPlateau::improves(double metric) const {
+  // NOTE: written so that a NaN metric compares false, i.e. is never an improvement.
+  return options_.mode == PlateauMode::Min ? metric < best_ - options_.min_delta
+                                           : metric > best_ + options_.min_delta;
+}
+
+bool ReduceLROnPlateau::step(double metric) {
+  const bool cooling = in_cooldown();
+  if (cooling) --cooldown_counter_;
+  if (improves(metric)) {
+    best_ = metric;
+    wait_ = 0;
+    return false;
+  }
+  if (cooling) return false;
+  ++wait_;
+  if (wait_ < options_.patience) return false;
+  const double old_lr = optimizer_->learning_rate();
+  if (old_lr <= options_.min_learning_rate) return false;
+  optimizer_->set_learning_rate(std::max(old_lr * options_.factor, options_.min_learning_rate));
+  cooldown_counter_ = options_.cooldown;
+  wait_ = 0;
+  ++reductions_;
+  return true;
+}
+
+}  // namespace nabla::optim

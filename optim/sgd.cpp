@@ -1,0 +1,48 @@
+// SGD's update (see optim/sgd.h for the formulas).
+#include "optim/sgd.h"
+
+#include <cmath>
+
+#include "autograd/ops.h"
+#include "tensor/kernels/kernels.h"
+
+namespace nabla::optim {
+
+namespace {
+constexpr size_t kMomentumBuffer = 0;
+}  // namespace
+
+SGD::SGD(std::vector<Tensor> params, const SgdOptions& options)
+    : Optimizer("SGD", std::move(params), options.learning_rate, {"momentum_buffer"}),
+      options_(options) {
+  check(std::isfinite(options.momentum) && options.momentum >= 0.0, "momentum", "finite and >= 0",
+        options.momentum);
+  check(options.dampening >= 0.0 && options.dampening <= 1.0, "dampening", "in [0, 1]",
+        options.dampening);
+  check(std::isfinite(options.weight_decay) && options.weight_decay >= 0.0, "weight_decay",
+        "finite and >= 0", options.weight_decay);
+  if (options.nesterov && (options.momentum <= 0.0 || options.dampening != 0.0)) {
+    throw error("SGD: nesterov requires momentum > 0 and dampening 0, got momentum {} and "
+                "dampening {}", options.momentum, options.dampening);
+  }
+}
+
+void SGD::step() {
+  const SgdOptions& o = options_;
+  const double lr = learning_rate();
+  for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
+    Tensor d = o.weight_decay != 0.0 ? grad + p * o.weight_decay : grad;
+    if (o.momentum != 0.0) {
+      Tensor& buf = slot(index, kMomentumBuffer);
+      if (!buf.defined()) {
+        buf = kernels::clone(d);  // never alias the gradient: the buffer is updated in place
+      } else {
+        buf.mul_(o.momentum).add_(d, 1.0 - o.dampening);
+      }
+      d = o.nesterov ? d + buf * o.momentum : buf;
+    }
+    p.add_(d, -lr);
+  });
+}
+
+}  // namespace nabla::optim
