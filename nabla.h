@@ -13,3 +13,17 @@
 #include "tensor/random.h"
 #include "tensor/shape.h"
 #include "tensor/tensor.h"
+
+// Layers above autograd.
+#include "data/dataset.h"
+#include "data/idx.h"
+#include "data/loader.h"
+#include "data/mnist.h"
+#include "data/transforms.h"
+#include "nn/nn.h"
+#include "nn/serialization.h"
+#include "optim/optim.h"
+#include "train/callbacks.h"
+#include "train/history.h"
+#include "train/model.h"
+#include "train/progress.h"

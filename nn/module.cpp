@@ -6,6 +6,19 @@
 #include <mutex>
 
 namespace nabla::nn {
+namespace {
+
+std::mutex& name_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+std::map<std::string, int>& name_counters() {
+  static std::map<std::string, int> counters;
+  return counters;
+}
+
+}  // namespace
 
 Tensor Module::operator()(const Tensor& input) {
   if (!built_) build(input.shape());
@@ -19,7 +32,9 @@ Shape Module::build(const Shape& input_shape) {
 
 Tensor Module::register_parameter(const std::string& local_name, Tensor value) {
   for (const auto& [existing, tensor] : parameters_) {
-    if (existing == local_name) throw error("register_parameter: '{}' is already registered", local_name);
+    if (existing == local_name) {
+      throw error("register_parameter: '{}' is already registered", local_name);
+    }
   }
   if (!value.requires_grad()) value.requires_grad_();
   parameters_.emplace_back(local_name, value);
@@ -28,19 +43,21 @@ Tensor Module::register_parameter(const std::string& local_name, Tensor value) {
 
 Tensor Module::register_buffer(const std::string& local_name, Tensor value) {
   for (const auto& [existing, tensor] : buffers_) {
-    if (existing == local_name) throw error("register_buffer: '{}' is already registered", local_name);
+    if (existing == local_name) {
+      throw error("register_buffer: '{}' is already registered", local_name);
+    }
   }
   buffers_.emplace_back(local_name, value);
   return value;
 }
 
 void Module::collect(const std::string& prefix, NamedTensors& out, bool buffers) const {
-  const std::string own = prefix.empty() ? name_ : (name_.empty() ? prefix : prefix + "." + name_);
-  const std::string base = own.empty() ? "" : own + ".";
   for (const auto& [local, tensor] : buffers ? buffers_ : parameters_) {
-    out.emplace_back(base + local, tensor);
+    out.emplace_back(prefix + local, tensor);
   }
-  for (const auto& child : children_) child->collect(own, out, buffers);
+  for (size_t i = 0; i < children_.size(); ++i) {
+    children_[i]->collect(prefix + child_keys_[i] + ".", out, buffers);
+  }
 }
 
 NamedTensors Module::named_parameters() const {
@@ -87,6 +104,7 @@ void Module::train(bool on) {
   for (const auto& child : children_) child->train(on);
 }
 
+// NOLINTNEXTLINE(readability-make-member-function-const): clearing gradients is a mutation.
 void Module::zero_grad() {
   for (const Tensor& p : parameters()) p.set_grad(Tensor());
 }
@@ -103,11 +121,14 @@ std::string unique_layer_name(const std::string& type_name) {
     }
     snake += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
-  static std::mutex mutex;
-  static std::map<std::string, int> counters;
-  const std::lock_guard lock(mutex);
-  const int index = counters[snake]++;
+  const std::lock_guard lock(name_mutex());
+  const int index = name_counters()[snake]++;
   return index == 0 ? snake : snake + "_" + std::to_string(index);
+}
+
+void reset_layer_names() {
+  const std::lock_guard lock(name_mutex());
+  name_counters().clear();
 }
 
 }  // namespace nabla::nn

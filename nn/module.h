@@ -38,7 +38,10 @@ class Module {
 
   // Trainable parameters, in registration order, submodules' after the module's own.
   [[nodiscard]] std::vector<Tensor> parameters() const;
-  [[nodiscard]] NamedTensors named_parameters() const;  // "dense_1.kernel", ...
+  // Keys are paths of registration keys, like PyTorch's state_dict: a Sequential's first Dense
+  // gives "0.kernel", "0.bias". They hold no instance names such as "dense_1", so a freshly built
+  // twin of a model has the same keys and can load its weights.
+  [[nodiscard]] NamedTensors named_parameters() const;
   // Non-trainable state (BatchNormalization's moving statistics, ...).
   [[nodiscard]] NamedTensors named_buffers() const;
   // Parameters and buffers: everything save_weights writes.
@@ -60,8 +63,10 @@ class Module {
   // Registers a parameter (marked requires_grad) under `local_name`; returns the stored handle.
   Tensor register_parameter(const std::string& local_name, Tensor value);
   Tensor register_buffer(const std::string& local_name, Tensor value);
+  // A child's key is `key`, or its position among the children when `key` is empty.
   template <typename M>
-  std::shared_ptr<M> register_module(std::shared_ptr<M> module) {
+  std::shared_ptr<M> register_module(std::shared_ptr<M> module, std::string key = "") {
+    child_keys_.push_back(key.empty() ? std::to_string(children_.size()) : std::move(key));
     children_.push_back(module);
     return module;
   }
@@ -76,9 +81,13 @@ class Module {
   NamedTensors parameters_;
   NamedTensors buffers_;
   std::vector<std::shared_ptr<Module>> children_;
+  std::vector<std::string> child_keys_;
 };
 
 // Unique default names per layer type ("dense", "dense_1", ...), as Keras gives them.
 std::string unique_layer_name(const std::string& type_name);
+// Forgets the names handed out so far, so the next layer of each type is "dense", "conv2d", ...
+// again (Keras's clear_session); existing modules keep their names.
+void reset_layer_names();
 
 }  // namespace nabla::nn

@@ -531,7 +531,7 @@ TEST(Safetensors, SaveWeightsThenLoadWeightsRestoresTheModule) {
   EXPECT_EQ(target.state()[2].second.dtype(), kInt64);
 }
 
-// Writes a file whose "tiny.*" tensors are those of Tiny(7) with `edit` applied.
+// Writes a file whose tensors are those of Tiny(7) with `edit` applied.
 std::string tiny_file(const ScratchDir& dir, const std::function<void(NamedTensors&)>& edit) {
   Tiny donor(7.0);
   NamedTensors state = donor.state();
@@ -554,10 +554,10 @@ void replace_named(NamedTensors& state, const std::string& name, const Tensor& v
 TEST(Safetensors, LoadWeightsRejectsAMissingTensor) {
   ScratchDir dir;
   Tiny model(1.0);
-  const std::string path = tiny_file(dir, [](NamedTensors& s) { erase_named(s, "tiny.bias"); });
+  const std::string path = tiny_file(dir, [](NamedTensors& s) { erase_named(s, "bias"); });
   const std::string message = error_of([&] { load_weights(model, path); });
   EXPECT_CONTAINS(message, "load_weights: " + path);
-  EXPECT_CONTAINS(message, "1 of the module's 3 tensors missing from the file: 'tiny.bias'");
+  EXPECT_CONTAINS(message, "1 of the module's 3 tensors missing from the file: 'bias'");
   EXPECT_EQ(values_of(model), values_of(Tiny(1.0)));
 }
 
@@ -565,10 +565,10 @@ TEST(Safetensors, LoadWeightsRejectsAShapeMismatch) {
   ScratchDir dir;
   Tiny model(1.0);
   const std::string path = tiny_file(dir, [](NamedTensors& s) {
-    replace_named(s, "tiny.weight", ones({3, 2}));
+    replace_named(s, "weight", ones({3, 2}));
   });
   EXPECT_CONTAINS(error_of([&] { load_weights(model, path); }),
-                  "tensor 'tiny.weight': the module expects float32 [2, 3], the file has float32 "
+                  "tensor 'weight': the module expects float32 [2, 3], the file has float32 "
                   "[3, 2]");
   EXPECT_EQ(values_of(model), values_of(Tiny(1.0)));
 }
@@ -577,9 +577,9 @@ TEST(Safetensors, LoadWeightsRejectsADtypeMismatch) {
   ScratchDir dir;
   Tiny model(1.0);
   const std::string path =
-      tiny_file(dir, [](NamedTensors& s) { replace_named(s, "tiny.steps", ones({1}, kFloat64)); });
+      tiny_file(dir, [](NamedTensors& s) { replace_named(s, "steps", ones({1}, kFloat64)); });
   EXPECT_CONTAINS(error_of([&] { load_weights(model, path); }),
-                  "tensor 'tiny.steps': the module expects int64 [1], the file has float64 [1]");
+                  "tensor 'steps': the module expects int64 [1], the file has float64 [1]");
   EXPECT_EQ(values_of(model), values_of(Tiny(1.0)));
 }
 
@@ -607,8 +607,8 @@ TEST(Safetensors, AFailedLoadLeavesTheModelUntouched) {
   for (const auto& [name, t] : model.state()) versions.push_back(t.version());
 
   const std::string last_bad =
-      tiny_file(dir, [](NamedTensors& s) { replace_named(s, "tiny.steps", ones({2}, kInt64)); });
-  EXPECT_CONTAINS(error_of([&] { load_weights(model, last_bad); }), "tiny.steps");
+      tiny_file(dir, [](NamedTensors& s) { replace_named(s, "steps", ones({2}, kInt64)); });
+  EXPECT_CONTAINS(error_of([&] { load_weights(model, last_bad); }), "steps");
 
   const std::string corrupt = dir.file("corrupt.safetensors");
   save_weights(Tiny(7.0), corrupt);

@@ -1,0 +1,114 @@
+// Convolution and pooling layers with Keras's names and options on NCHW tensors.
+// NOTE: Keras defaults to NHWC (channels_last); nabla follows PyTorch's NCHW, so an image batch is
+// [N, C, H, W], a Conv2D weight is [filters, C, KH, KW] and summaries print (None, C, H, W).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "nn/module.h"
+
+namespace nabla::nn {
+
+using Size2 = std::array<int64_t, 2>;  // {height, width}
+
+struct Conv2DOptions {
+  Size2 strides{1, 1};
+  // "valid" (no padding) or "same" (TensorFlow's rule: ceil(in / stride) outputs, total padding
+  // max((ceil(in / stride) - 1) * stride + (k - 1) * dilation + 1 - in, 0), the odd one at the
+  // bottom/right).
+  std::string padding = "valid";
+  Size2 dilation_rate{1, 1};
+  std::string activation = "linear";
+  bool use_bias = true;
+  std::string kernel_initializer = "glorot_uniform";
+  std::string bias_initializer = "zeros";
+  // Input channels; when absent they are taken from the first input (build).
+  std::optional<int64_t> input_channels = std::nullopt;
+  // Seeds the initializers; absent means nabla::default_generator().
+  std::optional<uint64_t> seed = std::nullopt;
+  DType dtype = kFloat32;
+};
+
+// y = activation(conv2d(x, kernel) + bias): x [N, C, H, W] -> [N, filters, OH, OW];
+// kernel [filters, C, KH, KW], bias [filters].
+class Conv2D : public Module {
+ public:
+  Conv2D(int64_t filters, Size2 kernel_size, Conv2DOptions options = {});
+  Conv2D(int64_t filters, int64_t kernel_size, Conv2DOptions options = {})
+      : Conv2D(filters, Size2{kernel_size, kernel_size}, std::move(options)) {}
+
+  Tensor forward(const Tensor& input) override;
+  Shape build(const Shape& input_shape) override;
+  [[nodiscard]] std::string type_name() const override { return "Conv2D"; }
+
+  [[nodiscard]] int64_t filters() const { return filters_; }
+  [[nodiscard]] const Size2& kernel_size() const { return kernel_size_; }
+  [[nodiscard]] const Tensor& kernel() const { return kernel_; }
+  [[nodiscard]] const Tensor& bias() const { return bias_; }  // undefined without use_bias
+  [[nodiscard]] const Conv2DOptions& options() const { return options_; }
+  // The conv2d options (explicit padding) for inputs of this shape.
+  [[nodiscard]] Conv2dOptions conv_options(const Shape& input_shape) const;
+
+ private:
+  void create_parameters(int64_t channels);
+  void check_input_shape(const Shape& shape) const;
+
+  int64_t filters_;
+  Size2 kernel_size_;
+  Conv2DOptions options_;
+  std::optional<int64_t> channels_ = std::nullopt;
+  Tensor kernel_;
+  Tensor bias_;
+};
+
+struct Pooling2DOptions {
+  std::optional<Size2> strides = std::nullopt;  // absent: the pool size, as in Keras
+  std::string padding = "valid";  // "valid" or "same" (padding is never picked nor counted)
+};
+
+// The shared window geometry of MaxPooling2D and AveragePooling2D.
+class Pooling2D : public Module {
+ public:
+  Shape build(const Shape& input_shape) override;
+  [[nodiscard]] const Size2& pool_size() const { return pool_size_; }
+  [[nodiscard]] const Size2& strides() const { return strides_; }
+  [[nodiscard]] const std::string& padding() const { return padding_; }
+  [[nodiscard]] Pool2dOptions pool_options(const Shape& input_shape) const;
+
+ protected:
+  Pooling2D(const std::string& type, Size2 pool_size, Pooling2DOptions options);
+  // Validates `input` and returns the options for it (type_name() names the layer in errors).
+  [[nodiscard]] Pool2dOptions checked_options(const Tensor& input) const;
+
+ private:
+  void check_input_shape(const Shape& shape) const;
+
+  Size2 pool_size_;
+  Size2 strides_;
+  std::string padding_;
+};
+
+// The maximum of each window: [N, C, H, W] -> [N, C, OH, OW].
+class MaxPooling2D : public Pooling2D {
+ public:
+  explicit MaxPooling2D(Size2 pool_size = {2, 2}, Pooling2DOptions options = {});
+  explicit MaxPooling2D(int64_t pool_size, Pooling2DOptions options = {})
+      : MaxPooling2D(Size2{pool_size, pool_size}, std::move(options)) {}
+  Tensor forward(const Tensor& input) override;
+  [[nodiscard]] std::string type_name() const override { return "MaxPooling2D"; }
+};
+
+// The mean of each window's in-bounds elements: [N, C, H, W] -> [N, C, OH, OW].
+class AveragePooling2D : public Pooling2D {
+ public:
+  explicit AveragePooling2D(Size2 pool_size = {2, 2}, Pooling2DOptions options = {});
+  explicit AveragePooling2D(int64_t pool_size, Pooling2DOptions options = {})
+      : AveragePooling2D(Size2{pool_size, pool_size}, std::move(options)) {}
+  Tensor forward(const Tensor& input) override;
+  [[nodiscard]] std::string type_name() const override { return "AveragePooling2D"; }
+};
+
+}  // namespace nabla::nn

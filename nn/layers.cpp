@@ -1,0 +1,220 @@
+// Dense, Flatten, Dropout and BatchNormalization.
+#include "nn/layers.h"
+
+#include <cmath>
+#include <vector>
+
+#include "nn/activations.h"
+#include "nn/init.h"
+#include "nn/layer_util.h"
+
+namespace nabla::nn {
+
+// ---- Dense ----
+
+Dense::Dense(int64_t units, DenseOptions options) : units_(units), options_(std::move(options)) {
+  if (units_ < 1) throw error("Dense: units must be positive, got {}", units_);
+  check_activation("Dense", options_.activation);
+  init::check_known("Dense: kernel_initializer", options_.kernel_initializer);
+  init::check_known("Dense: bias_initializer", options_.bias_initializer);
+  detail::check_float_dtype("Dense", options_.dtype);
+  set_name(unique_layer_name("Dense"));
+  if (options_.input_dim) {
+    if (*options_.input_dim < 1) {
+      throw error("Dense: input_dim must be positive, got {}", *options_.input_dim);
+    }
+    create_parameters(*options_.input_dim);
+  }
+}
+
+void Dense::create_parameters(int64_t input_dim) {
+  Generator seeded(options_.seed.value_or(0));
+  Generator* generator = options_.seed ? &seeded : nullptr;
+  Tensor kernel = Tensor::empty({input_dim, units_}, options_.dtype);
+  init::initialize(options_.kernel_initializer, kernel, generator);
+  kernel_ = register_parameter("kernel", kernel);
+  if (options_.use_bias) {
+    Tensor bias = Tensor::empty({units_}, options_.dtype);
+    init::initialize(options_.bias_initializer, bias, generator);
+    bias_ = register_parameter("bias", bias);
+  }
+  input_dim_ = input_dim;
+  mark_built();
+}
+
+void Dense::check_input_shape(const Shape& shape) const {
+  if (shape.size() < 2) {
+    throw error("Dense: input of shape {} needs at least 2 dims (batch, ..., features)",
+                shape_str(shape));
+  }
+  if (input_dim_ && shape.back() != *input_dim_) {
+    throw error("Dense: input of shape {} has {} features, expected {}", shape_str(shape),
+                shape.back(), *input_dim_);
+  }
+}
+
+Shape Dense::build(const Shape& input_shape) {
+  check_input_shape(input_shape);
+  if (!input_dim_) {
+    if (input_shape.back() < 1) {
+      throw error("Dense: input of shape {} has no features", shape_str(input_shape));
+    }
+    create_parameters(input_shape.back());
+  }
+  Shape output = input_shape;
+  output.back() = units_;
+  return output;
+}
+
+Tensor Dense::forward(const Tensor& input) {
+  build(input.shape());
+  detail::check_input_dtype("Dense", input, options_.dtype);
+  Tensor y = matmul(input, kernel_);
+  if (bias_.defined()) y = y + bias_;
+  return apply_activation(options_.activation, y);
+}
+
+// ---- Flatten ----
+
+Flatten::Flatten() { set_name(unique_layer_name("Flatten")); }
+
+Shape Flatten::build(const Shape& input_shape) {
+  if (input_shape.empty()) {
+    throw error("Flatten: input of shape {} has no batch dim", shape_str(input_shape));
+  }
+  mark_built();
+  int64_t features = 1;
+  for (size_t d = 1; d < input_shape.size(); ++d) features *= input_shape[d];
+  return {input_shape[0], features};
+}
+
+Tensor Flatten::forward(const Tensor& input) { return reshape(input, build(input.shape())); }
+
+// ---- Dropout ----
+
+Dropout::Dropout(double rate, std::optional<uint64_t> seed)
+    : rate_(rate), generator_(seed ? *seed : default_generator().next_u64()) {
+  if (!(rate >= 0.0 && rate < 1.0)) {
+    throw error("Dropout: rate must be in [0, 1), got {}", rate);
+  }
+  set_name(unique_layer_name("Dropout"));
+}
+
+Tensor Dropout::forward(const Tensor& input) {
+  if (!is_training() || rate_ == 0.0) return input;
+  if (!input.is_floating_point()) {
+    throw error("Dropout: input must be float32 or float64, got {}", dtype_name(input.dtype()));
+  }
+  // The mask carries the 1 / (1 - rate) scale, so the product is the whole op and its gradient
+  // (mask * grad) comes from mul.
+  const double keep_scale = 1.0 / (1.0 - rate_);
+  std::vector<double> mask(static_cast<size_t>(input.numel()));
+  for (double& m : mask) m = generator_.uniform() < rate_ ? 0.0 : keep_scale;
+  return input * tensor(mask, input.shape(), input.dtype());
+}
+
+// ---- BatchNormalization ----
+
+BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
+    : options_(std::move(options)) {
+  if (!(options_.momentum >= 0.0 && options_.momentum <= 1.0)) {
+    throw error("BatchNormalization: momentum must be in [0, 1], got {}", options_.momentum);
+  }
+  if (!(options_.epsilon > 0.0)) {
+    throw error("BatchNormalization: epsilon must be positive, got {}", options_.epsilon);
+  }
+  init::check_known("BatchNormalization: beta_initializer", options_.beta_initializer);
+  init::check_known("BatchNormalization: gamma_initializer", options_.gamma_initializer);
+  init::check_known("BatchNormalization: moving_mean_initializer",
+                    options_.moving_mean_initializer);
+  init::check_known("BatchNormalization: moving_variance_initializer",
+                    options_.moving_variance_initializer);
+  detail::check_float_dtype("BatchNormalization", options_.dtype);
+  set_name(unique_layer_name("BatchNormalization"));
+  if (options_.num_features) {
+    if (*options_.num_features < 1) {
+      throw error("BatchNormalization: num_features must be positive, got {}",
+                  *options_.num_features);
+    }
+    create_state(*options_.num_features);
+  }
+}
+
+void BatchNormalization::create_state(int64_t features) {
+  const auto make = [&](const std::string& initializer) {
+    Tensor t = Tensor::empty({features}, options_.dtype);
+    init::initialize(initializer, t);
+    return t;
+  };
+  if (options_.scale) gamma_ = register_parameter("gamma", make(options_.gamma_initializer));
+  if (options_.center) beta_ = register_parameter("beta", make(options_.beta_initializer));
+  moving_mean_ = register_buffer("moving_mean", make(options_.moving_mean_initializer));
+  moving_variance_ = register_buffer("moving_variance", make(options_.moving_variance_initializer));
+  features_ = features;
+  mark_built();
+}
+
+int64_t BatchNormalization::check_input_shape(const Shape& shape) const {
+  const auto rank = static_cast<int64_t>(shape.size());
+  if (rank < 2) {
+    throw error("BatchNormalization: input of shape {} needs at least 2 dims (batch, features)",
+                shape_str(shape));
+  }
+  if (options_.axis < -rank || options_.axis >= rank) {
+    throw error("BatchNormalization: axis {} is out of range for input of shape {}", options_.axis,
+                shape_str(shape));
+  }
+  const int64_t axis = options_.axis < 0 ? options_.axis + rank : options_.axis;
+  if (axis == 0) {
+    throw error("BatchNormalization: axis {} is the batch dim of input of shape {}", options_.axis,
+                shape_str(shape));
+  }
+  if (features_ && shape[static_cast<size_t>(axis)] != *features_) {
+    throw error("BatchNormalization: input of shape {} has {} features on axis {}, expected {}",
+                shape_str(shape), shape[static_cast<size_t>(axis)], axis, *features_);
+  }
+  return axis;
+}
+
+Shape BatchNormalization::build(const Shape& input_shape) {
+  const int64_t axis = check_input_shape(input_shape);
+  if (!features_) create_state(input_shape[static_cast<size_t>(axis)]);
+  return input_shape;
+}
+
+Tensor BatchNormalization::forward(const Tensor& input) {
+  build(input.shape());
+  detail::check_input_dtype("BatchNormalization", input, options_.dtype);
+  const int64_t axis = check_input_shape(input.shape());
+  const int64_t features = *features_;
+  // Per-feature vectors broadcast as [1, .., C, .., 1].
+  Shape broadcast(input.shape().size(), 1);
+  broadcast[static_cast<size_t>(axis)] = features;
+  std::vector<int64_t> reduce_dims;
+  for (int64_t d = 0; d < input.dim(); ++d) {
+    if (d != axis) reduce_dims.push_back(d);
+  }
+
+  Tensor normalized;
+  if (is_training()) {
+    if (input.numel() == 0) {
+      throw error("BatchNormalization: cannot compute batch statistics of an empty input {}",
+                  shape_str(input.shape()));
+    }
+    const Tensor batch_mean = mean(input, reduce_dims, /*keepdim=*/true);
+    const Tensor batch_var = var(input, reduce_dims, /*correction=*/0, /*keepdim=*/true);
+    normalized = (input - batch_mean) / sqrt(batch_var + options_.epsilon);
+    const NoGradGuard no_grad;
+    const double momentum = options_.momentum;
+    moving_mean_.mul_(momentum).add_(batch_mean.detach().reshape({features}), 1.0 - momentum);
+    moving_variance_.mul_(momentum).add_(batch_var.detach().reshape({features}), 1.0 - momentum);
+  } else {
+    normalized = (input - moving_mean_.reshape(broadcast)) /
+                 sqrt(moving_variance_.reshape(broadcast) + options_.epsilon);
+  }
+  if (gamma_.defined()) normalized = normalized * gamma_.reshape(broadcast);
+  if (beta_.defined()) normalized = normalized + beta_.reshape(broadcast);
+  return normalized;
+}
+
+}  // namespace nabla::nn

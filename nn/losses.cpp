@@ -1,0 +1,132 @@
+// Losses built from public ops; the stable forms (log_softmax, softplus, clipping) keep extreme
+// logits and probabilities of exactly 0 or 1 finite.
+#include "nn/losses.h"
+
+#include "autograd/ops.h"
+
+namespace nabla::nn {
+namespace {
+
+void check_prediction(const char* who, const Tensor& y_pred) {
+  if (!y_pred.defined()) throw error("{}: y_pred is undefined", who);
+  if (!y_pred.is_floating_point()) {
+    throw error("{}: y_pred must be float32 or float64, got {}", who, dtype_name(y_pred.dtype()));
+  }
+}
+
+// Targets of y_pred's shape, in y_pred's dtype (one-hot targets may come as int64).
+Tensor matching_targets(const char* who, const Tensor& y_pred, const Tensor& y_true) {
+  check_prediction(who, y_pred);
+  if (!y_true.defined()) throw error("{}: y_true is undefined", who);
+  if (y_pred.shape() != y_true.shape()) {
+    throw error("{}: y_pred of shape {} and y_true of shape {} differ (reshape one of them)", who,
+                shape_str(y_pred.shape()), shape_str(y_true.shape()));
+  }
+  return y_true.dtype() == y_pred.dtype() ? y_true : to(y_true, y_pred.dtype());
+}
+
+Tensor clipped(const Tensor& p) { return clamp(p, kEpsilon, 1.0 - kEpsilon); }
+
+}  // namespace
+
+Tensor mean_squared_error(const Tensor& y_pred, const Tensor& y_true) {
+  const Tensor target = matching_targets("mean_squared_error", y_pred, y_true);
+  return mean(square(y_pred - target));
+}
+
+Tensor mean_absolute_error(const Tensor& y_pred, const Tensor& y_true) {
+  const Tensor target = matching_targets("mean_absolute_error", y_pred, y_true);
+  return mean(abs(y_pred - target));
+}
+
+Tensor categorical_crossentropy(const Tensor& y_pred, const Tensor& y_true, bool from_logits,
+                                int64_t axis) {
+  const Tensor target = matching_targets("categorical_crossentropy", y_pred, y_true);
+  if (y_pred.dim() == 0 || axis < -y_pred.dim() || axis >= y_pred.dim()) {
+    throw error("categorical_crossentropy: axis {} is out of range for y_pred of shape {}", axis,
+                shape_str(y_pred.shape()));
+  }
+  Tensor log_p;
+  if (from_logits) {
+    log_p = log_softmax(y_pred, axis);
+  } else {
+    log_p = log(clipped(y_pred / sum(y_pred, {axis}, /*keepdim=*/true)));
+  }
+  return mean(-sum(target * log_p, {axis}));
+}
+
+Tensor sparse_categorical_crossentropy(const Tensor& y_pred, const Tensor& labels,
+                                       bool from_logits) {
+  const char* who = "sparse_categorical_crossentropy";
+  check_prediction(who, y_pred);
+  if (!labels.defined()) throw error("{}: labels are undefined", who);
+  if (labels.dtype() != kInt64) {
+    throw error("{}: labels must be int64 class indices, got {}", who, dtype_name(labels.dtype()));
+  }
+  if (y_pred.dim() < 1) {
+    throw error("{}: y_pred of shape {} has no class dim", who, shape_str(y_pred.shape()));
+  }
+  const Shape& pred_shape = y_pred.shape();
+  const Shape outer(pred_shape.begin(), pred_shape.end() - 1);
+  Shape outer_with_one = outer;
+  outer_with_one.push_back(1);
+  if (labels.shape() != outer && labels.shape() != outer_with_one) {
+    throw error("{}: labels of shape {} do not match y_pred of shape {} (expected {} or {})", who,
+                shape_str(labels.shape()), shape_str(pred_shape), shape_str(outer),
+                shape_str(outer_with_one));
+  }
+  const int64_t classes = pred_shape.back();
+  for (const int64_t label : labels.to_vector<int64_t>()) {
+    if (label < 0 || label >= classes) {
+      throw error("{}: label {} is out of range for {} classes", who, label, classes);
+    }
+  }
+  const Tensor log_p = from_logits ? log_softmax(y_pred, -1)
+                                   : log(clipped(y_pred / sum(y_pred, {-1}, /*keepdim=*/true)));
+  return -mean(gather(log_p, -1, labels.reshape(outer_with_one)));
+}
+
+Tensor binary_crossentropy(const Tensor& y_pred, const Tensor& y_true, bool from_logits) {
+  const Tensor z = matching_targets("binary_crossentropy", y_pred, y_true);
+  if (from_logits) return mean(softplus(y_pred) - y_pred * z);
+  const Tensor p = clipped(y_pred);
+  return mean(-(z * log(p) + (1.0 - z) * log(1.0 - p)));
+}
+
+Tensor MeanSquaredError::operator()(const Tensor& y_pred, const Tensor& y_true) const {
+  return mean_squared_error(y_pred, y_true);
+}
+
+Tensor MeanAbsoluteError::operator()(const Tensor& y_pred, const Tensor& y_true) const {
+  return mean_absolute_error(y_pred, y_true);
+}
+
+Tensor CategoricalCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
+  return categorical_crossentropy(y_pred, y_true, from_logits_);
+}
+
+Tensor SparseCategoricalCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
+  return sparse_categorical_crossentropy(y_pred, y_true, from_logits_);
+}
+
+Tensor BinaryCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
+  return binary_crossentropy(y_pred, y_true, from_logits_);
+}
+
+std::shared_ptr<Loss> make_loss(const std::string& name, bool from_logits) {
+  if (name == "mean_squared_error" || name == "mse") return std::make_shared<MeanSquaredError>();
+  if (name == "mean_absolute_error" || name == "mae") return std::make_shared<MeanAbsoluteError>();
+  if (name == "categorical_crossentropy") {
+    return std::make_shared<CategoricalCrossentropy>(from_logits);
+  }
+  if (name == "sparse_categorical_crossentropy") {
+    return std::make_shared<SparseCategoricalCrossentropy>(from_logits);
+  }
+  if (name == "binary_crossentropy") return std::make_shared<BinaryCrossentropy>(from_logits);
+  throw error(
+      "make_loss: unknown loss '{}' (known: mean_squared_error/mse, mean_absolute_error/mae, "
+      "categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy)",
+      name);
+}
+
+}  // namespace nabla::nn

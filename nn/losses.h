@@ -1,0 +1,101 @@
+// Losses as functions and as small named objects, each returning the mean over the batch (a 0-d
+// tensor). Arguments are (y_pred, y_true), PyTorch's order (Keras passes y_true first).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tensor/tensor.h"
+
+namespace nabla::nn {
+
+// Keras's backend epsilon: probabilities are clipped to [kEpsilon, 1 - kEpsilon] before the log.
+constexpr double kEpsilon = 1e-7;
+
+// mean((y_pred - y_true)^2) over every element; shapes must match exactly (a [N, 1] prediction
+// against [N] targets would otherwise broadcast to [N, N]).
+Tensor mean_squared_error(const Tensor& y_pred, const Tensor& y_true);
+// mean(|y_pred - y_true|) over every element.
+Tensor mean_absolute_error(const Tensor& y_pred, const Tensor& y_true);
+
+// -sum(y_true * log p) over `axis`, averaged over the other dims. With probabilities, y_pred is
+// first renormalized to sum to 1 over `axis` and clipped to [eps, 1 - eps] (as Keras does); with
+// from_logits, log p = log_softmax(y_pred), stable for any logits. y_true has y_pred's shape.
+Tensor categorical_crossentropy(const Tensor& y_pred, const Tensor& y_true,
+                                bool from_logits = false, int64_t axis = -1);
+
+// Cross-entropy against int64 class indices: y_pred [..., C] (probabilities or logits), labels
+// [...] (or [..., 1]) with values in [0, C). The mean of -log p[label].
+Tensor sparse_categorical_crossentropy(const Tensor& y_pred, const Tensor& labels,
+                                       bool from_logits = false);
+
+// -(z log p + (1 - z) log(1 - p)) averaged over every element, p clipped to [eps, 1 - eps]. With
+// from_logits it is computed as softplus(x) - x z = max(x, 0) - x z + log1p(exp(-|x|)), which
+// neither overflows nor loses the gradient sigmoid(x) - z at any x.
+Tensor binary_crossentropy(const Tensor& y_pred, const Tensor& y_true, bool from_logits = false);
+
+// A loss as an object, for code that picks one by name (Keras's loss="...").
+class Loss {
+ public:
+  Loss() = default;
+  virtual ~Loss() = default;
+  Loss(const Loss&) = default;
+  Loss& operator=(const Loss&) = default;
+  Loss(Loss&&) = default;
+  Loss& operator=(Loss&&) = default;
+
+  // The mean loss over the batch (a 0-d tensor).
+  virtual Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const = 0;
+  [[nodiscard]] virtual std::string name() const = 0;  // Keras's name, "mean_squared_error", ...
+};
+
+class MeanSquaredError : public Loss {
+ public:
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  [[nodiscard]] std::string name() const override { return "mean_squared_error"; }
+};
+
+class MeanAbsoluteError : public Loss {
+ public:
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  [[nodiscard]] std::string name() const override { return "mean_absolute_error"; }
+};
+
+class CategoricalCrossentropy : public Loss {
+ public:
+  explicit CategoricalCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  [[nodiscard]] std::string name() const override { return "categorical_crossentropy"; }
+  [[nodiscard]] bool from_logits() const { return from_logits_; }
+
+ private:
+  bool from_logits_;
+};
+
+class SparseCategoricalCrossentropy : public Loss {
+ public:
+  explicit SparseCategoricalCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  [[nodiscard]] std::string name() const override { return "sparse_categorical_crossentropy"; }
+  [[nodiscard]] bool from_logits() const { return from_logits_; }
+
+ private:
+  bool from_logits_;
+};
+
+class BinaryCrossentropy : public Loss {
+ public:
+  explicit BinaryCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  [[nodiscard]] std::string name() const override { return "binary_crossentropy"; }
+  [[nodiscard]] bool from_logits() const { return from_logits_; }
+
+ private:
+  bool from_logits_;
+};
+
+// The loss Keras calls `name` ("mean_squared_error"/"mse", "mean_absolute_error"/"mae",
+// "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy").
+std::shared_ptr<Loss> make_loss(const std::string& name, bool from_logits = false);
+
+}  // namespace nabla::nn

@@ -1,0 +1,119 @@
+// Accuracy variants and the confusion matrix, computed on argmax indices without recording.
+#include "nn/metrics.h"
+
+#include <vector>
+
+#include "autograd/ops.h"
+
+namespace nabla::nn {
+namespace {
+
+void check_floating(const char* who, const char* what, const Tensor& t) {
+  if (!t.defined()) throw error("{}: {} is undefined", who, what);
+  if (!t.is_floating_point()) {
+    throw error("{}: {} must be float32 or float64, got {}", who, what, dtype_name(t.dtype()));
+  }
+}
+
+void check_class_dim(const char* who, const Tensor& y_pred) {
+  if (y_pred.dim() < 1 || y_pred.shape().back() < 1) {
+    throw error("{}: y_pred of shape {} has no class dim", who, shape_str(y_pred.shape()));
+  }
+}
+
+double fraction_equal(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  if (a.empty()) return 0.0;
+  int64_t hits = 0;
+  for (size_t i = 0; i < a.size(); ++i) hits += a[i] == b[i] ? 1 : 0;
+  return static_cast<double>(hits) / static_cast<double>(a.size());
+}
+
+}  // namespace
+
+double categorical_accuracy(const Tensor& y_pred, const Tensor& y_true) {
+  const char* who = "categorical_accuracy";
+  check_floating(who, "y_pred", y_pred);
+  if (!y_true.defined()) throw error("{}: y_true is undefined", who);
+  check_class_dim(who, y_pred);
+  if (y_pred.shape() != y_true.shape()) {
+    throw error("{}: y_pred of shape {} and y_true of shape {} differ", who,
+                shape_str(y_pred.shape()), shape_str(y_true.shape()));
+  }
+  const NoGradGuard no_grad;
+  return fraction_equal(argmax(y_pred, -1).to_vector<int64_t>(),
+                        argmax(y_true, -1).to_vector<int64_t>());
+}
+
+double sparse_categorical_accuracy(const Tensor& y_pred, const Tensor& labels) {
+  const char* who = "sparse_categorical_accuracy";
+  check_floating(who, "y_pred", y_pred);
+  check_class_dim(who, y_pred);
+  if (!labels.defined() || labels.dtype() != kInt64) {
+    throw error("{}: labels must be int64 class indices", who);
+  }
+  const Shape outer(y_pred.shape().begin(), y_pred.shape().end() - 1);
+  Shape outer_with_one = outer;
+  outer_with_one.push_back(1);
+  if (labels.shape() != outer && labels.shape() != outer_with_one) {
+    throw error("{}: labels of shape {} do not match y_pred of shape {}", who,
+                shape_str(labels.shape()), shape_str(y_pred.shape()));
+  }
+  const NoGradGuard no_grad;
+  return fraction_equal(argmax(y_pred, -1).to_vector<int64_t>(), labels.to_vector<int64_t>());
+}
+
+double binary_accuracy(const Tensor& y_pred, const Tensor& y_true, double threshold) {
+  const char* who = "binary_accuracy";
+  check_floating(who, "y_pred", y_pred);
+  if (!y_true.defined()) throw error("{}: y_true is undefined", who);
+  if (y_pred.shape() != y_true.shape()) {
+    throw error("{}: y_pred of shape {} and y_true of shape {} differ", who,
+                shape_str(y_pred.shape()), shape_str(y_true.shape()));
+  }
+  const std::vector<double> pred = y_pred.to_vector<double>();
+  const std::vector<double> truth = y_true.to_vector<double>();
+  std::vector<int64_t> a(pred.size());
+  std::vector<int64_t> b(truth.size());
+  for (size_t i = 0; i < pred.size(); ++i) {
+    a[i] = pred[i] > threshold ? 1 : 0;
+    b[i] = truth[i] > 0.5 ? 1 : 0;
+  }
+  return fraction_equal(a, b);
+}
+
+double accuracy(const Tensor& y_pred, const Tensor& y_true) {
+  check_floating("accuracy", "y_pred", y_pred);
+  if (!y_true.defined()) throw error("accuracy: y_true is undefined");
+  if (y_pred.dim() <= 1 || y_pred.shape().back() == 1) return binary_accuracy(y_pred, y_true);
+  if (y_true.dtype() == kInt64 && y_true.shape() != y_pred.shape()) {
+    return sparse_categorical_accuracy(y_pred, y_true);
+  }
+  return categorical_accuracy(y_pred, y_true);
+}
+
+Tensor confusion_matrix(const Tensor& true_labels, const Tensor& pred_labels, int64_t num_classes) {
+  const char* who = "confusion_matrix";
+  if (num_classes < 1) throw error("{}: num_classes must be positive, got {}", who, num_classes);
+  if (!true_labels.defined() || !pred_labels.defined() || true_labels.dtype() != kInt64 ||
+      pred_labels.dtype() != kInt64) {
+    throw error("{}: labels must be int64 tensors", who);
+  }
+  if (true_labels.shape() != pred_labels.shape()) {
+    throw error("{}: true labels of shape {} and predicted labels of shape {} differ", who,
+                shape_str(true_labels.shape()), shape_str(pred_labels.shape()));
+  }
+  const std::vector<int64_t> truth = true_labels.to_vector<int64_t>();
+  const std::vector<int64_t> pred = pred_labels.to_vector<int64_t>();
+  std::vector<int64_t> counts(static_cast<size_t>(num_classes * num_classes), 0);
+  for (size_t i = 0; i < truth.size(); ++i) {
+    for (const int64_t label : {truth[i], pred[i]}) {
+      if (label < 0 || label >= num_classes) {
+        throw error("{}: label {} is out of range for {} classes", who, label, num_classes);
+      }
+    }
+    ++counts[static_cast<size_t>(truth[i] * num_classes + pred[i])];
+  }
+  return tensor(counts, {num_classes, num_classes});
+}
+
+}  // namespace nabla::nn

@@ -1,0 +1,27 @@
+// Classification metrics (Keras's accuracy variants) and the confusion matrix. Metrics are
+// plain numbers: they record no gradients.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/tensor.h"
+
+namespace nabla::nn {
+
+// Fraction of rows whose argmax over the last axis matches the argmax of the one-hot (or soft)
+// targets; y_pred and y_true have the same shape [..., C].
+double categorical_accuracy(const Tensor& y_pred, const Tensor& y_true);
+// Fraction of rows whose argmax over the last axis equals the int64 label; labels are [...] or
+// [..., 1] for y_pred [..., C].
+double sparse_categorical_accuracy(const Tensor& y_pred, const Tensor& labels);
+// Fraction of elements with (y_pred > threshold) == (y_true > 0.5); shapes must match.
+double binary_accuracy(const Tensor& y_pred, const Tensor& y_true, double threshold = 0.5);
+// Keras's "accuracy": binary when y_pred's last dim is 1 (or y_pred is 1-D), else sparse when
+// y_true is int64 with one dim fewer (or a trailing 1), else categorical.
+double accuracy(const Tensor& y_pred, const Tensor& y_true);
+
+// counts[t][p] = number of i with true_labels[i] == t and pred_labels[i] == p: an int64 [C, C]
+// tensor, rows indexed by the true class. Labels are int64 of equal shape with values in [0, C).
+Tensor confusion_matrix(const Tensor& true_labels, const Tensor& pred_labels, int64_t num_classes);
+
+}  // namespace nabla::nn

@@ -1,0 +1,11 @@
+// The whole nn layer in one include: Module, layers, Sequential, initializers, losses, metrics.
+#pragma once
+
+#include "nn/activations.h"
+#include "nn/conv_layers.h"
+#include "nn/init.h"
+#include "nn/layers.h"
+#include "nn/losses.h"
+#include "nn/metrics.h"
+#include "nn/module.h"
+#include "nn/sequential.h"

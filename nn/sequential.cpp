@@ -1,0 +1,128 @@
+// Sequential: ordered layers, shape inference through build, and the summary table.
+#include "nn/sequential.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace nabla::nn {
+namespace {
+
+// "(None, 32, 148, 148)": Keras's spelling of a shape whose batch dim is free.
+std::string keras_shape(const Shape& shape) {
+  if (shape.empty()) return "()";
+  std::string out = "(None";
+  for (size_t d = 1; d < shape.size(); ++d) out += ", " + std::to_string(shape[d]);
+  return out + (shape.size() == 1 ? ",)" : ")");
+}
+
+std::string pad_right(const std::string& text, size_t width) {
+  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+}
+
+}  // namespace
+
+std::string format_with_commas(int64_t value) {
+  const std::string digits = std::to_string(value < 0 ? -value : value);
+  std::string out;
+  const size_t lead = digits.size() % 3 == 0 ? 3 : digits.size() % 3;
+  out += digits.substr(0, lead);
+  for (size_t i = lead; i < digits.size(); i += 3) out += "," + digits.substr(i, 3);
+  return value < 0 ? "-" + out : out;
+}
+
+Sequential::Sequential() { set_name(unique_layer_name("Sequential")); }
+
+Sequential::Sequential(std::vector<std::shared_ptr<Module>> layers) : Sequential() {
+  for (auto& layer : layers) add(std::move(layer));
+}
+
+Sequential& Sequential::add(std::shared_ptr<Module> layer) {
+  if (!layer) throw error(R"(Sequential: cannot add a null layer to "{}")", name());
+  for (const auto& existing : layers_) {
+    if (existing == layer) {
+      throw error(R"(Sequential: layer "{}" is already in "{}")", layer->name(), name());
+    }
+  }
+  layers_.push_back(register_module(std::move(layer)));
+  return *this;
+}
+
+Tensor Sequential::forward(const Tensor& input) {
+  Tensor x = input;
+  for (const auto& layer : layers_) x = (*layer)(x);
+  return x;
+}
+
+Shape Sequential::build(const Shape& input_shape) {
+  Shape shape = input_shape;
+  for (const auto& layer : layers_) shape = layer->build(shape);
+  input_shape_ = input_shape;
+  mark_built();
+  return shape;
+}
+
+std::string Sequential::summary(const Shape& input_shape_without_batch) {
+  Shape input;
+  if (!input_shape_without_batch.empty()) {
+    input.push_back(1);
+    input.insert(input.end(), input_shape_without_batch.begin(), input_shape_without_batch.end());
+  } else if (input_shape_) {
+    input = *input_shape_;
+  } else {
+    throw error(
+        "Sequential.summary: \"{}\" has not been built; pass the input shape without the batch "
+        "dim (e.g. summary({{3, 150, 150}}) for NCHW images)",
+        name());
+  }
+
+  struct Row {
+    std::string layer;
+    std::string shape;
+    std::string params;
+  };
+  std::vector<Row> rows;
+  Shape shape = input;
+  for (const auto& layer : layers_) {
+    shape = layer->build(shape);
+    const int64_t params =
+        layer->trainable_parameter_count() + layer->non_trainable_parameter_count();
+    rows.push_back({layer->name() + " (" + layer->type_name() + ")", keras_shape(shape),
+                    std::to_string(params)});
+  }
+  input_shape_ = input;
+  mark_built();
+
+  // Keras's column widths for a 65-character line, widened when a name or shape is longer.
+  size_t layer_width = 29;
+  size_t shape_width = 26;
+  size_t params_width = 10;
+  for (const Row& row : rows) {
+    layer_width = std::max(layer_width, row.layer.size() + 3);
+    shape_width = std::max(shape_width, row.shape.size() + 2);
+    params_width = std::max(params_width, row.params.size() + 1);
+  }
+  const size_t line_length = layer_width + shape_width + params_width;
+  const auto line = [&](const Row& row) {
+    return " " + pad_right(row.layer, layer_width - 1) + pad_right(row.shape, shape_width) +
+           row.params + "\n";
+  };
+
+  std::ostringstream out;
+  out << "Model: \"" << name() << "\"\n";
+  out << std::string(line_length, '_') << "\n";
+  out << line({"Layer (type)", "Output Shape", "Param #"});
+  out << std::string(line_length, '=') << "\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    out << line(rows[i]);
+    if (i + 1 < rows.size()) out << std::string(line_length, '_') << "\n";
+  }
+  out << std::string(line_length, '=') << "\n";
+  out << "Total params: "
+      << format_with_commas(trainable_parameter_count() + non_trainable_parameter_count()) << "\n";
+  out << "Trainable params: " << format_with_commas(trainable_parameter_count()) << "\n";
+  out << "Non-trainable params: " << format_with_commas(non_trainable_parameter_count()) << "\n";
+  out << std::string(line_length, '_') << "\n";
+  return out.str();
+}
+
+}  // namespace nabla::nn

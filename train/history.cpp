@@ -1,0 +1,62 @@
+// History bookkeeping and CSV output.
+#include "train/history.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include "tensor/error.h"
+
+namespace nabla::train {
+
+void History::append(int64_t epoch, const Logs& logs) {
+  const size_t previous = epochs_.size();
+  epochs_.push_back(epoch);
+  for (const auto& [key, value] : logs) {
+    auto& column = values_[key];
+    column.resize(previous, std::numeric_limits<double>::quiet_NaN());
+    column.push_back(value);
+  }
+  for (auto& [key, column] : values_) column.resize(epochs_.size(), std::numeric_limits<double>::quiet_NaN());
+}
+
+std::vector<double> History::values(const std::string& key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) {
+    std::string known;
+    for (const auto& [name, column] : values_) known += (known.empty() ? "" : ", ") + name;
+    throw error("History: no values logged for '{}' (logged: {})", key, known);
+  }
+  return it->second;
+}
+
+std::vector<std::string> History::keys() const {
+  std::vector<std::string> out;
+  for (const auto& [key, column] : values_) out.push_back(key);
+  return out;
+}
+
+std::string History::to_csv() const {
+  std::string out = "epoch";
+  for (const auto& [key, column] : values_) out += "," + key;
+  out += "\n";
+  for (size_t row = 0; row < epochs_.size(); ++row) {
+    out += std::to_string(epochs_[row]);
+    for (const auto& [key, column] : values_) {
+      out += std::isnan(column[row]) ? std::string(",") : fmt::format(",{:.8g}", column[row]);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+void History::write_csv(const std::string& path) const {
+  std::ofstream file(path, std::ios::trunc);
+  if (!file) throw error("History::write_csv: cannot open {} for writing", path);
+  file << to_csv();
+  if (!file) throw error("History::write_csv: writing {} failed", path);
+}
+
+}  // namespace nabla::train

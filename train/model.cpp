@@ -1,0 +1,204 @@
+// Model::fit and friends: batching, the training step, validation, logs and callbacks.
+#include "train/model.h"
+
+#include <fmt/format.h>
+
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "tensor/kernels/kernels.h"
+#include "train/progress.h"
+
+namespace nabla::train {
+namespace {
+
+// Running means over batches weighted by batch size, so an epoch's value is exact.
+class Averages {
+ public:
+  void add(const Logs& logs, int64_t count) {
+    for (const auto& [key, value] : logs) {
+      auto& [sum, weight] = sums_[key];
+      sum += value * static_cast<double>(count);
+      weight += static_cast<double>(count);
+    }
+  }
+  [[nodiscard]] Logs means(const std::string& prefix = "") const {
+    Logs out;
+    for (const auto& [key, entry] : sums_) out[prefix + key] = entry.first / entry.second;
+    return out;
+  }
+
+ private:
+  std::map<std::string, std::pair<double, double>> sums_;
+};
+
+void check_pair(std::string_view op, const Tensor& x, const Tensor& y) {
+  if (x.dim() == 0 || y.dim() == 0 || x.size(0) != y.size(0)) {
+    throw error("{}: x of shape {} and y of shape {} must have the same number of samples", op,
+                shape_str(x.shape()), shape_str(y.shape()));
+  }
+}
+
+}  // namespace
+
+Model::Model(std::shared_ptr<nn::Module> network) : network_(std::move(network)) {
+  if (!network_) throw error("Model: the network is null");
+}
+
+void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, Loss loss,
+                    std::vector<Metric> metrics) {
+  if (!optimizer) throw error("compile: the optimizer is null");
+  if (!loss.fn) throw error("compile: the loss '{}' has no function", loss.name);
+  optimizer_ = std::move(optimizer);
+  loss_ = std::move(loss);
+  metrics_ = std::move(metrics);
+  if (network_->built() && optimizer_->parameters().empty()) {
+    optimizer_->set_parameters(network_->parameters());
+  }
+}
+
+void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, const std::string& loss,
+                    const std::vector<std::string>& metrics) {
+  std::vector<Metric> resolved;
+  resolved.reserve(metrics.size());
+  for (const std::string& name : metrics) resolved.push_back(metric_by_name(name));
+  compile(std::move(optimizer), loss_by_name(loss), std::move(resolved));
+}
+
+optim::Optimizer& Model::optimizer() {
+  check_compiled("optimizer");
+  return *optimizer_;
+}
+
+void Model::check_compiled(std::string_view op) const {
+  if (!optimizer_) throw error("{}: call compile(optimizer, loss, metrics) first", op);
+}
+
+void Model::prepare(const Tensor& x) {
+  if (!network_->built()) network_->build(x.shape());
+  if (optimizer_ && optimizer_->parameters().empty()) {
+    optimizer_->set_parameters(network_->parameters());
+  }
+}
+
+Logs Model::batch_logs(const Tensor& y_pred, const Tensor& y_true, const Tensor& loss) const {
+  Logs logs;
+  logs["loss"] = loss.item();
+  const NoGradGuard no_grad;
+  const Tensor prediction = y_pred.detach();
+  for (const Metric& metric : metrics_) logs[metric.name] = metric.fn(prediction, y_true);
+  return logs;
+}
+
+Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
+  check_compiled("train_on_batch");
+  check_pair("train_on_batch", x, y);
+  prepare(x);
+  network_->train();
+  optimizer_->zero_grad();
+  const Tensor y_pred = (*network_)(x);
+  const Tensor loss = loss_.fn(y_pred, y);
+  if (loss.numel() != 1) {
+    throw error("train_on_batch: loss '{}' returned shape {}, expected one value", loss_.name,
+                shape_str(loss.shape()));
+  }
+  loss.backward();
+  optimizer_->step();
+  return batch_logs(y_pred, y, loss);
+}
+
+History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
+  check_compiled("fit");
+  check_pair("fit", x, y);
+  if (options.epochs < 0) throw error("fit: epochs must be non-negative, got {}", options.epochs);
+  if (options.batch_size <= 0) throw error("fit: batch_size must be positive, got {}", options.batch_size);
+  if (options.validation_split < 0.0 || options.validation_split >= 1.0) {
+    throw error("fit: validation_split must be in [0, 1), got {}", options.validation_split);
+  }
+  prepare(x);
+
+  data::TensorDataset train_set(x, y);
+  std::optional<data::TensorDataset> validation_set;
+  if (options.validation_data) {
+    check_pair("fit (validation_data)", options.validation_data->first, options.validation_data->second);
+    validation_set.emplace(options.validation_data->first, options.validation_data->second);
+  } else if (options.validation_split > 0.0) {
+    auto [head, tail] = data::split(train_set, options.validation_split);
+    train_set = std::move(head);
+    validation_set.emplace(std::move(tail));
+  }
+  data::DataLoader loader(train_set, options.batch_size, options.shuffle, false, options.seed);
+
+  history_ = History();
+  stop_training_ = false;
+  for (const auto& callback : options.callbacks) callback->on_train_begin(*this);
+  int64_t global_step = 0;
+  for (int64_t epoch = 0; epoch < options.epochs && !stop_training_; ++epoch) {
+    if (options.verbose > 0) fmt::print("Epoch {}/{}\n", epoch + 1, options.epochs);
+    for (const auto& callback : options.callbacks) callback->on_epoch_begin(*this, epoch);
+    ProgressBar bar(loader.size(), options.verbose);
+    Averages averages;
+    int64_t batch_index = 0;
+    for (const data::Batch& batch : loader) {
+      Logs logs = train_on_batch(batch.x, batch.y);
+      averages.add(logs, batch.x.size(0));
+      ++batch_index;
+      bar.update(batch_index, averages.means());
+      logs["step"] = static_cast<double>(global_step++);
+      for (const auto& callback : options.callbacks) callback->on_batch_end(*this, batch_index - 1, logs);
+    }
+    Logs epoch_logs = averages.means();
+    if (validation_set) {
+      const Logs validation = evaluate(validation_set->x(), validation_set->y(), options.batch_size);
+      for (const auto& [key, value] : validation) epoch_logs["val_" + key] = value;
+    }
+    epoch_logs["lr"] = optimizer_->learning_rate();
+    bar.finish(epoch_logs);
+    for (const auto& callback : options.callbacks) callback->on_epoch_end(*this, epoch, epoch_logs);
+    history_.append(epoch, epoch_logs);
+  }
+  for (const auto& callback : options.callbacks) callback->on_train_end(*this, history_);
+  return history_;
+}
+
+Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose) {
+  check_compiled("evaluate");
+  check_pair("evaluate", x, y);
+  if (batch_size <= 0) throw error("evaluate: batch_size must be positive, got {}", batch_size);
+  prepare(x);
+  const NoGradGuard no_grad;
+  const bool was_training = network_->is_training();
+  network_->eval();
+  Averages averages;
+  const int64_t n = x.size(0);
+  ProgressBar bar((n + batch_size - 1) / batch_size, verbose);
+  int64_t step = 0;
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    const data::Batch batch = data::take(x, y, begin, std::min(n, begin + batch_size));
+    const Tensor y_pred = (*network_)(batch.x);
+    averages.add(batch_logs(y_pred, batch.y, loss_.fn(y_pred, batch.y)), batch.x.size(0));
+    bar.update(++step, averages.means());
+  }
+  network_->train(was_training);
+  const Logs logs = averages.means();
+  bar.finish(logs);
+  return logs;
+}
+
+Tensor Model::predict(const Tensor& x, int64_t batch_size) {
+  if (x.dim() == 0) throw error("predict: x must have a batch dim, got shape {}", shape_str(x.shape()));
+  if (batch_size <= 0) throw error("predict: batch_size must be positive, got {}", batch_size);
+  prepare(x);
+  const NoGradGuard no_grad;
+  const bool was_training = network_->is_training();
+  network_->eval();
+  std::vector<Tensor> outputs;
+  const int64_t n = x.size(0);
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    outputs.push_back((*network_)(kernels::slice(x, 0, begin, std::min(n, begin + batch_size), 1)));
+  }
+  network_->train(was_training);
+  if (outputs.empty()) throw error("predict: x has no samples");
+  return kernels::cat(outputs, 0);
+}
+
+}  // namespace nabla::train

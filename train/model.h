@@ -1,0 +1,84 @@
+// train::Model: Keras-style compile/fit/evaluate/predict around any nn::Module, with an optimizer,
+// a loss, metrics, callbacks and a progress bar. The hand-written loop needs none of it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/module.h"
+#include "optim/optimizer.h"
+#include "train/callbacks.h"
+#include "train/history.h"
+
+namespace nabla::train {
+
+struct Loss {
+  std::string name;
+  std::function<Tensor(const Tensor& y_pred, const Tensor& y_true)> fn;  // mean over the batch
+};
+
+// A loss by its Keras name: "categorical_crossentropy", "sparse_categorical_crossentropy",
+// "binary_crossentropy", "mean_squared_error"/"mse"; `from_logits` for the cross-entropies.
+Loss loss_by_name(const std::string& name, bool from_logits = false);
+
+struct Metric {
+  std::string name;
+  std::function<double(const Tensor& y_pred, const Tensor& y_true)> fn;  // mean over the batch
+};
+
+// "accuracy"/"acc" picks categorical, sparse or binary accuracy from the targets as Keras does;
+// also "categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy", "mse", "mae".
+Metric metric_by_name(const std::string& name);
+
+struct FitOptions {
+  int64_t epochs = 1;
+  int64_t batch_size = 32;
+  double validation_split = 0.0;  // the last fraction of (x, y), taken before shuffling
+  std::optional<std::pair<Tensor, Tensor>> validation_data;
+  bool shuffle = true;
+  std::vector<std::shared_ptr<Callback>> callbacks;
+  int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
+  std::optional<uint64_t> seed;  // shuffling order; default from nabla::default_generator()
+};
+
+class Model {
+ public:
+  explicit Model(std::shared_ptr<nn::Module> network);
+
+  void compile(std::shared_ptr<optim::Optimizer> optimizer, Loss loss,
+               std::vector<Metric> metrics = {});
+  void compile(std::shared_ptr<optim::Optimizer> optimizer, const std::string& loss,
+               const std::vector<std::string>& metrics = {});
+
+  History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
+  // Mean loss and metrics over (x, y), in eval mode without recording a graph.
+  Logs evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 32, int verbose = 0);
+  // The network's outputs for x, batch by batch, in eval mode.
+  Tensor predict(const Tensor& x, int64_t batch_size = 32);
+  // One optimizer step on one batch; returns its loss and metrics.
+  Logs train_on_batch(const Tensor& x, const Tensor& y);
+
+  [[nodiscard]] nn::Module& network() { return *network_; }
+  [[nodiscard]] optim::Optimizer& optimizer();
+  // Callbacks call this to end fit after the current epoch.
+  void stop_training() { stop_training_ = true; }
+  [[nodiscard]] const History& history() const { return history_; }
+
+ private:
+  void check_compiled(std::string_view op) const;
+  void prepare(const Tensor& x);
+  Logs batch_logs(const Tensor& y_pred, const Tensor& y_true, const Tensor& loss) const;
+
+  std::shared_ptr<nn::Module> network_;
+  std::shared_ptr<optim::Optimizer> optimizer_;
+  Loss loss_;
+  std::vector<Metric> metrics_;
+  bool stop_training_ = false;
+  History history_;
+};
+
+}  // namespace nabla::train

@@ -1,0 +1,61 @@
+// Losses and metrics by their Keras names, resolved to the functions in nn/.
+#include <cmath>
+
+#include "nn/losses.h"
+#include "nn/metrics.h"
+#include "tensor/kernels/kernels.h"
+#include "train/model.h"
+
+namespace nabla::train {
+
+Loss loss_by_name(const std::string& name, bool from_logits) {
+  if (name == "categorical_crossentropy") {
+    return {name, [from_logits](const Tensor& p, const Tensor& t) {
+              return nn::categorical_crossentropy(p, t, from_logits);
+            }};
+  }
+  if (name == "sparse_categorical_crossentropy") {
+    return {name, [from_logits](const Tensor& p, const Tensor& t) {
+              return nn::sparse_categorical_crossentropy(p, t, from_logits);
+            }};
+  }
+  if (name == "binary_crossentropy") {
+    return {name, [from_logits](const Tensor& p, const Tensor& t) {
+              return nn::binary_crossentropy(p, t, from_logits);
+            }};
+  }
+  if (name == "mean_squared_error" || name == "mse") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::mean_squared_error(p, t); }};
+  }
+  if (name == "mean_absolute_error" || name == "mae") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::mean_absolute_error(p, t); }};
+  }
+  throw error("loss_by_name: unknown loss '{}' (known: categorical_crossentropy, "
+              "sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error, mse, "
+              "mean_absolute_error, mae)", name);
+}
+
+Metric metric_by_name(const std::string& name) {
+  if (name == "accuracy" || name == "acc") {
+    return {"accuracy", [](const Tensor& p, const Tensor& t) { return nn::accuracy(p, t); }};
+  }
+  if (name == "categorical_accuracy") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::categorical_accuracy(p, t); }};
+  }
+  if (name == "sparse_categorical_accuracy") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::sparse_categorical_accuracy(p, t); }};
+  }
+  if (name == "binary_accuracy") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::binary_accuracy(p, t); }};
+  }
+  if (name == "mse" || name == "mean_squared_error") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::mean_squared_error(p, t).item(); }};
+  }
+  if (name == "mae" || name == "mean_absolute_error") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::mean_absolute_error(p, t).item(); }};
+  }
+  throw error("metric_by_name: unknown metric '{}' (known: accuracy, categorical_accuracy, "
+              "sparse_categorical_accuracy, binary_accuracy, mse, mae)", name);
+}
+
+}  // namespace nabla::train
