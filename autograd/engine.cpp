@@ -14,6 +14,8 @@ namespace {
 
 std::atomic<int64_t> live_nodes{0};
 thread_local bool grad_enabled = true;
+// The edges of the node whose backward is running, so that it can skip unneeded gradients.
+thread_local const std::vector<Edge>* running_edges = nullptr;
 
 // Destroying a node releases its inputs' nodes, which release theirs...: a chain of a million ops
 // would recurse a million frames deep. Nested deletions are queued and run by the outermost one.
@@ -69,6 +71,11 @@ Node::~Node() { live_nodes.fetch_sub(1, std::memory_order_relaxed); }
 int64_t Node::live_count() { return live_nodes.load(std::memory_order_relaxed); }
 
 bool is_grad_enabled() { return grad_enabled; }
+
+bool input_needs_grad(size_t index) {
+  if (running_edges == nullptr || index >= running_edges->size()) return true;
+  return (*running_edges)[index].needed();
+}
 void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
 
 Tensor alias_without_graph(const Tensor& t) {
@@ -271,7 +278,15 @@ std::vector<Tensor> Engine::run(const std::vector<Tensor>& roots,
                       saved.what, node->name_, saved.storage->version(), saved.version);
         }
       }
-      Grads grads = node->backward_(grad);
+      running_edges = &node->edges_;
+      Grads grads;
+      try {
+        grads = node->backward_(grad);
+      } catch (...) {
+        running_edges = nullptr;
+        throw;
+      }
+      running_edges = nullptr;
       if (grads.size() != node->edges_.size()) {
         throw error("backward: {} returned {} gradients for {} inputs", node->name_, grads.size(),
                     node->edges_.size());

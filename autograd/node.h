@@ -67,6 +67,10 @@ struct AutogradMeta {
 bool is_grad_enabled();
 void set_grad_enabled(bool enabled);
 
+// Inside a backward closure: whether input `index` of the running node wants a gradient (a
+// closure may then skip computing it and return an undefined Tensor). True outside backward.
+bool input_needs_grad(size_t index);
+
 // The one way into the graph: returns `result` with a node attached when grad mode is on and an
 // input requires grad. `saved` lists tensors the backward reads, for in-place detection.
 Tensor record(std::string_view name, Tensor result, const std::vector<Tensor>& inputs,
