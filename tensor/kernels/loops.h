@@ -10,8 +10,10 @@
 
 namespace nabla::kernels::detail {
 
-// Below this many elements a parallel region costs more than it saves.
-constexpr int64_t kParallelGrain = 32768;
+// Below this many elements a parallel region costs more than it saves (libgomp wakes its
+// threads in microseconds when they spin, but a descheduled thread on a busy machine costs
+// milliseconds; a 128x512 activation stays on one thread).
+constexpr int64_t kParallelGrain = 131072;
 
 template <size_t N>
 struct Iteration {
