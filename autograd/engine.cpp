@@ -115,8 +115,9 @@ Tensor record(std::string_view name, Tensor result, const std::vector<Tensor>& i
   versions.reserve(saved.size());
   for (size_t i = 0; i < saved.size(); ++i) {
     if (!saved[i].defined()) continue;
-    versions.push_back({saved[i].storage(), saved[i].version(),
-                        fmt::format("saved tensor {} of shape {}", i, shape_str(saved[i].shape()))});
+    versions.push_back(
+        {saved[i].storage(), saved[i].version(),
+         fmt::format("saved tensor {} of shape {}", i, shape_str(saved[i].shape()))});
   }
   auto node = std::shared_ptr<Node>(
       new Node(std::string(name), std::move(backward), std::move(edges), std::move(versions)),
@@ -181,8 +182,7 @@ std::vector<Tensor> Engine::run(const std::vector<Tensor>& roots,
       const Tensor& input = (*capture)[i];
       const AutogradMeta* meta = find_meta(input);
       if (meta == nullptr || (!meta->requires_grad && !meta->grad_fn)) {
-        throw error("grad: input {} (shape {}) does not require grad", i,
-                    shape_str(input.shape()));
+        throw error("grad: input {} (shape {}) does not require grad", i, shape_str(input.shape()));
       }
       if (meta->grad_fn) {
         capture_nodes[meta->grad_fn.get()] = i;
@@ -224,15 +224,18 @@ std::vector<Tensor> Engine::run(const std::vector<Tensor>& roots,
       throw error("backward: gradient of shape {} does not match output {} of shape {}",
                   shape_str(root_grads[i].shape()), i, shape_str(root.shape()));
     }
-    Tensor grad = root_grads[i].dtype() == root.dtype() ? root_grads[i] : root_grads[i].to(root.dtype());
+    Tensor grad =
+        root_grads[i].dtype() == root.dtype() ? root_grads[i] : root_grads[i].to(root.dtype());
     if (!meta->grad_fn) {
       deliver_to_leaf(root.impl_shared(), grad);
       continue;
     }
     const Node* node = meta->grad_fn.get();
     if (node->released()) {
-      throw error("backward: the graph of {} was already freed by an earlier backward; pass "
-                  "retain_graph=true to backward twice", node->name());
+      throw error(
+          "backward: the graph of {} was already freed by an earlier backward; pass "
+          "retain_graph=true to backward twice",
+          node->name());
     }
     pending[node] = accumulate(pending[node], grad);
     if (dependencies.emplace(node, 0).second) stack.push_back(meta->grad_fn);
@@ -258,8 +261,10 @@ std::vector<Tensor> Engine::run(const std::vector<Tensor>& roots,
     std::shared_ptr<Node> node = std::move(ready.back());
     ready.pop_back();
     if (node->released_) {
-      throw error("backward: the graph of {} was already freed by an earlier backward; pass "
-                  "retain_graph=true to backward twice", node->name_);
+      throw error(
+          "backward: the graph of {} was already freed by an earlier backward; pass "
+          "retain_graph=true to backward twice",
+          node->name_);
     }
     auto pending_it = pending.find(node.get());
     Tensor grad = pending_it != pending.end() ? std::move(pending_it->second) : Tensor();
@@ -273,9 +278,10 @@ std::vector<Tensor> Engine::run(const std::vector<Tensor>& roots,
       }
       for (const SavedVersion& saved : node->saved_) {
         if (saved.storage->version() != saved.version) {
-          throw error("backward: {} of {} was modified by an in-place operation after it was "
-                      "saved (version {} now, {} when saved)",
-                      saved.what, node->name_, saved.storage->version(), saved.version);
+          throw error(
+              "backward: {} of {} was modified by an in-place operation after it was "
+              "saved (version {} now, {} when saved)",
+              saved.what, node->name_, saved.storage->version(), saved.version);
         }
       }
       running_edges = &node->edges_;
@@ -381,8 +387,10 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
   Tensor seed = gradient;
   if (!seed.defined()) {
     if (numel() != 1) {
-      throw error("backward: grad can be implicitly created only for a one-element output, got "
-                  "shape {}", shape_str(shape()));
+      throw error(
+          "backward: grad can be implicitly created only for a one-element output, got "
+          "shape {}",
+          shape_str(shape()));
     }
     seed = ones_like(*this);
   }

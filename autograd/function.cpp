@@ -16,16 +16,17 @@ Tensor apply_function(const std::string& name, const std::vector<Tensor>& inputs
   ctx->output = alias_without_graph(output);
   std::vector<Tensor> saved = ctx->saved;
   saved.insert(saved.end(), inputs.begin(), inputs.end());
-  return record(name, output, inputs,
-                [ctx, backward, name](const Tensor& grad) -> Grads {
-                  Grads grads = backward(*ctx, grad);
-                  if (grads.size() != ctx->inputs.size()) {
-                    throw error("{}: backward returned {} gradients for {} inputs", name,
-                                grads.size(), ctx->inputs.size());
-                  }
-                  return grads;
-                },
-                saved);
+  return record(
+      name, output, inputs,
+      [ctx, backward, name](const Tensor& grad) -> Grads {
+        Grads grads = backward(*ctx, grad);
+        if (grads.size() != ctx->inputs.size()) {
+          throw error("{}: backward returned {} gradients for {} inputs", name, grads.size(),
+                      ctx->inputs.size());
+        }
+        return grads;
+      },
+      saved);
 }
 
 }  // namespace nabla::autograd

@@ -24,7 +24,8 @@ int64_t element_offset(const Tensor& t, int64_t linear) {
 double read_element(const Tensor& t, int64_t linear) {
   return visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    return static_cast<double>(static_cast<const T*>(t.storage()->data())[element_offset(t, linear)]);
+    return static_cast<double>(
+        static_cast<const T*>(t.storage()->data())[element_offset(t, linear)]);
   });
 }
 
@@ -38,8 +39,10 @@ void write_element(const Tensor& t, int64_t linear, double value) {
 void check_no_overlap(const Tensor& t, size_t index) {
   for (int64_t d = 0; d < t.dim(); ++d) {
     if (t.strides()[static_cast<size_t>(d)] == 0 && t.shape()[static_cast<size_t>(d)] > 1) {
-      throw error("gradcheck: input {} of shape {} has overlapping memory (stride 0 in dim {}); "
-                  "pass a contiguous copy", index, shape_str(t.shape()), d);
+      throw error(
+          "gradcheck: input {} of shape {} has overlapping memory (stride 0 in dim {}); "
+          "pass a contiguous copy",
+          index, shape_str(t.shape()), d);
     }
   }
 }
@@ -105,8 +108,8 @@ GradcheckReport gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
         const double n = numerical[k][static_cast<size_t>(e)][static_cast<size_t>(o)];
         const double diff = std::abs(a - n);
         const double tolerance = options.atol + options.rtol * std::abs(n);
-        const double ratio = std::isnan(diff) ? std::numeric_limits<double>::infinity()
-                                              : diff / tolerance;
+        const double ratio =
+            std::isnan(diff) ? std::numeric_limits<double>::infinity() : diff / tolerance;
         any_nonzero = any_nonzero || a != 0.0 || n != 0.0;
         ++report.checked_entries;
         if (ratio > worst_ratio) {

@@ -8,8 +8,10 @@ namespace nabla {
 namespace {
 void check_inplace(std::string_view op, const Tensor& t) {
   if (autograd::is_grad_enabled() && t.requires_grad()) {
-    throw error("{}: in-place operation on a tensor that requires grad (shape {}); use an "
-                "out-of-place op or wrap the update in NoGradGuard", op, shape_str(t.shape()));
+    throw error(
+        "{}: in-place operation on a tensor that requires grad (shape {}); use an "
+        "out-of-place op or wrap the update in NoGradGuard",
+        op, shape_str(t.shape()));
   }
 }
 }  // namespace
@@ -23,10 +25,13 @@ Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
   return nabla::transpose(*this, dim0, dim1);
 }
 Tensor Tensor::t() const {
-  if (dim() > 2) throw error("t: expects a tensor with at most 2 dims, got shape {}", shape_str(shape()));
+  if (dim() > 2)
+    throw error("t: expects a tensor with at most 2 dims, got shape {}", shape_str(shape()));
   return dim() < 2 ? *this : nabla::transpose(*this, 0, 1);
 }
-Tensor Tensor::permute(const std::vector<int64_t>& dims) const { return nabla::permute(*this, dims); }
+Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
+  return nabla::permute(*this, dims);
+}
 Tensor Tensor::squeeze(std::optional<int64_t> dim) const { return nabla::squeeze(*this, dim); }
 Tensor Tensor::unsqueeze(int64_t dim) const { return nabla::unsqueeze(*this, dim); }
 Tensor Tensor::expand(const Shape& shape) const { return nabla::expand(*this, shape); }
@@ -55,8 +60,9 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   if (alpha == 1.0) {
     kernels::binary_(kernels::BinaryOp::Add, *this, other);
   } else {
-    kernels::binary_(kernels::BinaryOp::Add, *this,
-                     kernels::binary(kernels::BinaryOp::Mul, other, kernels::scalar_like(other, alpha)));
+    kernels::binary_(
+        kernels::BinaryOp::Add, *this,
+        kernels::binary(kernels::BinaryOp::Mul, other, kernels::scalar_like(other, alpha)));
   }
   return *this;
 }

@@ -67,8 +67,7 @@ bool valid_type(uint8_t code) {
     case IdxType::Int16:
     case IdxType::Int32:
     case IdxType::Float32:
-    case IdxType::Float64:
-      return true;
+    case IdxType::Float64: return true;
   }
   return false;
 }
@@ -112,8 +111,7 @@ void swap_to_from_big_endian(uint8_t* p, size_t size, int64_t element_size) {
         std::memcpy(p + i, &v, 8);
       }
       break;
-    default:
-      break;  // single bytes have no order
+    default: break;  // single bytes have no order
   }
 }
 
@@ -509,33 +507,23 @@ class Sink {
 int64_t idx_element_size(IdxType type) {
   switch (type) {
     case IdxType::UInt8:
-    case IdxType::Int8:
-      return 1;
-    case IdxType::Int16:
-      return 2;
+    case IdxType::Int8: return 1;
+    case IdxType::Int16: return 2;
     case IdxType::Int32:
-    case IdxType::Float32:
-      return 4;
-    case IdxType::Float64:
-      return 8;
+    case IdxType::Float32: return 4;
+    case IdxType::Float64: return 8;
   }
   throw error("idx_element_size: unknown IDX type 0x{:02x}", static_cast<unsigned>(type));
 }
 
 std::string idx_type_name(IdxType type) {
   switch (type) {
-    case IdxType::UInt8:
-      return "uint8";
-    case IdxType::Int8:
-      return "int8";
-    case IdxType::Int16:
-      return "int16";
-    case IdxType::Int32:
-      return "int32";
-    case IdxType::Float32:
-      return "float32";
-    case IdxType::Float64:
-      return "float64";
+    case IdxType::UInt8: return "uint8";
+    case IdxType::Int8: return "int8";
+    case IdxType::Int16: return "int16";
+    case IdxType::Int32: return "int32";
+    case IdxType::Float32: return "float32";
+    case IdxType::Float64: return "float64";
   }
   return fmt::format("unknown(0x{:02x})", static_cast<unsigned>(type));
 }

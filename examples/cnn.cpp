@@ -10,8 +10,11 @@ int main(int argc, char** argv) try {
   using nn::Dense;
   using nn::DenseOptions;
   const examples::Args args(argc, argv,
-                            {{"data", data::default_data_dir()}, {"epochs", "2"}, {"batch-size", "64"},
-                             {"seed", "0"}, {"limit", "0"}},
+                            {{"data", data::default_data_dir()},
+                             {"epochs", "2"},
+                             {"batch-size", "64"},
+                             {"seed", "0"},
+                             {"limit", "0"}},
                             "cnn: the Keras CNN summary, then a small CNN on Fashion-MNIST");
   manual_seed(static_cast<uint64_t>(args.integer("seed")));
 
@@ -30,7 +33,8 @@ int main(int argc, char** argv) try {
       .add<Dense>(1, DenseOptions{.activation = "sigmoid"});
   fmt::print("{}\n", keras_cnn.summary({3, 150, 150}));
 
-  const auto train_split = examples::take_first(data::load_mnist(args.str("data"), true), args.integer("limit"));
+  const auto train_split =
+      examples::take_first(data::load_mnist(args.str("data"), true), args.integer("limit"));
   const auto test_split = data::load_mnist(args.str("data"), false);
   const Tensor x_train = data::add_channel_dim(train_split.images);
   const Tensor x_test = data::add_channel_dim(test_split.images);
@@ -50,7 +54,9 @@ int main(int argc, char** argv) try {
                 train::loss_by_name("sparse_categorical_crossentropy", /*from_logits=*/true),
                 {train::metric_by_name("accuracy")});
   model.fit(x_train, train_split.labels,
-            {.epochs = args.integer("epochs"), .batch_size = args.integer("batch-size"), .verbose = 1,
+            {.epochs = args.integer("epochs"),
+             .batch_size = args.integer("batch-size"),
+             .verbose = 1,
              .seed = static_cast<uint64_t>(args.integer("seed"))});
   const train::Logs score = model.evaluate(x_test, test_split.labels, 500);
   fmt::print("Test loss: {:.4f}\nTest accuracy: {:.4f}\n", score.at("loss"), score.at("accuracy"));

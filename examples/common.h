@@ -22,7 +22,8 @@ class Args {
         for (const auto& [name, value] : values_) fmt::print("  --{} ({})\n", name, value);
         std::exit(0);
       }
-      if (flag.rfind("--", 0) != 0) throw nabla::error("unexpected argument '{}' (see --help)", flag);
+      if (flag.rfind("--", 0) != 0)
+        throw nabla::error("unexpected argument '{}' (see --help)", flag);
       flag = flag.substr(2);
       std::string value;
       if (auto eq = flag.find('='); eq != std::string::npos) {
@@ -33,7 +34,8 @@ class Args {
       } else {
         throw nabla::error("flag --{} needs a value", flag);
       }
-      if (values_.find(flag) == values_.end()) throw nabla::error("unknown flag --{} (see --help)", flag);
+      if (values_.find(flag) == values_.end())
+        throw nabla::error("unknown flag --{} (see --help)", flag);
       values_[flag] = value;
     }
   }

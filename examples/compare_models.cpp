@@ -20,8 +20,9 @@ std::shared_ptr<nn::Sequential> make_model(const std::vector<int64_t>& hidden, u
                                                       .seed = seed + i});
     inputs = hidden[i];
   }
-  model->add<nn::Dense>(10, nn::DenseOptions{.activation = "softmax", .input_dim = inputs,
-                                             .seed = seed + hidden.size()});
+  model->add<nn::Dense>(
+      10,
+      nn::DenseOptions{.activation = "softmax", .input_dim = inputs, .seed = seed + hidden.size()});
   return model;
 }
 
@@ -35,19 +36,26 @@ std::string describe(const std::vector<int64_t>& hidden) {
 
 int main(int argc, char** argv) try {
   const examples::Args args(argc, argv,
-                            {{"data", data::default_data_dir()}, {"epochs", "5"}, {"batch-size", "64"},
-                             {"seed", "0"}, {"limit", "0"}, {"out", "compare_models_out"}, {"image", "0"}},
+                            {{"data", data::default_data_dir()},
+                             {"epochs", "5"},
+                             {"batch-size", "64"},
+                             {"seed", "0"},
+                             {"limit", "0"},
+                             {"out", "compare_models_out"},
+                             {"image", "0"}},
                             "compare_models: three MLPs trained, saved, loaded back and compared");
   const auto seed = static_cast<uint64_t>(args.integer("seed"));
   manual_seed(seed);
-  const auto train_split = examples::take_first(data::load_mnist(args.str("data"), true), args.integer("limit"));
+  const auto train_split =
+      examples::take_first(data::load_mnist(args.str("data"), true), args.integer("limit"));
   const auto test_split = data::load_mnist(args.str("data"), false);
   const Tensor x_train = data::flatten_images(train_split.images);
   const Tensor y_train = data::to_categorical(train_split.labels, 10);
   const Tensor x_test = data::flatten_images(test_split.images);
   const Tensor y_test = data::to_categorical(test_split.labels, 10);
   const int64_t image = args.integer("image");
-  if (image < 0 || image >= x_test.size(0)) throw error("--image {} is not a test image index", image);
+  if (image < 0 || image >= x_test.size(0))
+    throw error("--image {} is not a test image index", image);
   const Tensor probe = kernels::slice(x_test, 0, image, image + 1, 1);
   const auto& class_names = data::fashion_mnist_class_names();
   const int64_t true_label = test_split.labels.to_vector<int64_t>()[static_cast<size_t>(image)];
@@ -70,14 +78,18 @@ int main(int argc, char** argv) try {
     fmt::print("\n== Model {} (hidden {}) ==\n", m + 1, name);
     auto network = make_model(architectures[m], seed + 100 * (m + 1));
     train::Model model(network);
-    model.compile(std::make_shared<optim::Adam>(std::vector<Tensor>{}), "categorical_crossentropy", {"accuracy"});
-    const train::History history = model.fit(
-        x_train, y_train,
-        {.epochs = args.integer("epochs"), .batch_size = args.integer("batch-size"), .validation_split = 0.05,
-         .verbose = 2, .seed = seed + m});
+    model.compile(std::make_shared<optim::Adam>(std::vector<Tensor>{}), "categorical_crossentropy",
+                  {"accuracy"});
+    const train::History history = model.fit(x_train, y_train,
+                                             {.epochs = args.integer("epochs"),
+                                              .batch_size = args.integer("batch-size"),
+                                              .validation_split = 0.05,
+                                              .verbose = 2,
+                                              .seed = seed + m});
     const double test_accuracy = model.evaluate(x_test, y_test, 1000).at("accuracy");
 
-    const std::string path = (std::filesystem::path(args.str("out")) / ("model_" + name + ".safetensors")).string();
+    const std::string path =
+        (std::filesystem::path(args.str("out")) / ("model_" + name + ".safetensors")).string();
     nn::save_weights(*network, path);
     auto reloaded = make_model(architectures[m], 12345);  // different initial weights on purpose
     nn::load_weights(*reloaded, path);
@@ -96,11 +108,13 @@ int main(int argc, char** argv) try {
   fmt::print("\n{:<10} {:>9} {:>9}  {:<24} {:>10}  {}\n", "hidden", "val acc", "test acc",
              "prediction (image)", "confidence", "reload identical");
   for (const Row& row : rows) {
-    fmt::print("{:<10} {:>9.4f} {:>9.4f}  {:<24} {:>10.4f}  {}\n", row.name, row.val_accuracy,
-               row.test_accuracy,
-               fmt::format("{} ({})", row.predicted, class_names[static_cast<size_t>(row.predicted)]),
-               row.confidence, row.identical_after_reload ? "yes" : "NO");
-    if (!row.identical_after_reload) throw error("model {} predicts differently after reloading", row.name);
+    fmt::print(
+        "{:<10} {:>9.4f} {:>9.4f}  {:<24} {:>10.4f}  {}\n", row.name, row.val_accuracy,
+        row.test_accuracy,
+        fmt::format("{} ({})", row.predicted, class_names[static_cast<size_t>(row.predicted)]),
+        row.confidence, row.identical_after_reload ? "yes" : "NO");
+    if (!row.identical_after_reload)
+      throw error("model {} predicts differently after reloading", row.name);
   }
   return 0;
 } catch (const std::exception& e) {

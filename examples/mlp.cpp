@@ -6,17 +6,22 @@
 int main(int argc, char** argv) try {
   using namespace nabla;
   const examples::Args args(argc, argv,
-                            {{"data", data::default_data_dir()}, {"epochs", "5"}, {"batch-size", "128"},
-                             {"seed", "0"}, {"limit", "0"}},
+                            {{"data", data::default_data_dir()},
+                             {"epochs", "5"},
+                             {"batch-size", "128"},
+                             {"seed", "0"},
+                             {"limit", "0"}},
                             "mlp: the Keras MNIST multilayer perceptron");
   manual_seed(static_cast<uint64_t>(args.integer("seed")));
-  const auto train_split = examples::take_first(data::load_mnist(args.str("data"), true), args.integer("limit"));
+  const auto train_split =
+      examples::take_first(data::load_mnist(args.str("data"), true), args.integer("limit"));
   const auto test_split = data::load_mnist(args.str("data"), false);
   const Tensor x_train = data::flatten_images(train_split.images);
   const Tensor y_train = data::to_categorical(train_split.labels, 10);
   const Tensor x_test = data::flatten_images(test_split.images);
   const Tensor y_test = data::to_categorical(test_split.labels, 10);
-  fmt::print("{} train samples, {} test samples from {}\n", x_train.size(0), x_test.size(0), args.str("data"));
+  fmt::print("{} train samples, {} test samples from {}\n", x_train.size(0), x_test.size(0),
+             args.str("data"));
 
   auto network = std::make_shared<nn::Sequential>();
   network->add<nn::Dense>(512, nn::DenseOptions{.activation = "relu", .input_dim = 784});
@@ -24,9 +29,13 @@ int main(int argc, char** argv) try {
   fmt::print("{}\n", network->summary({784}));
 
   train::Model model(network);
-  model.compile(std::make_shared<optim::RMSprop>(std::vector<Tensor>{}), "categorical_crossentropy", {"accuracy"});
-  model.fit(x_train, y_train, {.epochs = args.integer("epochs"), .batch_size = args.integer("batch-size"),
-                               .verbose = 1, .seed = static_cast<uint64_t>(args.integer("seed"))});
+  model.compile(std::make_shared<optim::RMSprop>(std::vector<Tensor>{}), "categorical_crossentropy",
+                {"accuracy"});
+  model.fit(x_train, y_train,
+            {.epochs = args.integer("epochs"),
+             .batch_size = args.integer("batch-size"),
+             .verbose = 1,
+             .seed = static_cast<uint64_t>(args.integer("seed"))});
   const train::Logs score = model.evaluate(x_test, y_test, 1000);
   fmt::print("Test loss: {:.4f}\nTest accuracy: {:.4f}\n", score.at("loss"), score.at("accuracy"));
   return 0;

@@ -15,9 +15,11 @@ class TwoLayerNet {
  public:
   TwoLayerNet(int64_t input_size, int64_t hidden_size, int64_t output_size, double weight_init_std,
               nabla::Generator& generator) {
-    params_["W1"] = nabla::randn({input_size, hidden_size}, nabla::kFloat32, &generator) * weight_init_std;
+    params_["W1"] =
+        nabla::randn({input_size, hidden_size}, nabla::kFloat32, &generator) * weight_init_std;
     params_["b1"] = nabla::zeros({hidden_size});
-    params_["W2"] = nabla::randn({hidden_size, output_size}, nabla::kFloat32, &generator) * weight_init_std;
+    params_["W2"] =
+        nabla::randn({hidden_size, output_size}, nabla::kFloat32, &generator) * weight_init_std;
     params_["b2"] = nabla::zeros({output_size});
     for (auto& [name, p] : params_) p.requires_grad_();
   }
@@ -70,10 +72,14 @@ class TwoLayerNet {
 
 int main(int argc, char** argv) try {
   using namespace nabla;
-  const examples::Args args(argc, argv,
-                            {{"data", data::default_data_dir()}, {"iters", "10000"}, {"batch-size", "100"},
-                             {"learning-rate", "0.1"}, {"seed", "0"}},
-                            "two_layer_net: Deep Learning from Scratch's TwoLayerNet with a hand-written SGD loop");
+  const examples::Args args(
+      argc, argv,
+      {{"data", data::default_data_dir()},
+       {"iters", "10000"},
+       {"batch-size", "100"},
+       {"learning-rate", "0.1"},
+       {"seed", "0"}},
+      "two_layer_net: Deep Learning from Scratch's TwoLayerNet with a hand-written SGD loop");
   Generator generator(static_cast<uint64_t>(args.integer("seed")));
   const auto train_split = data::load_mnist(args.str("data"), true);
   const auto test_split = data::load_mnist(args.str("data"), false);

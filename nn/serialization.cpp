@@ -40,12 +40,9 @@ constexpr size_t kMaxListedNames = 10;
 
 std::string_view safetensors_dtype(DType dtype) {
   switch (dtype) {
-    case DType::Float32:
-      return "F32";
-    case DType::Float64:
-      return "F64";
-    case DType::Int64:
-      return "I64";
+    case DType::Float32: return "F32";
+    case DType::Float64: return "F64";
+    case DType::Int64: return "I64";
   }
   return "?";
 }
@@ -70,12 +67,9 @@ bool is_other_safetensors_dtype(std::string_view name) {
 // Element sizes then never increase along the buffer, so every tensor starts aligned.
 int reference_dtype_rank(DType dtype) {
   switch (dtype) {
-    case DType::Float32:
-      return 0;
-    case DType::Float64:
-      return 1;
-    case DType::Int64:
-      return 2;
+    case DType::Float32: return 0;
+    case DType::Float64: return 1;
+    case DType::Int64: return 2;
   }
   return 0;
 }

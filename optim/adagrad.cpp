@@ -14,9 +14,9 @@ constexpr size_t kAccumulator = 0;
 Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& options)
     : Optimizer("Adagrad", std::move(params), options.learning_rate, {"accumulator"}),
       options_(options) {
-  check(std::isfinite(options.initial_accumulator_value) &&
-            options.initial_accumulator_value >= 0.0,
-        "initial_accumulator_value", "finite and >= 0", options.initial_accumulator_value);
+  check(
+      std::isfinite(options.initial_accumulator_value) && options.initial_accumulator_value >= 0.0,
+      "initial_accumulator_value", "finite and >= 0", options.initial_accumulator_value);
   check(std::isfinite(options.epsilon) && options.epsilon >= 0.0, "epsilon", "finite and >= 0",
         options.epsilon);
   check(std::isfinite(options.weight_decay) && options.weight_decay >= 0.0, "weight_decay",

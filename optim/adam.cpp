@@ -25,8 +25,7 @@ AdamOptions adam_options(const AdamWOptions& w) {
 Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
     : Adam("Adam", std::move(params), options, /*decoupled=*/false) {}
 
-Adam::Adam(std::string name, std::vector<Tensor> params, const AdamOptions& options,
-           bool decoupled)
+Adam::Adam(std::string name, std::vector<Tensor> params, const AdamOptions& options, bool decoupled)
     : Optimizer(std::move(name), std::move(params), options.learning_rate, {"m", "v", "v_max"}),
       options_(options),
       decoupled_(decoupled) {

@@ -81,8 +81,10 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, bool e
   }
   if (!std::isfinite(norm)) {
     if (error_if_nonfinite) {
-      throw error("clip_grad_norm: the total norm of the gradients is {}; the gradients were left "
-                  "unchanged", norm);
+      throw error(
+          "clip_grad_norm: the total norm of the gradients is {}; the gradients were left "
+          "unchanged",
+          norm);
     }
     return norm;
   }

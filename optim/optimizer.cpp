@@ -26,8 +26,9 @@ void Optimizer::validate_parameters(const std::vector<Tensor>& params) const {
     const Tensor& p = params[i];
     if (!p.defined()) throw error("{}: parameter {} is an undefined tensor", name_, i);
     if (!p.is_floating_point()) {
-      throw error("{}: parameter {} (shape {}) has dtype {}; only floating tensors can be optimized",
-                  name_, i, shape_str(p.shape()), dtype_name(p.dtype()));
+      throw error(
+          "{}: parameter {} (shape {}) has dtype {}; only floating tensors can be optimized", name_,
+          i, shape_str(p.shape()), dtype_name(p.dtype()));
     }
     // NOTE: a tensor listed twice would be updated twice per step with one gradient.
     if (!seen.insert(p.impl_ptr()).second) {

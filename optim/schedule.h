@@ -92,10 +92,10 @@ enum class PlateauMode { Min, Max };  // whether the monitored metric should fal
 // Keras' defaults.
 struct PlateauOptions {
   PlateauMode mode = PlateauMode::Min;
-  double factor = 0.1;     // new lr = max(lr * factor, min_learning_rate)
-  int64_t patience = 10;   // steps without improvement after which the rate is reduced
-  double min_delta = 1e-4; // an improvement must beat the best value by more than this (absolute)
-  int64_t cooldown = 0;    // steps after a reduction during which bad steps are not counted
+  double factor = 0.1;      // new lr = max(lr * factor, min_learning_rate)
+  int64_t patience = 10;    // steps without improvement after which the rate is reduced
+  double min_delta = 1e-4;  // an improvement must beat the best value by more than this (absolute)
+  int64_t cooldown = 0;     // steps after a reduction during which bad steps are not counted
   double min_learning_rate = 0.0;
 };
 

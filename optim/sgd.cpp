@@ -22,8 +22,10 @@ SGD::SGD(std::vector<Tensor> params, const SgdOptions& options)
   check(std::isfinite(options.weight_decay) && options.weight_decay >= 0.0, "weight_decay",
         "finite and >= 0", options.weight_decay);
   if (options.nesterov && (options.momentum <= 0.0 || options.dampening != 0.0)) {
-    throw error("SGD: nesterov requires momentum > 0 and dampening 0, got momentum {} and "
-                "dampening {}", options.momentum, options.dampening);
+    throw error(
+        "SGD: nesterov requires momentum > 0 and dampening 0, got momentum {} and "
+        "dampening {}",
+        options.momentum, options.dampening);
   }
 }
 

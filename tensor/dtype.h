@@ -15,12 +15,9 @@ inline constexpr DType kInt64 = DType::Int64;
 
 constexpr std::string_view dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::Float32:
-      return "float32";
-    case DType::Float64:
-      return "float64";
-    case DType::Int64:
-      return "int64";
+    case DType::Float32: return "float32";
+    case DType::Float64: return "float64";
+    case DType::Int64: return "int64";
   }
   return "?";
 }
@@ -54,12 +51,9 @@ constexpr DType dtype_of<int64_t>() {
 template <typename Fn>
 decltype(auto) visit_dtype(DType dtype, Fn&& fn) {
   switch (dtype) {
-    case DType::Float32:
-      return fn(float{});
-    case DType::Float64:
-      return fn(double{});
-    case DType::Int64:
-      break;
+    case DType::Float32: return fn(float{});
+    case DType::Float64: return fn(double{});
+    case DType::Int64: break;
   }
   return fn(int64_t{});
 }
@@ -72,4 +66,3 @@ decltype(auto) visit_floating(DType dtype, Fn&& fn) {
 }
 
 }  // namespace nabla
-

@@ -1,11 +1,11 @@
 // nabla::Error, the one exception type for user mistakes (bad shapes, dtypes, indices, files).
 #pragma once
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace nabla {
 

@@ -169,8 +169,7 @@ Tensor tensor(std::initializer_list<std::initializer_list<std::initializer_list<
   std::vector<double> flat;
   const int64_t d0 = static_cast<int64_t>(values.size());
   const int64_t d1 = d0 == 0 ? 0 : static_cast<int64_t>(values.begin()->size());
-  const int64_t d2 =
-      d1 == 0 ? 0 : static_cast<int64_t>(values.begin()->begin()->size());
+  const int64_t d2 = d1 == 0 ? 0 : static_cast<int64_t>(values.begin()->begin()->size());
   for (const auto& plane : values) {
     if (static_cast<int64_t>(plane.size()) != d1) {
       throw error("tensor: ragged nested lists (expected {} rows per plane)", d1);

@@ -12,7 +12,7 @@ constexpr int64_t kSummarizeThreshold = 1000;
 constexpr int64_t kEdgeItems = 3;
 
 struct Style {
-  bool integers = true;      // every value is integral: print "1." like PyTorch
+  bool integers = true;  // every value is integral: print "1." like PyTorch
   bool scientific = false;
   int width = 1;
 };
@@ -26,9 +26,8 @@ std::string format_value(double v, const Style& style, bool int_dtype) {
   return fmt::format("{:.4f}", v);
 }
 
-void print_dims(std::string& out, const std::vector<double>& values, const Shape& shape,
-                size_t dim, int64_t offset, const Style& style, bool int_dtype, bool summarize,
-                int indent) {
+void print_dims(std::string& out, const std::vector<double>& values, const Shape& shape, size_t dim,
+                int64_t offset, const Style& style, bool int_dtype, bool summarize, int indent) {
   if (shape.empty()) {
     out += format_value(values[static_cast<size_t>(offset)], style, int_dtype);
     return;
@@ -39,11 +38,13 @@ void print_dims(std::string& out, const std::vector<double>& values, const Shape
   out += "[";
   for (int64_t i = 0; i < extent; ++i) {
     if (summarize && extent > 2 * kEdgeItems && i == kEdgeItems) {
-      out += dim + 1 == shape.size() ? "..., " : "...,\n" + std::string(static_cast<size_t>(indent + 1), ' ');
+      out += dim + 1 == shape.size() ? "..., "
+                                     : "...,\n" + std::string(static_cast<size_t>(indent + 1), ' ');
       i = extent - kEdgeItems;
     }
     if (dim + 1 == shape.size()) {
-      out += fmt::format("{:>{}}", format_value(values[static_cast<size_t>(offset + i)], style, int_dtype),
+      out += fmt::format("{:>{}}",
+                         format_value(values[static_cast<size_t>(offset + i)], style, int_dtype),
                          style.width);
     } else {
       print_dims(out, values, shape, dim + 1, offset + i * inner, style, int_dtype, summarize,
@@ -78,8 +79,9 @@ std::string Tensor::to_string() const {
     max_abs = std::max(max_abs, std::abs(v));
     if (v != 0) min_abs = std::min(min_abs, std::abs(v));
   }
-  if (!int_dtype && !style.integers && (max_abs >= 1e8 || (min_abs < 1e-4 && min_abs > 0) ||
-                                         (max_abs / min_abs > 1000 && min_abs < 1e-2))) {
+  if (!int_dtype && !style.integers &&
+      (max_abs >= 1e8 || (min_abs < 1e-4 && min_abs > 0) ||
+       (max_abs / min_abs > 1000 && min_abs < 1e-2))) {
     style.scientific = true;
   }
   for (const double v : values) {

@@ -14,10 +14,10 @@ class Generator {
   void manual_seed(uint64_t seed);
   uint64_t next_u64();
 
-  double uniform();        // [0, 1), 53 random bits
-  float uniform_float();   // [0, 1), 24 random bits
-  double normal();         // standard normal (Box-Muller; the spare value is cached)
-  uint64_t below(uint64_t bound);             // unbiased in [0, bound), bound > 0
+  double uniform();                // [0, 1), 53 random bits
+  float uniform_float();           // [0, 1), 24 random bits
+  double normal();                 // standard normal (Box-Muller; the spare value is cached)
+  uint64_t below(uint64_t bound);  // unbiased in [0, bound), bound > 0
   int64_t randint(int64_t low, int64_t high);  // unbiased in [low, high), low < high
 
   static constexpr uint64_t kDefaultSeed = 0x5EED5EED5EEDULL;

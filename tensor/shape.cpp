@@ -62,8 +62,8 @@ int64_t normalize_dim(std::string_view op, int64_t dim, int64_t ndim) {
   const int64_t lo = ndim == 0 ? -1 : -ndim;
   const int64_t hi = ndim == 0 ? 0 : ndim - 1;
   if (dim < lo || dim > hi) {
-    throw error("{}: dim {} is out of range for a tensor with {} dims (expected {} to {})", op,
-                dim, ndim, lo, hi);
+    throw error("{}: dim {} is out of range for a tensor with {} dims (expected {} to {})", op, dim,
+                ndim, lo, hi);
   }
   return dim < 0 ? dim + std::max<int64_t>(ndim, 1) : dim;
 }

@@ -37,7 +37,7 @@ class Storage {
 struct AllocatorStats {
   uint64_t os_allocations = 0;  // cache misses that went to the OS
   uint64_t cache_hits = 0;
-  size_t cached_bytes = 0;      // free blocks held for reuse
+  size_t cached_bytes = 0;  // free blocks held for reuse
 };
 
 AllocatorStats allocator_stats();

@@ -35,8 +35,8 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
     throw error("empty: shape {} is too large to allocate", shape_str(shape));
   }
   auto storage = Storage::allocate(static_cast<size_t>(nbytes));
-  return Tensor(std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape),
-                                             0, dtype));
+  return Tensor(
+      std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape), 0, dtype));
 }
 
 Tensor Tensor::make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset) {
@@ -47,10 +47,12 @@ Tensor Tensor::make_view(const Tensor& base, Shape shape, Shape strides, int64_t
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 0) empty_view = true;
     const int64_t reach = (shape[d] - 1) * strides[d];
-    if (reach < 0) lowest += reach; else highest += reach;
+    if (reach < 0)
+      lowest += reach;
+    else
+      highest += reach;
   }
-  const auto capacity =
-      static_cast<int64_t>(base.storage()->nbytes() / dtype_size(base.dtype()));
+  const auto capacity = static_cast<int64_t>(base.storage()->nbytes() / dtype_size(base.dtype()));
   if (!empty_view && (lowest < 0 || highest >= capacity)) {
     throw error("view: shape {} with strides {} and offset {} exceeds a storage of {} elements",
                 shape_str(shape), shape_str(strides), offset, capacity);

@@ -87,7 +87,7 @@ class Tensor {
   [[nodiscard]] bool requires_grad() const;
   // Marks a leaf as requiring grad (only floating tensors can).
   Tensor& requires_grad_(bool enabled = true);
-  [[nodiscard]] Tensor grad() const;      // undefined Tensor until a backward reaches this leaf
+  [[nodiscard]] Tensor grad() const;        // undefined Tensor until a backward reaches this leaf
   void set_grad(const Tensor& grad) const;  // undefined clears it
   [[nodiscard]] std::shared_ptr<autograd::Node> grad_fn() const;
   [[nodiscard]] bool is_leaf() const;
@@ -98,7 +98,8 @@ class Tensor {
   [[nodiscard]] Tensor detach() const;
   // Keeps the gradient of a non-leaf in grad() after backward.
   void retain_grad() const;
-  // Called with the gradient w.r.t. this tensor during backward; a defined return value replaces it.
+  // Called with the gradient w.r.t. this tensor during backward; a defined return value replaces
+  // it.
   void register_hook(GradHook hook) const;
 
   // ---- differentiable methods (defined in autograd/; the free functions say what they do) ----

@@ -21,8 +21,10 @@ double lookup(const Logs& logs, const std::string& key, std::string_view who) {
   if (it == logs.end()) {
     std::string known;
     for (const auto& [name, value] : logs) known += (known.empty() ? "" : ", ") + name;
-    throw error("{}: monitored value '{}' is not in the logs ({}); validation values need "
-                "validation_split or validation_data", who, key, known);
+    throw error(
+        "{}: monitored value '{}' is not in the logs ({}); validation values need "
+        "validation_split or validation_data",
+        who, key, known);
   }
   return it->second;
 }
@@ -45,7 +47,8 @@ bool Monitor::improved(const Logs& logs) {
 
 EarlyStopping::EarlyStopping(EarlyStoppingOptions options)
     : options_(std::move(options)), monitor_(options_.monitor, options_.mode, options_.min_delta) {
-  if (options_.patience < 0) throw error("EarlyStopping: patience must be non-negative, got {}", options_.patience);
+  if (options_.patience < 0)
+    throw error("EarlyStopping: patience must be non-negative, got {}", options_.patience);
 }
 
 void EarlyStopping::on_train_begin(Model& /*model*/) {
@@ -82,7 +85,9 @@ void EarlyStopping::on_train_end(Model& model, const History& /*history*/) {
 }
 
 ModelCheckpoint::ModelCheckpoint(std::string path, ModelCheckpointOptions options)
-    : path_(std::move(path)), options_(std::move(options)), monitor_(options_.monitor, options_.mode, 0.0) {}
+    : path_(std::move(path)),
+      options_(std::move(options)),
+      monitor_(options_.monitor, options_.mode, 0.0) {}
 
 void ModelCheckpoint::on_epoch_end(Model& model, int64_t epoch, Logs& logs) {
   if (options_.save_best_only && !monitor_.improved(logs)) return;

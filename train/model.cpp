@@ -110,7 +110,8 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   check_compiled("fit");
   check_pair("fit", x, y);
   if (options.epochs < 0) throw error("fit: epochs must be non-negative, got {}", options.epochs);
-  if (options.batch_size <= 0) throw error("fit: batch_size must be positive, got {}", options.batch_size);
+  if (options.batch_size <= 0)
+    throw error("fit: batch_size must be positive, got {}", options.batch_size);
   if (options.validation_split < 0.0 || options.validation_split >= 1.0) {
     throw error("fit: validation_split must be in [0, 1), got {}", options.validation_split);
   }
@@ -119,7 +120,8 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   data::TensorDataset train_set(x, y);
   std::optional<data::TensorDataset> validation_set;
   if (options.validation_data) {
-    check_pair("fit (validation_data)", options.validation_data->first, options.validation_data->second);
+    check_pair("fit (validation_data)", options.validation_data->first,
+               options.validation_data->second);
     validation_set.emplace(options.validation_data->first, options.validation_data->second);
   } else if (options.validation_split > 0.0) {
     auto [head, tail] = data::split(train_set, options.validation_split);
@@ -144,11 +146,13 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
       ++batch_index;
       bar.update(batch_index, averages.means());
       logs["step"] = static_cast<double>(global_step++);
-      for (const auto& callback : options.callbacks) callback->on_batch_end(*this, batch_index - 1, logs);
+      for (const auto& callback : options.callbacks)
+        callback->on_batch_end(*this, batch_index - 1, logs);
     }
     Logs epoch_logs = averages.means();
     if (validation_set) {
-      const Logs validation = evaluate(validation_set->x(), validation_set->y(), options.batch_size);
+      const Logs validation =
+          evaluate(validation_set->x(), validation_set->y(), options.batch_size);
       for (const auto& [key, value] : validation) epoch_logs["val_" + key] = value;
     }
     epoch_logs["lr"] = optimizer_->learning_rate();
@@ -185,7 +189,8 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int v
 }
 
 Tensor Model::predict(const Tensor& x, int64_t batch_size) {
-  if (x.dim() == 0) throw error("predict: x must have a batch dim, got shape {}", shape_str(x.shape()));
+  if (x.dim() == 0)
+    throw error("predict: x must have a batch dim, got shape {}", shape_str(x.shape()));
   if (batch_size <= 0) throw error("predict: batch_size must be positive, got {}", batch_size);
   prepare(x);
   const NoGradGuard no_grad;

@@ -41,7 +41,7 @@ struct FitOptions {
   std::optional<std::pair<Tensor, Tensor>> validation_data;
   bool shuffle = true;
   std::vector<std::shared_ptr<Callback>> callbacks;
-  int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
+  int verbose = 1;               // 0 silent, 1 progress bar, 2 one line per epoch
   std::optional<uint64_t> seed;  // shuffling order; default from nabla::default_generator()
 };
 

@@ -60,11 +60,12 @@ std::string ProgressBar::render(int64_t step, int64_t total, double elapsed_seco
   std::string timing;
   if (finished) {
     const double per_step = step > 0 ? elapsed_seconds / static_cast<double>(step) : 0.0;
-    timing = fmt::format(" - {} {}/step", format_duration(elapsed_seconds), format_duration(per_step));
+    timing =
+        fmt::format(" - {} {}/step", format_duration(elapsed_seconds), format_duration(per_step));
   } else {
-    const double eta = step > 0 ? elapsed_seconds / static_cast<double>(step) *
-                                      static_cast<double>(total - step)
-                                : 0.0;
+    const double eta =
+        step > 0 ? elapsed_seconds / static_cast<double>(step) * static_cast<double>(total - step)
+                 : 0.0;
     timing = fmt::format(" - ETA: {}", format_duration(eta));
   }
   return fmt::format("{:>{}}/{} [{}]{}{}", step, digits, total, bar, timing, format_logs(logs));
@@ -95,7 +96,8 @@ void ProgressBar::finish(const Logs& logs) {
   if (verbose_ == 2) {
     fmt::print(out_, "{}{}\n", format_duration(elapsed), format_logs(logs));
   } else {
-    fmt::print(out_, "{}{}\n", interactive_ ? "\r" : "", render(total_, total_, elapsed, logs, true));
+    fmt::print(out_, "{}{}\n", interactive_ ? "\r" : "",
+               render(total_, total_, elapsed, logs, true));
   }
   std::fflush(out_);
 }

@@ -30,9 +30,11 @@ Loss loss_by_name(const std::string& name, bool from_logits) {
   if (name == "mean_absolute_error" || name == "mae") {
     return {name, [](const Tensor& p, const Tensor& t) { return nn::mean_absolute_error(p, t); }};
   }
-  throw error("loss_by_name: unknown loss '{}' (known: categorical_crossentropy, "
-              "sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error, mse, "
-              "mean_absolute_error, mae)", name);
+  throw error(
+      "loss_by_name: unknown loss '{}' (known: categorical_crossentropy, "
+      "sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error, mse, "
+      "mean_absolute_error, mae)",
+      name);
 }
 
 Metric metric_by_name(const std::string& name) {
@@ -43,19 +45,24 @@ Metric metric_by_name(const std::string& name) {
     return {name, [](const Tensor& p, const Tensor& t) { return nn::categorical_accuracy(p, t); }};
   }
   if (name == "sparse_categorical_accuracy") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::sparse_categorical_accuracy(p, t); }};
+    return {name,
+            [](const Tensor& p, const Tensor& t) { return nn::sparse_categorical_accuracy(p, t); }};
   }
   if (name == "binary_accuracy") {
     return {name, [](const Tensor& p, const Tensor& t) { return nn::binary_accuracy(p, t); }};
   }
   if (name == "mse" || name == "mean_squared_error") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::mean_squared_error(p, t).item(); }};
+    return {name,
+            [](const Tensor& p, const Tensor& t) { return nn::mean_squared_error(p, t).item(); }};
   }
   if (name == "mae" || name == "mean_absolute_error") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::mean_absolute_error(p, t).item(); }};
+    return {name,
+            [](const Tensor& p, const Tensor& t) { return nn::mean_absolute_error(p, t).item(); }};
   }
-  throw error("metric_by_name: unknown metric '{}' (known: accuracy, categorical_accuracy, "
-              "sparse_categorical_accuracy, binary_accuracy, mse, mae)", name);
+  throw error(
+      "metric_by_name: unknown metric '{}' (known: accuracy, categorical_accuracy, "
+      "sparse_categorical_accuracy, binary_accuracy, mse, mae)",
+      name);
 }
 
 }  // namespace nabla::train

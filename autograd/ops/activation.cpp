@@ -41,7 +41,8 @@ Tensor sigmoid(const Tensor& a) {
                 [a, saved](const Tensor& g) -> Grads {
                   const Tensor s = autograd::is_grad_enabled() ? sigmoid(a) : saved;
                   return {g * s * (1.0 - s)};
-                }, {saved});
+                },
+                {saved});
 }
 
 // d tanh(a) = g * (1 - t^2)
@@ -52,7 +53,8 @@ Tensor tanh(const Tensor& a) {
                 [a, saved](const Tensor& g) -> Grads {
                   const Tensor t = autograd::is_grad_enabled() ? tanh(a) : saved;
                   return {g * (1.0 - t * t)};
-                }, {saved});
+                },
+                {saved});
 }
 
 // gelu(x) = x * Phi(x) = x/2 * (1 + erf(x/sqrt(2))); composite, so its derivative is automatic.

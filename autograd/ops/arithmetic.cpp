@@ -24,26 +24,33 @@ Tensor mask(BinaryOp op, const Tensor& a, const Tensor& b) { return kernels::bin
 
 // d(a+b) = (g, g)
 Tensor add(const Tensor& a, const Tensor& b) {
-  return record("add", kernels::binary(BinaryOp::Add, a, b), {a, b},
-                [](const Tensor& g) -> Grads { return {g, g}; });
+  return record("add", kernels::binary(BinaryOp::Add, a, b), {a, b}, [](const Tensor& g) -> Grads {
+    return {g, g};
+  });
 }
 
 // d(a-b) = (g, -g)
 Tensor sub(const Tensor& a, const Tensor& b) {
-  return record("sub", kernels::binary(BinaryOp::Sub, a, b), {a, b},
-                [](const Tensor& g) -> Grads { return {g, neg(g)}; });
+  return record("sub", kernels::binary(BinaryOp::Sub, a, b), {a, b}, [](const Tensor& g) -> Grads {
+    return {g, neg(g)};
+  });
 }
 
 // d(a*b) = (g*b, g*a)
 Tensor mul(const Tensor& a, const Tensor& b) {
   return record("mul", kernels::binary(BinaryOp::Mul, a, b), {a, b},
-                [a, b](const Tensor& g) -> Grads { return {g * b, g * a}; }, {a, b});
+                [a, b](const Tensor& g) -> Grads {
+                  return {g * b, g * a};
+                },
+                {a, b});
 }
 
 // d(a/b) = (g/b, -g*a/b^2)
 Tensor div(const Tensor& a, const Tensor& b) {
   return record("div", kernels::binary(BinaryOp::Div, a, b), {a, b},
-                [a, b](const Tensor& g) -> Grads { return {g / b, neg(g * a / (b * b))}; },
+                [a, b](const Tensor& g) -> Grads {
+                  return {g / b, neg(g * a / (b * b))};
+                },
                 {a, b});
 }
 
@@ -51,26 +58,24 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& base, const Tensor& exponent) {
   Tensor out = kernels::binary(BinaryOp::Pow, base, exponent);
   const Tensor saved = autograd::alias_without_graph(out);
-  return record(
-      "pow", out, {base, exponent},
-      [base, exponent, saved](const Tensor& g) -> Grads {
-        const Tensor d_base = g * exponent * pow(base, exponent - 1.0);
-        const Tensor safe_log = log(where(mask(BinaryOp::Eq, base, scalar(base, 0)),
-                                          ones_like(base), base));
-        return {d_base, g * pow(base, exponent) * safe_log};
-      },
-      {base, exponent, saved});
+  return record("pow", out, {base, exponent},
+                [base, exponent, saved](const Tensor& g) -> Grads {
+                  const Tensor d_base = g * exponent * pow(base, exponent - 1.0);
+                  const Tensor safe_log =
+                      log(where(mask(BinaryOp::Eq, base, scalar(base, 0)), ones_like(base), base));
+                  return {d_base, g * pow(base, exponent) * safe_log};
+                },
+                {base, exponent, saved});
 }
 
 // d(a^e) = g*e*a^(e-1)
 Tensor pow(const Tensor& base, double exponent) {
-  return record(
-      "pow", kernels::binary(BinaryOp::Pow, base, scalar(base, exponent)), {base},
-      [base, exponent](const Tensor& g) -> Grads {
-        if (exponent == 0.0) return {zeros_like(g)};
-        return {g * exponent * pow(base, exponent - 1.0)};
-      },
-      {base});
+  return record("pow", kernels::binary(BinaryOp::Pow, base, scalar(base, exponent)), {base},
+                [base, exponent](const Tensor& g) -> Grads {
+                  if (exponent == 0.0) return {zeros_like(g)};
+                  return {g * exponent * pow(base, exponent - 1.0)};
+                },
+                {base});
 }
 
 // d max(a,b) = g where a wins, split equally on ties.
@@ -79,7 +84,8 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
                 [a, b](const Tensor& g) -> Grads {
                   const Tensor share = mask(BinaryOp::Gt, a, b) + mask(BinaryOp::Eq, a, b) * 0.5;
                   return {g * share, g * (1.0 - share)};
-                }, {a, b});
+                },
+                {a, b});
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
@@ -87,7 +93,8 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
                 [a, b](const Tensor& g) -> Grads {
                   const Tensor share = mask(BinaryOp::Lt, a, b) + mask(BinaryOp::Eq, a, b) * 0.5;
                   return {g * share, g * (1.0 - share)};
-                }, {a, b});
+                },
+                {a, b});
 }
 
 // d(-a) = -g
@@ -113,7 +120,8 @@ Tensor exp(const Tensor& a) {
                   // The saved output has no graph; recompute only when a second derivative is
                   // being recorded.
                   return {g * (autograd::is_grad_enabled() ? exp(a) : saved)};
-                }, {saved});
+                },
+                {saved});
 }
 
 // d log(a) = g/a
@@ -153,7 +161,8 @@ Tensor erf(const Tensor& a) {
   return record("erf", kernels::unary(UnaryOp::Erf, a), {a},
                 [a](const Tensor& g) -> Grads {
                   return {g * exp(neg(a * a)) * (2.0 / std::sqrt(std::numbers::pi))};
-                }, {a});
+                },
+                {a});
 }
 
 // d clamp(a) = g inside [min, max] (bounds included, as in PyTorch), 0 outside.
@@ -164,7 +173,8 @@ Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> m
                   if (min) inside = inside * mask(BinaryOp::Ge, a, scalar(a, *min));
                   if (max) inside = inside * mask(BinaryOp::Le, a, scalar(a, *max));
                   return {g * inside};
-                }, {a});
+                },
+                {a});
 }
 
 // d where(c, a, b) = (-, g where c, g where !c)
@@ -173,7 +183,8 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
                 [condition](const Tensor& g) -> Grads {
                   const Tensor zero = zeros({}, g.dtype());
                   return {Tensor(), where(condition, g, zero), where(condition, zero, g)};
-                }, {condition});
+                },
+                {condition});
 }
 
 Tensor eq(const Tensor& a, const Tensor& b) { return kernels::binary(BinaryOp::Eq, a, b); }

@@ -1,8 +1,9 @@
 // Convolution and pooling ops on NCHW tensors. Each backward is itself a recorded op built on the
 // raw kernels (input-gradient and weight-gradient convolutions, pooling adjoints), so gradients
 // of any order are available.
-#include "autograd/ops.h"
 #include "tensor/kernels/conv.h"
+
+#include "autograd/ops.h"
 #include "tensor/kernels/kernels.h"
 #include "tensor/kernels/pool.h"
 
@@ -28,19 +29,22 @@ int64_t window_count(std::string_view op, int64_t extent, int64_t pad_before, in
   const int64_t span = dilation * (kernel - 1) + 1;
   const int64_t padded = extent + pad_before + pad_after;
   if (padded < span) {
-    throw error("{}: window of extent {} does not fit input extent {} with padding {}+{}", op,
-                span, extent, pad_before, pad_after);
+    throw error("{}: window of extent {} does not fit input extent {} with padding {}+{}", op, span,
+                extent, pad_before, pad_after);
   }
   return (padded - span) / stride + 1;
 }
 
 void check_positive(std::string_view op, std::string_view what, const std::array<int64_t, 2>& v) {
-  if (v[0] < 1 || v[1] < 1) throw error("{}: {} must be positive, got [{}, {}]", op, what, v[0], v[1]);
+  if (v[0] < 1 || v[1] < 1)
+    throw error("{}: {} must be positive, got [{}, {}]", op, what, v[0], v[1]);
 }
 
 void check_padding(std::string_view op, const std::array<int64_t, 4>& p) {
   for (const int64_t v : p) {
-    if (v < 0) throw error("{}: padding must be non-negative, got [{}, {}, {}, {}]", op, p[0], p[1], p[2], p[3]);
+    if (v < 0)
+      throw error("{}: padding must be non-negative, got [{}, {}, {}, {}]", op, p[0], p[1], p[2],
+                  p[3]);
   }
 }
 
@@ -82,13 +86,15 @@ Tensor conv_input_grad(const Tensor& grad, const Tensor& weight, const Shape& in
   Tensor out = Tensor::empty(input_shape, grad.dtype());
   visit_floating(grad.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::conv2d_backward_input(g, grad_c.data_ptr<T>(), weight_c.data_ptr<T>(), out.data_ptr<T>());
+    kernels::conv2d_backward_input(g, grad_c.data_ptr<T>(), weight_c.data_ptr<T>(),
+                                   out.data_ptr<T>());
   });
   return record("conv2d_input_grad", out, {grad, weight},
                 [weight, grad, options, input_shape](const Tensor& h) -> Grads {
                   return {conv2d(h, weight, Tensor(), options),
                           conv_weight_grad(grad, h, weight.shape(), options)};
-                }, {grad, weight});
+                },
+                {grad, weight});
 }
 
 Tensor conv_weight_grad(const Tensor& grad, const Tensor& input, const Shape& weight_shape,
@@ -99,13 +105,15 @@ Tensor conv_weight_grad(const Tensor& grad, const Tensor& input, const Shape& we
   Tensor out = Tensor::empty(weight_shape, grad.dtype());
   visit_floating(grad.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::conv2d_backward_weight(g, grad_c.data_ptr<T>(), input_c.data_ptr<T>(), out.data_ptr<T>());
+    kernels::conv2d_backward_weight(g, grad_c.data_ptr<T>(), input_c.data_ptr<T>(),
+                                    out.data_ptr<T>());
   });
   return record("conv2d_weight_grad", out, {grad, input},
                 [grad, input, options](const Tensor& h) -> Grads {
                   return {conv2d(input, h, Tensor(), options),
                           conv_input_grad(grad, h, input.shape(), options)};
-                }, {grad, input});
+                },
+                {grad, input});
 }
 
 kernels::Pool2dGeometry pool_geometry(std::string_view op, const Shape& input,
@@ -134,7 +142,8 @@ kernels::Pool2dGeometry pool_geometry(std::string_view op, const Shape& input,
   return g;
 }
 
-Tensor avg_pool_adjoint(const Tensor& grad, const Shape& input_shape, const Pool2dOptions& options) {
+Tensor avg_pool_adjoint(const Tensor& grad, const Shape& input_shape,
+                        const Pool2dOptions& options) {
   const auto g = pool_geometry("avg_pool2d", input_shape, options);
   const Tensor grad_c = kernels::contiguous(grad);
   Tensor out = Tensor::empty(input_shape, grad.dtype());
@@ -153,14 +162,15 @@ Tensor max_pool_adjoint(const Tensor& grad, const Tensor& argmax, const Shape& i
   Tensor out = Tensor::empty(input_shape, grad.dtype());
   visit_floating(grad.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::max_pool2d_backward(g, grad_c.data_ptr<T>(), argmax.data_ptr<int64_t>(), out.data_ptr<T>());
+    kernels::max_pool2d_backward(g, grad_c.data_ptr<T>(), argmax.data_ptr<int64_t>(),
+                                 out.data_ptr<T>());
   });
-  return record("max_pool2d_backward", out, {grad},
-                [argmax, g, input_shape](const Tensor& h) -> Grads {
-                  const Tensor planes = reshape(h, {g.batch * g.channels, g.in_h * g.in_w});
-                  const Tensor index = kernels::reshape(argmax, {g.batch * g.channels, g.out_h * g.out_w});
-                  return {reshape(gather(planes, 1, index), {g.batch, g.channels, g.out_h, g.out_w})};
-                });
+  return record(
+      "max_pool2d_backward", out, {grad}, [argmax, g, input_shape](const Tensor& h) -> Grads {
+        const Tensor planes = reshape(h, {g.batch * g.channels, g.in_h * g.in_w});
+        const Tensor index = kernels::reshape(argmax, {g.batch * g.channels, g.out_h * g.out_w});
+        return {reshape(gather(planes, 1, index), {g.batch, g.channels, g.out_h, g.out_w})};
+      });
 }
 
 }  // namespace
@@ -185,7 +195,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const auto g = conv_geometry(input.shape(), weight.shape(), options);
   const Tensor input_c = kernels::contiguous(kernels::to_dtype(input, dtype));
   const Tensor weight_c = kernels::contiguous(kernels::to_dtype(weight, dtype));
-  const Tensor bias_c = bias.defined() ? kernels::contiguous(kernels::to_dtype(bias, dtype)) : Tensor();
+  const Tensor bias_c =
+      bias.defined() ? kernels::contiguous(kernels::to_dtype(bias, dtype)) : Tensor();
   Tensor out = Tensor::empty({g.batch, g.out_channels, g.out_h, g.out_w}, dtype);
   visit_floating(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -202,7 +213,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                               ? conv_weight_grad(grad, input, weight.shape(), options)
                               : Tensor(),
                           has_bias ? sum(grad, {0, 2, 3}) : Tensor()};
-                }, {input, weight});
+                },
+                {input, weight});
 }
 
 Tensor max_pool2d(const Tensor& input, const Pool2dOptions& options) {
@@ -213,7 +225,8 @@ Tensor max_pool2d(const Tensor& input, const Pool2dOptions& options) {
   Tensor argmax = Tensor::empty(out.shape(), kInt64);
   visit_floating(input.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::max_pool2d_forward(g, input_c.data_ptr<T>(), out.data_ptr<T>(), argmax.data_ptr<int64_t>());
+    kernels::max_pool2d_forward(g, input_c.data_ptr<T>(), out.data_ptr<T>(),
+                                argmax.data_ptr<int64_t>());
   });
   return record("max_pool2d", out, {input},
                 [argmax, g, shape = input.shape()](const Tensor& grad) -> Grads {

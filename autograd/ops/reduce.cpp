@@ -18,7 +18,8 @@ Shape keepdim_shape(std::string_view op, const Tensor& a, const std::vector<int6
 
 int64_t reduced_count(std::string_view op, const Tensor& a, const std::vector<int64_t>& dims) {
   int64_t count = 1;
-  for (const int64_t d : normalize_dims(op, dims, a.dim())) count *= a.shape()[static_cast<size_t>(d)];
+  for (const int64_t d : normalize_dims(op, dims, a.dim()))
+    count *= a.shape()[static_cast<size_t>(d)];
   return count;
 }
 
@@ -33,7 +34,8 @@ Tensor extreme_op(std::string_view name, const Tensor& a, const std::vector<int6
                   const Tensor hits = kernels::to_dtype(
                       kernels::binary(kernels::BinaryOp::Eq, a, reshape(saved, kept)), g.dtype());
                   return {reshape(g, kept) * hits / kernels::sum(hits, dims, true)};
-                }, {a, saved});
+                },
+                {a, saved});
 }
 
 }  // namespace
@@ -94,7 +96,8 @@ Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim
                 [a, kept, dims](const Tensor& g) -> Grads {
                   const Tensor lse = logsumexp(a, dims, true);
                   return {reshape(g, kept) * exp(a - lse)};
-                }, {a});
+                },
+                {a});
 }
 
 // d softmax = y * (g - sum(g*y))
@@ -106,7 +109,8 @@ Tensor softmax(const Tensor& a, int64_t dim) {
                   const Tensor y = autograd::is_grad_enabled() ? softmax(a, dim) : saved;
                   const int64_t d = a.dim() == 0 ? 0 : dim;
                   return {y * (g - sum(g * y, {d}, true))};
-                }, {saved});
+                },
+                {saved});
 }
 
 // d log_softmax = g - softmax * sum(g)
@@ -118,7 +122,8 @@ Tensor log_softmax(const Tensor& a, int64_t dim) {
                   const Tensor y = autograd::is_grad_enabled() ? log_softmax(a, dim) : saved;
                   const int64_t d = a.dim() == 0 ? 0 : dim;
                   return {g - exp(y) * sum(g, {d}, true)};
-                }, {saved});
+                },
+                {saved});
 }
 
 // d sum_to = g broadcast back to the input's shape

@@ -80,20 +80,18 @@ Tensor slice(const Tensor& a, int64_t dim, std::optional<int64_t> start,
   begin = std::clamp<int64_t>(begin, 0, extent);
   const int64_t taken = out.shape()[static_cast<size_t>(d)];
   const int64_t end = begin + taken * step;
-  return record("slice", out, {a},
-                [in = a.shape(), d, begin, end, step](const Tensor& g) -> Grads {
-                  return {slice_backward(g, in, d, begin, end, step)};
-                });
+  return record("slice", out, {a}, [in = a.shape(), d, begin, end, step](const Tensor& g) -> Grads {
+    return {slice_backward(g, in, d, begin, end, step)};
+  });
 }
 
 Tensor slice_backward(const Tensor& grad, const Shape& input_shape, int64_t dim, int64_t start,
                       int64_t stop, int64_t step) {
   Tensor out = zeros(input_shape, grad.dtype());
   kernels::copy_(kernels::slice(out, dim, start, stop, step), grad);
-  return record("slice_backward", out, {grad},
-                [dim, start, stop, step](const Tensor& g) -> Grads {
-                  return {slice(g, dim, start, stop, step)};
-                });
+  return record("slice_backward", out, {grad}, [dim, start, stop, step](const Tensor& g) -> Grads {
+    return {slice(g, dim, start, stop, step)};
+  });
 }
 
 Tensor select(const Tensor& a, int64_t dim, int64_t index) {

@@ -74,25 +74,25 @@ void binary_loop(const Tensor& out, const Tensor& a, const Shape& a_strides, con
   Out* po = out.data_ptr<Out>();
   const In* pa = a.data_ptr<In>();
   const In* pb = b.data_ptr<In>();
-  detail::for_each_row(it, [=](const std::array<int64_t, 3>& off, int64_t n,
-                               const std::array<int64_t, 3>& st) {
-    Out* o = po + off[0];
-    const In* x = pa + off[1];
-    const In* y = pb + off[2];
-    if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(x[i], y[i]));
-    } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
-      const In yv = *y;
-      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(x[i], yv));
-    } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
-      const In xv = *x;
-      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(xv, y[i]));
-    } else {
-      for (int64_t i = 0; i < n; ++i) {
-        o[i * st[0]] = static_cast<Out>(fn(x[i * st[1]], y[i * st[2]]));
-      }
-    }
-  });
+  detail::for_each_row(
+      it, [=](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
+        Out* o = po + off[0];
+        const In* x = pa + off[1];
+        const In* y = pb + off[2];
+        if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+          for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(x[i], y[i]));
+        } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
+          const In yv = *y;
+          for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(x[i], yv));
+        } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
+          const In xv = *x;
+          for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(xv, y[i]));
+        } else {
+          for (int64_t i = 0; i < n; ++i) {
+            o[i * st[0]] = static_cast<Out>(fn(x[i * st[1]], y[i * st[2]]));
+          }
+        }
+      });
 }
 
 template <typename T>
@@ -130,16 +130,16 @@ void unary_loop(const Tensor& out, const Tensor& a, Fn fn) {
   const auto it = detail::coalesce<2>(out.shape(), {out.strides(), a.strides()});
   T* po = out.data_ptr<T>();
   const T* pa = a.data_ptr<T>();
-  detail::for_each_row(it, [=](const std::array<int64_t, 2>& off, int64_t n,
-                               const std::array<int64_t, 2>& st) {
-    T* o = po + off[0];
-    const T* x = pa + off[1];
-    if (st[0] == 1 && st[1] == 1) {
-      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(fn(x[i]));
-    } else {
-      for (int64_t i = 0; i < n; ++i) o[i * st[0]] = static_cast<T>(fn(x[i * st[1]]));
-    }
-  });
+  detail::for_each_row(
+      it, [=](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& st) {
+        T* o = po + off[0];
+        const T* x = pa + off[1];
+        if (st[0] == 1 && st[1] == 1) {
+          for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(fn(x[i]));
+        } else {
+          for (int64_t i = 0; i < n; ++i) o[i * st[0]] = static_cast<T>(fn(x[i * st[1]]));
+        }
+      });
 }
 
 }  // namespace
@@ -184,7 +184,8 @@ void binary_(BinaryOp op, const Tensor& self, const Tensor& other) {
   const Shape so = broadcast_strides(name, source, self.shape());
   visit_dtype(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    with_binary_functor<T>(op, [&](auto fn) { binary_loop<T, T>(self, self, self.strides(), source, so, fn); });
+    with_binary_functor<T>(
+        op, [&](auto fn) { binary_loop<T, T>(self, self, self.strides(), source, so, fn); });
   });
   self.bump_version();
 }
@@ -236,13 +237,13 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
       const C* pc = condition.data_ptr<C>();
       const T* pa = ca.data_ptr<T>();
       const T* pb = cb.data_ptr<T>();
-      detail::for_each_row(it, [=](const std::array<int64_t, 4>& off, int64_t n,
-                                   const std::array<int64_t, 4>& st) {
-        for (int64_t i = 0; i < n; ++i) {
-          po[off[0] + i * st[0]] =
-              pc[off[1] + i * st[1]] != C(0) ? pa[off[2] + i * st[2]] : pb[off[3] + i * st[3]];
-        }
-      });
+      detail::for_each_row(
+          it, [=](const std::array<int64_t, 4>& off, int64_t n, const std::array<int64_t, 4>& st) {
+            for (int64_t i = 0; i < n; ++i) {
+              po[off[0] + i * st[0]] =
+                  pc[off[1] + i * st[1]] != C(0) ? pa[off[2] + i * st[2]] : pb[off[3] + i * st[3]];
+            }
+          });
     });
   });
   return out;

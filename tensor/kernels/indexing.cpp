@@ -80,7 +80,8 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const T
   const int64_t extent = shape.empty() ? 1 : shape[static_cast<size_t>(d)];
   for (int64_t i = 0; i < idx.numel(); ++i) {
     if (pi[i] < 0 || pi[i] >= extent) {
-      throw error("scatter_add: index {} is out of range for dim {} of size {}", pi[i], dim, extent);
+      throw error("scatter_add: index {} is out of range for dim {} of size {}", pi[i], dim,
+                  extent);
     }
   }
   visit_dtype(source.dtype(), [&](auto tag) {

@@ -21,8 +21,8 @@ Tensor permute(const Tensor& t, const std::vector<int64_t>& dims);
 Tensor squeeze(const Tensor& t, std::optional<int64_t> dim);
 Tensor unsqueeze(const Tensor& t, int64_t dim);
 Tensor expand(const Tensor& t, const Shape& shape);
-Tensor slice(const Tensor& t, int64_t dim, std::optional<int64_t> start, std::optional<int64_t> stop,
-             int64_t step);
+Tensor slice(const Tensor& t, int64_t dim, std::optional<int64_t> start,
+             std::optional<int64_t> stop, int64_t step);
 Tensor select(const Tensor& t, int64_t dim, int64_t index);
 Tensor contiguous(const Tensor& t);
 Tensor clone(const Tensor& t);

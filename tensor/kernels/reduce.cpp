@@ -52,8 +52,8 @@ T long_sum(const T* x, int64_t n) {
 }
 
 struct Rows {
-  Tensor matrix;     // contiguous [outer, inner]
-  Shape out_shape;   // the result's shape (keepdim applied)
+  Tensor matrix;    // contiguous [outer, inner]
+  Shape out_shape;  // the result's shape (keepdim applied)
   int64_t outer = 1;
   int64_t inner = 1;
 };
@@ -159,7 +159,8 @@ Tensor sum(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
       *out.data_ptr<T>() = long_sum(rows.matrix.data_ptr<T>(), rows.inner);
       return out;
     }
-    return reduce_rows<T, T>(rows, t.dtype(), [](const T* x, int64_t n) { return pairwise_sum(x, n); });
+    return reduce_rows<T, T>(rows, t.dtype(),
+                             [](const T* x, int64_t n) { return pairwise_sum(x, n); });
   });
 }
 

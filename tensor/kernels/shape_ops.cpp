@@ -73,9 +73,10 @@ std::optional<Tensor> view_if_possible(const Tensor& t, const Shape& shape) {
 Tensor view(const Tensor& t, const Shape& shape) {
   auto result = view_if_possible(t, shape);
   if (!result) {
-    throw error("view: shape {} is not compatible with the strides {} of a tensor of shape {} "
-                "(use reshape, which copies)",
-                shape_str(shape), shape_str(t.strides()), shape_str(t.shape()));
+    throw error(
+        "view: shape {} is not compatible with the strides {} of a tensor of shape {} "
+        "(use reshape, which copies)",
+        shape_str(shape), shape_str(t.strides()), shape_str(t.shape()));
   }
   return *result;
 }
@@ -99,14 +100,16 @@ Tensor transpose(const Tensor& t, int64_t dim0, int64_t dim1) {
 
 Tensor permute(const Tensor& t, const std::vector<int64_t>& dims) {
   if (static_cast<int64_t>(dims.size()) != t.dim()) {
-    throw error("permute: {} dims given for a tensor of shape {}", dims.size(), shape_str(t.shape()));
+    throw error("permute: {} dims given for a tensor of shape {}", dims.size(),
+                shape_str(t.shape()));
   }
   Shape shape(dims.size());
   Shape strides(dims.size());
   std::vector<bool> seen(dims.size(), false);
   for (size_t i = 0; i < dims.size(); ++i) {
     const auto d = static_cast<size_t>(normalize_dim("permute", dims[i], t.dim()));
-    if (seen[d]) throw error("permute: dim {} appears more than once in {}", dims[i], shape_str(dims));
+    if (seen[d])
+      throw error("permute: dim {} appears more than once in {}", dims[i], shape_str(dims));
     seen[d] = true;
     shape[i] = t.shape()[d];
     strides[i] = t.strides()[d];
@@ -144,7 +147,8 @@ Tensor unsqueeze(const Tensor& t, int64_t dim) {
 Shape broadcast_strides(std::string_view op, const Tensor& t, const Shape& shape) {
   const size_t ndim = shape.size();
   if (static_cast<size_t>(t.dim()) > ndim) {
-    throw error("{}: shape {} cannot be broadcast to {}", op, shape_str(t.shape()), shape_str(shape));
+    throw error("{}: shape {} cannot be broadcast to {}", op, shape_str(t.shape()),
+                shape_str(shape));
   }
   Shape strides(ndim, 0);
   const size_t lead = ndim - static_cast<size_t>(t.dim());
@@ -173,8 +177,8 @@ Tensor expand(const Tensor& t, const Shape& shape) {
   return Tensor::make_view(t, target, broadcast_strides("expand", t, target), t.storage_offset());
 }
 
-Tensor slice(const Tensor& t, int64_t dim, std::optional<int64_t> start, std::optional<int64_t> stop,
-             int64_t step) {
+Tensor slice(const Tensor& t, int64_t dim, std::optional<int64_t> start,
+             std::optional<int64_t> stop, int64_t step) {
   if (t.dim() == 0) throw error("slice: cannot slice a 0-d tensor");
   const auto d = static_cast<size_t>(normalize_dim("slice", dim, t.dim()));
   if (step <= 0) throw error("slice: step must be positive, got {}", step);
@@ -288,8 +292,9 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
       if (k != d && t.shape()[k] != first.shape()[k]) compatible = false;
     }
     if (!compatible) {
-      throw error("cat: tensor {} has shape {}, incompatible with shape {} of tensor 0 along dim {}",
-                  i, shape_str(t.shape()), shape_str(first.shape()), dim);
+      throw error(
+          "cat: tensor {} has shape {}, incompatible with shape {} of tensor 0 along dim {}", i,
+          shape_str(t.shape()), shape_str(first.shape()), dim);
     }
     shape[d] += t.shape()[d];
     dtype = promote_types(dtype, t.dtype());

@@ -37,14 +37,13 @@ INSTANTIATE_TEST_SUITE_P(
 
 INSTANTIATE_TEST_SUITE_P(
     Activation, UnaryGrad,
-    ::testing::Values(
-        UnaryCase{"relu", [](const Tensor& a) { return relu(a) - relu(-a) * 0.5; }},
-        UnaryCase{"leaky_relu", [](const Tensor& a) { return leaky_relu(a, 0.1); }},
-        UnaryCase{"sigmoid", [](const Tensor& a) { return sigmoid(a); }, -3.0, 3.0},
-        UnaryCase{"tanh", [](const Tensor& a) { return tanh(a); }, -2.0, 2.0},
-        UnaryCase{"gelu", [](const Tensor& a) { return gelu(a); }, -2.0, 2.0},
-        UnaryCase{"softplus", [](const Tensor& a) { return softplus(a); }, -3.0, 3.0},
-        UnaryCase{"elu", [](const Tensor& a) { return elu(a, 0.7); }}),
+    ::testing::Values(UnaryCase{"relu", [](const Tensor& a) { return relu(a) - relu(-a) * 0.5; }},
+                      UnaryCase{"leaky_relu", [](const Tensor& a) { return leaky_relu(a, 0.1); }},
+                      UnaryCase{"sigmoid", [](const Tensor& a) { return sigmoid(a); }, -3.0, 3.0},
+                      UnaryCase{"tanh", [](const Tensor& a) { return tanh(a); }, -2.0, 2.0},
+                      UnaryCase{"gelu", [](const Tensor& a) { return gelu(a); }, -2.0, 2.0},
+                      UnaryCase{"softplus", [](const Tensor& a) { return softplus(a); }, -3.0, 3.0},
+                      UnaryCase{"elu", [](const Tensor& a) { return elu(a, 0.7); }}),
     [](const auto& case_info) { return case_info.param.name; });
 
 class BinaryGrad : public ::testing::TestWithParam<BinaryCase> {};
@@ -77,7 +76,8 @@ TEST(ArithmeticForward, MatchesHandComputedValues) {
   EXPECT_NEAR(sigmoid(tensor({0.0})).item(), 0.5, 1e-7);
   EXPECT_NEAR(gelu(tensor({1.0}, kFloat64)).item(), 0.8413447460685429, 1e-12);
   EXPECT_NEAR(softplus(tensor({2.0}, kFloat64)).item(), 2.1269280110429727, 1e-12);
-  EXPECT_EQ(clamp(tensor({-5, 0.5, 5}), -1.0, 1.0).to_vector<float>(), (std::vector<float>{-1, 0.5, 1}));
+  EXPECT_EQ(clamp(tensor({-5, 0.5, 5}), -1.0, 1.0).to_vector<float>(),
+            (std::vector<float>{-1, 0.5, 1}));
 }
 
 TEST(ArithmeticForward, StableAtExtremeValues) {

@@ -35,15 +35,20 @@ TEST_P(ConvGrad, MatchesNumericalForInputWeightAndBias) {
 
 INSTANTIATE_TEST_SUITE_P(
     Geometries, ConvGrad,
-    ::testing::Values(
-        ConvCase{"k3_s1_p0", {2, 2, 5, 5}, {3, 2, 3, 3}, {}},
-        ConvCase{"k1", {1, 3, 3, 4}, {2, 3, 1, 1}, {}, false},
-        ConvCase{"k2x3_s2", {1, 2, 6, 7}, {2, 2, 2, 3}, {.stride = {2, 2}}},
-        ConvCase{"s3_uncovered", {1, 1, 7, 7}, {1, 1, 2, 2}, {.stride = {3, 3}}},
-        ConvCase{"pad1", {1, 2, 4, 4}, {2, 2, 3, 3}, {.padding = {1, 1, 1, 1}}},
-        ConvCase{"same_s2_asym", {1, 1, 6, 6}, {2, 1, 3, 3}, {.stride = {2, 2}, .padding = {0, 1, 0, 1}}},
-        ConvCase{"dilation2", {1, 1, 7, 6}, {1, 1, 3, 2}, {.dilation = {2, 2}}},
-        ConvCase{"everything", {2, 2, 8, 7}, {3, 2, 3, 2}, {.stride = {2, 1}, .padding = {1, 2, 0, 1}, .dilation = {1, 2}}}),
+    ::testing::Values(ConvCase{"k3_s1_p0", {2, 2, 5, 5}, {3, 2, 3, 3}, {}},
+                      ConvCase{"k1", {1, 3, 3, 4}, {2, 3, 1, 1}, {}, false},
+                      ConvCase{"k2x3_s2", {1, 2, 6, 7}, {2, 2, 2, 3}, {.stride = {2, 2}}},
+                      ConvCase{"s3_uncovered", {1, 1, 7, 7}, {1, 1, 2, 2}, {.stride = {3, 3}}},
+                      ConvCase{"pad1", {1, 2, 4, 4}, {2, 2, 3, 3}, {.padding = {1, 1, 1, 1}}},
+                      ConvCase{"same_s2_asym",
+                               {1, 1, 6, 6},
+                               {2, 1, 3, 3},
+                               {.stride = {2, 2}, .padding = {0, 1, 0, 1}}},
+                      ConvCase{"dilation2", {1, 1, 7, 6}, {1, 1, 3, 2}, {.dilation = {2, 2}}},
+                      ConvCase{"everything",
+                               {2, 2, 8, 7},
+                               {3, 2, 3, 2},
+                               {.stride = {2, 1}, .padding = {1, 2, 0, 1}, .dilation = {1, 2}}}),
     [](const auto& case_info) { return case_info.param.name; });
 
 TEST(ConvGrad, SecondDerivativesMatchNumerical) {
@@ -93,8 +98,9 @@ TEST_P(PoolGrad, MaxAndAverageMatchNumerical) {
                    {leaf(c.input, 7)}, "max " + c.name);
   expect_gradcheck([options](const std::vector<Tensor>& in) { return avg_pool2d(in[0], options); },
                    {leaf(c.input, 8)}, "avg " + c.name);
-  expect_gradgradcheck([options](const std::vector<Tensor>& in) { return avg_pool2d(in[0], options) * in[0].sum(); },
-                       {leaf(c.input, 9)}, "avg2 " + c.name);
+  expect_gradgradcheck(
+      [options](const std::vector<Tensor>& in) { return avg_pool2d(in[0], options) * in[0].sum(); },
+      {leaf(c.input, 9)}, "avg2 " + c.name);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -102,8 +108,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(PoolCase{"k2_s2", {2, 2, 4, 4}, {}},
                       PoolCase{"k2_s2_odd_uncovered", {1, 2, 5, 5}, {}},
                       PoolCase{"k3_s1", {1, 1, 5, 4}, {.kernel = {3, 3}, .stride = {1, 1}}},
-                      PoolCase{"k3_s2_pad", {1, 1, 6, 6}, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1, 1, 1}}},
-                      PoolCase{"k2x3_asym", {1, 1, 5, 7}, {.kernel = {2, 3}, .stride = {2, 2}, .padding = {0, 1, 0, 1}}}),
+                      PoolCase{"k3_s2_pad",
+                               {1, 1, 6, 6},
+                               {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1, 1, 1}}},
+                      PoolCase{"k2x3_asym",
+                               {1, 1, 5, 7},
+                               {.kernel = {2, 3}, .stride = {2, 2}, .padding = {0, 1, 0, 1}}}),
     [](const auto& case_info) { return case_info.param.name; });
 
 TEST(PoolGrad, MaxTiesSendGradientToFirstMaximum) {
@@ -113,7 +123,9 @@ TEST(PoolGrad, MaxTiesSendGradientToFirstMaximum) {
 }
 
 TEST(PoolGrad, MaxPoolSecondDerivativeGathersAtArgmax) {
-  const GradcheckFn fn = [](const std::vector<Tensor>& in) { return max_pool2d(in[0]) * max_pool2d(in[0]); };
+  const GradcheckFn fn = [](const std::vector<Tensor>& in) {
+    return max_pool2d(in[0]) * max_pool2d(in[0]);
+  };
   expect_gradgradcheck(fn, {leaf({1, 1, 4, 4}, 10)}, "max_pool2d squared");
 }
 
@@ -133,14 +145,19 @@ TEST(ConvErrors, NameOpAndShapes) {
     (void)conv2d(zeros({1, 3, 5, 5}), zeros({2, 2, 3, 3}), Tensor());
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "conv2d: input of shape [1, 3, 5, 5] has 3 channels, weight of shape [2, 2, 3, 3] expects 2");
+    EXPECT_STREQ(e.what(),
+                 "conv2d: input of shape [1, 3, 5, 5] has 3 channels, weight of shape [2, 2, 3, 3] "
+                 "expects 2");
   }
   EXPECT_THROW((void)conv2d(zeros({3, 5, 5}), zeros({2, 3, 3, 3}), Tensor()), Error);
   EXPECT_THROW((void)conv2d(zeros({1, 1, 2, 2}), zeros({1, 1, 3, 3}), Tensor()), Error);
   EXPECT_THROW((void)conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 3, 3}), zeros({2})), Error);
-  EXPECT_THROW((void)conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 3, 3}), Tensor(), {.stride = {0, 1}}), Error);
+  EXPECT_THROW((void)conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 3, 3}), Tensor(), {.stride = {0, 1}}),
+               Error);
   EXPECT_THROW((void)max_pool2d(zeros({1, 1, 1, 1})), Error);
-  EXPECT_THROW((void)max_pool2d(zeros({1, 1, 4, 4}), {.kernel = {2, 2}, .stride = {2, 2}, .padding = {2, 0, 0, 0}}), Error);
+  EXPECT_THROW((void)max_pool2d(zeros({1, 1, 4, 4}),
+                                {.kernel = {2, 2}, .stride = {2, 2}, .padding = {2, 0, 0, 0}}),
+               Error);
   EXPECT_THROW((void)avg_pool2d(zeros({4, 4})), Error);
 }
 

@@ -40,7 +40,8 @@ TEST(Gradcheck, CatchesGradientScaledBy1Point0001) {
   const Tensor y = leaf({2, 3}, 4);
   const auto report = gradcheck(
       [](const std::vector<Tensor>& in) {
-        return broken_mul(in[0], in[1], [](const Tensor& g) { return g * 1.0001; }, identity);
+        return broken_mul(
+            in[0], in[1], [](const Tensor& g) { return g * 1.0001; }, identity);
       },
       {x, y}, tight_options());
   EXPECT_FALSE(report.passed);
@@ -85,8 +86,8 @@ TEST(Gradcheck, CatchesMissingBroadcastReduction) {
 
 TEST(Gradcheck, FlagsVacuousCheck) {
   const Tensor x = leaf({3}, 9, -2.0, -1.0);
-  const auto report = gradcheck([](const std::vector<Tensor>& in) { return relu(in[0]); }, {x},
-                                tight_options());
+  const auto report =
+      gradcheck([](const std::vector<Tensor>& in) { return relu(in[0]); }, {x}, tight_options());
   EXPECT_TRUE(report.vacuous);
   EXPECT_FALSE(report.passed);
   EXPECT_NE(report.message.find("vacuous"), std::string::npos) << report.message;

@@ -35,7 +35,8 @@ INSTANTIATE_TEST_SUITE_P(
                       MatmulCase{"broadcast_batch", leaf({2, 1, 2, 3}, 11), leaf({3, 3, 2}, 12)},
                       MatmulCase{"batched_1d", leaf({2, 3, 4}, 13), leaf({4}, 14)},
                       MatmulCase{"1d_batched", leaf({3}, 15), leaf({2, 3, 2}, 16)},
-                      MatmulCase{"transposed", transposed_leaf({3, 4}, 17), transposed_leaf({4, 2}, 18)},
+                      MatmulCase{"transposed", transposed_leaf({3, 4}, 17),
+                                 transposed_leaf({4, 2}, 18)},
                       MatmulCase{"strided", testing::strided_leaf({2, 3}, 19), leaf({3, 3}, 20)},
                       MatmulCase{"size_one", leaf({1, 1}, 21), leaf({1, 3}, 22)}),
     [](const auto& case_info) { return case_info.param.name; });

@@ -25,7 +25,8 @@ INSTANTIATE_TEST_SUITE_P(
     Reduce, ReduceGrad,
     ::testing::Values(
         UnaryCase{"sum_all", [](const Tensor& a) { return sum(a * a); }},
-        UnaryCase{"sum_last_keepdim", [](const Tensor& a) { return sum(a, last_dims(a), true) * a; }},
+        UnaryCase{"sum_last_keepdim",
+                  [](const Tensor& a) { return sum(a, last_dims(a), true) * a; }},
         UnaryCase{"sum_first", [](const Tensor& a) { return a.dim() < 2 ? sum(a) : sum(a, {0}); }},
         UnaryCase{"mean_all", [](const Tensor& a) { return mean(a * a); }},
         UnaryCase{"mean_last", [](const Tensor& a) { return mean(a, last_dims(a)); }},
@@ -33,15 +34,15 @@ INSTANTIATE_TEST_SUITE_P(
         UnaryCase{"amax_last", [](const Tensor& a) { return amax(a, last_dims(a)); }},
         UnaryCase{"amin_last_keepdim", [](const Tensor& a) { return amin(a, last_dims(a), true); }},
         UnaryCase{"var_all", [](const Tensor& a) { return var(pair(a)); }},
-        UnaryCase{"var_last_biased",
-                  [](const Tensor& a) { return var(pair(a), {-1}, 0, true); }},
+        UnaryCase{"var_last_biased", [](const Tensor& a) { return var(pair(a), {-1}, 0, true); }},
         UnaryCase{"std_last", [](const Tensor& a) { return std(pair(a), {-1}); }},
         UnaryCase{"logsumexp_last", [](const Tensor& a) { return logsumexp(a, last_dims(a)); }},
         UnaryCase{"logsumexp_all_keepdim", [](const Tensor& a) { return logsumexp(a, {}, true); }},
         UnaryCase{"softmax_last", [](const Tensor& a) { return softmax(a, last(a)) * a; }},
         UnaryCase{"softmax_first", [](const Tensor& a) { return softmax(a, 0) * a; }},
         UnaryCase{"log_softmax_last", [](const Tensor& a) { return log_softmax(pair(a), -1); }},
-        UnaryCase{"sum_to", [](const Tensor& a) {
+        UnaryCase{"sum_to",
+                  [](const Tensor& a) {
                     return a.dim() == 2 ? sum_to(a * a, {1, a.size(1)}) : sum_to(a * a, {});
                   }}),
     [](const auto& case_info) { return case_info.param.name; });
@@ -80,7 +81,8 @@ TEST(ReduceErrors, NameOpAndDims) {
     (void)sum(a, {2});
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "sum: dim 2 is out of range for a tensor with 2 dims (expected -2 to 1)");
+    EXPECT_STREQ(e.what(),
+                 "sum: dim 2 is out of range for a tensor with 2 dims (expected -2 to 1)");
   }
   EXPECT_THROW((void)sum(a, {1, -1}), Error);
   EXPECT_THROW((void)amax(zeros({0, 3}), {0}), Error);

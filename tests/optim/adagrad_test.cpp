@@ -46,8 +46,9 @@ TEST(Adagrad, StepsMatchHandComputation) {
   // Step 1 by hand: acc = 0.1 + 0.25 and 0.1 + 1.
   w.set_grad(tensor({0.5, -1.0}, kFloat64));
   adagrad.step();
-  expect_values(w, {1.0 - 0.1 * 0.5 / std::sqrt(0.35 + 1e-7), -2.0 + 0.1 * 1.0 / std::sqrt(1.1 + 1e-7)},
-                1e-15);
+  expect_values(
+      w, {1.0 - 0.1 * 0.5 / std::sqrt(0.35 + 1e-7), -2.0 + 0.1 * 1.0 / std::sqrt(1.1 + 1e-7)},
+      1e-15);
   std::vector<double> expected(2);
   for (size_t i = 0; i < 2; ++i) {
     double p = kW0[i];
@@ -64,13 +65,15 @@ TEST(Adagrad, StepsMatchHandComputation) {
     adagrad.step();
   }
   expect_values(w, expected, 1e-15);
-  expect_values(adagrad.state(0, "accumulator"), {0.1 + 0.25 + 0.09 + 0.16, 0.1 + 1.0 + 0.04 + 0.36},
-                1e-15);
+  expect_values(adagrad.state(0, "accumulator"),
+                {0.1 + 0.25 + 0.09 + 0.16, 0.1 + 1.0 + 0.04 + 0.36}, 1e-15);
 }
 
 TEST(Adagrad, WeightDecayAndAccumulatorStartMatchHandComputation) {
   Tensor w = tensor({kW0[0], kW0[1]}, kFloat64).requires_grad_();
-  Adagrad adagrad({w}, {.learning_rate = 0.1, .initial_accumulator_value = 0.0, .epsilon = 1e-3,
+  Adagrad adagrad({w}, {.learning_rate = 0.1,
+                        .initial_accumulator_value = 0.0,
+                        .epsilon = 1e-3,
                         .weight_decay = 0.5});
   std::vector<double> expected(2);
   for (size_t i = 0; i < 2; ++i) {

@@ -236,7 +236,8 @@ void expect_converges(Optimizer& optimizer, const Tensor& w, const Tensor& targe
   }
   const std::vector<double> got = w.to(kFloat64).to_vector<double>();
   const std::vector<double> want = target.to(kFloat64).to_vector<double>();
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tolerance) << optimizer.name();
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], want[i], tolerance) << optimizer.name();
 }
 
 TEST(Adam, ConvergesOnQuadratic) {
@@ -268,7 +269,8 @@ TEST(Adam, Float32ParametersWork) {
 
 TEST(Adam, RejectsBadHyperParameters) {
   const std::vector<Tensor> none;
-  EXPECT_EQ(message_of([&] { Adam(none, {.beta1 = 1.0}); }), "Adam: beta1 must be in [0, 1), got 1");
+  EXPECT_EQ(message_of([&] { Adam(none, {.beta1 = 1.0}); }),
+            "Adam: beta1 must be in [0, 1), got 1");
   EXPECT_EQ(message_of([&] { Adam(none, {.beta2 = -0.5}); }),
             "Adam: beta2 must be in [0, 1), got -0.5");
   EXPECT_EQ(message_of([&] { Adam(none, {.epsilon = -1.0}); }),

@@ -77,8 +77,9 @@ TEST(ClipGradNorm, NonFiniteNormLeavesGradientsAndIsReturned) {
   EXPECT_TRUE(std::isnan(clip_grad_norm({c, b}, 1.0)));
   EXPECT_EQ(c.grad().to_vector<double>()[1], 2.0);
   EXPECT_EQ(b.grad().item(), 5.0);
-  EXPECT_NE(message_of([&] { (void)clip_grad_norm({c, b}, 1.0, /*error_if_nonfinite=*/true); })
-                .find("clip_grad_norm: the total norm of the gradients is nan"),
+  EXPECT_NE(message_of([&] {
+              (void)clip_grad_norm({c, b}, 1.0, /*error_if_nonfinite=*/true);
+            }).find("clip_grad_norm: the total norm of the gradients is nan"),
             std::string::npos);
 }
 

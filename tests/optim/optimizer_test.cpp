@@ -100,12 +100,17 @@ TEST(Optimizer, SetParametersReplacesTheListAndResetsState) {
 
 TEST(Optimizer, RejectsDuplicateNonFloatingAndUndefinedParameters) {
   Tensor w = parameter({1.0});
-  EXPECT_NE(message_of([&] { SGD({w, w}); }).find("SGD: parameter 1 (shape [1]) appears more than once"),
+  EXPECT_NE(message_of([&] {
+              SGD({w, w});
+            }).find("SGD: parameter 1 (shape [1]) appears more than once"),
             std::string::npos);
-  EXPECT_NE(message_of([&] { Adam({tensor(std::vector<int64_t>{1}, {1})}); })
-                .find("Adam: parameter 0 (shape [1]) has dtype int64"),
+  EXPECT_NE(message_of([&] {
+              Adam({tensor(std::vector<int64_t>{1}, {1})});
+            }).find("Adam: parameter 0 (shape [1]) has dtype int64"),
             std::string::npos);
-  EXPECT_NE(message_of([&] { Adagrad({w, Tensor()}); }).find("Adagrad: parameter 1 is an undefined"),
+  EXPECT_NE(message_of([&] {
+              Adagrad({w, Tensor()});
+            }).find("Adagrad: parameter 1 is an undefined"),
             std::string::npos);
   SGD sgd({w});
   EXPECT_THROW(sgd.set_parameters({w, w}), Error);

@@ -69,7 +69,8 @@ TEST(Rmsprop, PlainStepsMatchHandComputation) {
   // First step by hand: v = 0.1 * 0.25 = 0.025, p = 1 - 0.01 * 0.5 / sqrt(0.0250001).
   w.set_grad(tensor({0.5, -1.0}, kFloat64));
   rmsprop.step();
-  expect_values(w, {1.0 - 0.01 * 0.5 / std::sqrt(0.0250001), -2.0 + 0.01 * 1.0 / std::sqrt(0.1000001)},
+  expect_values(w,
+                {1.0 - 0.01 * 0.5 / std::sqrt(0.0250001), -2.0 + 0.01 * 1.0 / std::sqrt(0.1000001)},
                 1e-15);
   for (int s = 1; s < 3; ++s) {
     w.set_grad(tensor({kGrads[s][0], kGrads[s][1]}, kFloat64));
@@ -150,7 +151,8 @@ TEST(Rmsprop, MatchesPyTorchWithZeroEpsilon) {
     RMSprop rmsprop({w}, c.options);
     const std::vector<double> got = run_quadratic(rmsprop, w, 5);
     for (size_t i = 0; i < 3; ++i) {
-      EXPECT_NEAR(got[i], c.torch[i], 1e-13) << "momentum " << c.options.momentum << " element " << i;
+      EXPECT_NEAR(got[i], c.torch[i], 1e-13)
+          << "momentum " << c.options.momentum << " element " << i;
     }
   }
 }

@@ -111,7 +111,8 @@ TEST(Schedule, RejectsBadArguments) {
                                {.decay_steps = 10, .decay_rate = 0.5, .min_learning_rate = 0.5});
             }),
             "ExponentialDecay: min_learning_rate must be in [0, initial rate 0.1], got 0.5");
-  EXPECT_EQ(message_of([&] { CosineDecay(sgd, -3); }), "CosineDecay: decay_steps must be > 0, got -3");
+  EXPECT_EQ(message_of([&] { CosineDecay(sgd, -3); }),
+            "CosineDecay: decay_steps must be > 0, got -3");
   EXPECT_EQ(message_of([&] { ReduceLROnPlateau(sgd, {.factor = 1.0}); }),
             "ReduceLROnPlateau: factor must be in (0, 1), got 1");
   EXPECT_EQ(message_of([&] { ReduceLROnPlateau(sgd, {.patience = -1}); }),

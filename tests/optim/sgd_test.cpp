@@ -25,7 +25,8 @@ void give_grad(const Tensor& p, int step) {
 void expect_values(const Tensor& t, const std::vector<double>& expected) {
   const std::vector<double> got = t.to_vector<double>();
   ASSERT_EQ(got.size(), expected.size());
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-14) << "element " << i;
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], expected[i], 1e-14) << "element " << i;
 }
 
 std::string message_of(const std::function<void()>& fn) {
@@ -129,8 +130,7 @@ TEST(Sgd, MatchesPyTorchTrajectory) {
   Tensor v = tensor({1.0, -2.0, 0.5}, kFloat64).requires_grad_();
   SGD nesterov({v}, {.learning_rate = 0.05, .momentum = 0.9, .nesterov = true});
   const std::vector<double> got_nesterov = run_quadratic(nesterov, v, 5);
-  const std::vector<double> torch_nesterov{-0.10458168390000007, 2.0435567191,
-                                           -0.5260865424015626};
+  const std::vector<double> torch_nesterov{-0.10458168390000007, 2.0435567191, -0.5260865424015626};
   for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(got_nesterov[i], torch_nesterov[i], 1e-13);
 }
 
@@ -171,8 +171,9 @@ TEST(Sgd, RejectsBadHyperParameters) {
             "SGD: weight_decay must be finite and >= 0, got -0.0001");
   EXPECT_EQ(message_of([&] { SGD(none, {.nesterov = true}); }),
             "SGD: nesterov requires momentum > 0 and dampening 0, got momentum 0 and dampening 0");
-  EXPECT_NE(message_of([&] { SGD(none, {.momentum = 0.9, .dampening = 0.1, .nesterov = true}); })
-                .find("dampening 0.1"),
+  EXPECT_NE(message_of([&] {
+              SGD(none, {.momentum = 0.9, .dampening = 0.1, .nesterov = true});
+            }).find("dampening 0.1"),
             std::string::npos);
 }
 

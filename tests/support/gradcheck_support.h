@@ -111,7 +111,8 @@ inline void check_binary_layouts(const BinaryCase& c) {
   const GradcheckFn fn = [&c](const std::vector<Tensor>& in) { return c.op(in[0], in[1]); };
   const std::vector<std::pair<std::string, std::vector<Tensor>>> layouts = {
       {"same [2,3]", {leaf({2, 3}, 11, c.low, c.high), leaf({2, 3}, 12, c.low, c.high)}},
-      {"broadcast [3,1,4]x[2,1]", {leaf({3, 1, 4}, 13, c.low, c.high), leaf({2, 1}, 14, c.low, c.high)}},
+      {"broadcast [3,1,4]x[2,1]",
+       {leaf({3, 1, 4}, 13, c.low, c.high), leaf({2, 1}, 14, c.low, c.high)}},
       {"broadcast [3,4]x0-d", {leaf({3, 4}, 15, c.low, c.high), leaf({}, 16, c.low, c.high)}},
       {"transposed x strided [3,2]",
        {transposed_leaf({3, 2}, 17, c.low, c.high), strided_leaf({3, 2}, 18, c.low, c.high)}},

@@ -33,7 +33,8 @@ TEST(Elementwise, PromotesTypes) {
   EXPECT_EQ(q.dtype(), kFloat32);
   EXPECT_EQ(q.to_vector<float>(), (std::vector<float>{0, 0.5, 1, 1.5}));
   EXPECT_EQ(kernels::binary(BinaryOp::Lt, i, f).dtype(), kInt64);
-  EXPECT_EQ(kernels::binary(BinaryOp::Lt, i, f).to_vector<int64_t>(), (std::vector<int64_t>{1, 0, 0}));
+  EXPECT_EQ(kernels::binary(BinaryOp::Lt, i, f).to_vector<int64_t>(),
+            (std::vector<int64_t>{1, 0, 0}));
   EXPECT_EQ(kernels::binary(BinaryOp::Pow, arange(4), full({}, 2, kInt64)).to_vector<int64_t>(),
             (std::vector<int64_t>{0, 1, 4, 9}));
   EXPECT_EQ(kernels::unary(UnaryOp::Exp, arange(1)).dtype(), kFloat32);
@@ -48,7 +49,8 @@ TEST(Elementwise, StridedOperandsGiveSameResultAsContiguous) {
   const Tensor s = kernels::slice(base, 1, 1, std::nullopt, 2);
   const Tensor sum_strided = kernels::binary(BinaryOp::Mul, t, t);
   const Tensor tc = kernels::contiguous(t);
-  EXPECT_EQ(sum_strided.to_vector<double>(), kernels::binary(BinaryOp::Mul, tc, tc).to_vector<double>());
+  EXPECT_EQ(sum_strided.to_vector<double>(),
+            kernels::binary(BinaryOp::Mul, tc, tc).to_vector<double>());
   const Tensor sc = kernels::contiguous(s);
   EXPECT_EQ(kernels::unary(UnaryOp::Tanh, s).to_vector<double>(),
             kernels::unary(UnaryOp::Tanh, sc).to_vector<double>());
@@ -60,8 +62,10 @@ TEST(Elementwise, UnaryValues) {
   EXPECT_EQ(kernels::unary(UnaryOp::Sign, x).to_vector<double>(), (std::vector<double>{-1, 0, 1}));
   EXPECT_EQ(kernels::unary(UnaryOp::Relu, x).to_vector<double>(), (std::vector<double>{0, 0, 3}));
   EXPECT_DOUBLE_EQ(kernels::unary(UnaryOp::Exp, x).to_vector<double>()[2], std::exp(3.0));
-  EXPECT_DOUBLE_EQ(kernels::unary(UnaryOp::Sigmoid, x).to_vector<double>()[0], 1 / (1 + std::exp(2.0)));
-  EXPECT_EQ(kernels::clamp(x, -1.0, std::nullopt).to_vector<double>(), (std::vector<double>{-1, 0, 3}));
+  EXPECT_DOUBLE_EQ(kernels::unary(UnaryOp::Sigmoid, x).to_vector<double>()[0],
+                   1 / (1 + std::exp(2.0)));
+  EXPECT_EQ(kernels::clamp(x, -1.0, std::nullopt).to_vector<double>(),
+            (std::vector<double>{-1, 0, 3}));
   EXPECT_EQ(kernels::where(tensor({1, 0, 1}), x, full({}, 9, kFloat64)).to_vector<double>(),
             (std::vector<double>{-2, 9, 3}));
 }
@@ -97,9 +101,11 @@ TEST(Elementwise, LargeTensorsAreBitIdenticalForAnyThreadCount) {
   const Tensor a = randn({300, 700}, kFloat32, &g);
   const Tensor b = randn({700}, kFloat32, &g);
   omp_set_num_threads(1);
-  const auto one = kernels::unary(UnaryOp::Tanh, kernels::binary(BinaryOp::Mul, a, b)).to_vector<float>();
+  const auto one =
+      kernels::unary(UnaryOp::Tanh, kernels::binary(BinaryOp::Mul, a, b)).to_vector<float>();
   omp_set_num_threads(2);
-  const auto two = kernels::unary(UnaryOp::Tanh, kernels::binary(BinaryOp::Mul, a, b)).to_vector<float>();
+  const auto two =
+      kernels::unary(UnaryOp::Tanh, kernels::binary(BinaryOp::Mul, a, b)).to_vector<float>();
   EXPECT_EQ(one, two);
 }
 

@@ -14,7 +14,8 @@ TEST(Reduce, SumOfTwoToThe25Float32OnesIsExact) {
   EXPECT_EQ(kernels::mean(ones_big, {}, false).item<float>(), 1.0F);
   // The same count along a row of a 2-D tensor.
   const Tensor rows = ones({2, int64_t{1} << 24});
-  EXPECT_EQ(kernels::sum(rows, {1}, false).to_vector<float>(), (std::vector<float>{16777216.0F, 16777216.0F}));
+  EXPECT_EQ(kernels::sum(rows, {1}, false).to_vector<float>(),
+            (std::vector<float>{16777216.0F, 16777216.0F}));
 }
 
 TEST(Reduce, BitIdenticalForAnyThreadCount) {
@@ -36,12 +37,14 @@ TEST(Reduce, BitIdenticalForAnyThreadCount) {
 
 TEST(Reduce, SumsOverArbitraryDims) {
   const Tensor t = arange(24).reshape({2, 3, 4});
-  EXPECT_EQ(kernels::sum(t, {0, 2}, false).to_vector<int64_t>(), (std::vector<int64_t>{60, 92, 124}));
+  EXPECT_EQ(kernels::sum(t, {0, 2}, false).to_vector<int64_t>(),
+            (std::vector<int64_t>{60, 92, 124}));
   EXPECT_EQ(kernels::sum(t, {-1}, true).shape(), (Shape{2, 3, 1}));
   // Reducing a transposed view: sum over dim 0 of t^T (dims 2,1,0) equals sum over dim 2 of t.
   EXPECT_EQ(kernels::sum(kernels::transpose(t, 0, 2), {0}, false).to_vector<int64_t>(),
             (std::vector<int64_t>{6, 54, 22, 70, 38, 86}));
-  EXPECT_EQ(kernels::sum(zeros({0, 3}), {0}, false).to_vector<float>(), std::vector<float>(3, 0.0F));
+  EXPECT_EQ(kernels::sum(zeros({0, 3}), {0}, false).to_vector<float>(),
+            std::vector<float>(3, 0.0F));
   EXPECT_EQ(kernels::sum(scalar_tensor(5.0), {}, false).item(), 5.0);
 }
 

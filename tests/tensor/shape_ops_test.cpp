@@ -28,7 +28,8 @@ TEST(Views, ShareStorageWithoutCopying) {
 TEST(Views, SliceSelectNarrow) {
   const Tensor t = arange(10);
   EXPECT_EQ(kernels::slice(t, 0, 2, 8, 3).to_vector<int64_t>(), (std::vector<int64_t>{2, 5}));
-  EXPECT_EQ(kernels::slice(t, 0, -3, std::nullopt, 1).to_vector<int64_t>(), (std::vector<int64_t>{7, 8, 9}));
+  EXPECT_EQ(kernels::slice(t, 0, -3, std::nullopt, 1).to_vector<int64_t>(),
+            (std::vector<int64_t>{7, 8, 9}));
   EXPECT_EQ(kernels::slice(t, 0, 8, 2, 1).numel(), 0);
   EXPECT_EQ(kernels::slice(t, 0, -100, 100, 1).numel(), 10);
   const Tensor m = arange(12).reshape({3, 4});
@@ -55,7 +56,8 @@ TEST(Views, ReshapeViewsWhenPossibleAndCopiesWhenItMust) {
   EXPECT_EQ(flat.to_vector<int64_t>()[1], 4);
   // Splitting a dim of a transposed tensor is still a view.
   EXPECT_TRUE(kernels::view_if_possible(tr, {2, 2, 3}).has_value());
-  EXPECT_EQ(kernels::reshape(tr, {2, 2, 3}).to_vector<int64_t>(), kernels::reshape(kernels::contiguous(tr), {2, 2, 3}).to_vector<int64_t>());
+  EXPECT_EQ(kernels::reshape(tr, {2, 2, 3}).to_vector<int64_t>(),
+            kernels::reshape(kernels::contiguous(tr), {2, 2, 3}).to_vector<int64_t>());
   EXPECT_THROW((void)kernels::reshape(t, {5, -1}), Error);
   EXPECT_THROW((void)kernels::reshape(t, {-1, -1}), Error);
   EXPECT_THROW((void)kernels::view(tr, {12}), Error);
@@ -69,7 +71,8 @@ TEST(CopyOps, CatStackToDtypeClone) {
   EXPECT_EQ(kernels::stack({a, a}, 1).shape(), (Shape{1, 2, 2}));
   EXPECT_THROW((void)kernels::cat({a, zeros({1, 3})}, 0), Error);
   EXPECT_THROW((void)kernels::stack({a, b}, 0), Error);
-  EXPECT_EQ(kernels::to_dtype(tensor({1.7, -1.7}), kInt64).to_vector<int64_t>(), (std::vector<int64_t>{1, -1}));
+  EXPECT_EQ(kernels::to_dtype(tensor({1.7, -1.7}), kInt64).to_vector<int64_t>(),
+            (std::vector<int64_t>{1, -1}));
   const Tensor c = kernels::clone(b);
   EXPECT_NE(c.storage(), b.storage());
   EXPECT_EQ(c.to_vector<float>(), b.to_vector<float>());
@@ -85,8 +88,9 @@ TEST(Indexing, GatherScatterOneHot) {
   EXPECT_EQ(kernels::one_hot(tensor(std::vector<int64_t>{2, 0}, {2}), 3).to_vector<float>(),
             (std::vector<float>{0, 0, 1, 1, 0, 0}));
   EXPECT_THROW((void)kernels::one_hot(tensor(std::vector<int64_t>{3}, {1}), 3), Error);
-  EXPECT_EQ(kernels::index_select(t, 0, tensor(std::vector<int64_t>{1, 1, 0}, {3})).to_vector<float>(),
-            (std::vector<float>{4, 5, 6, 4, 5, 6, 1, 2, 3}));
+  EXPECT_EQ(
+      kernels::index_select(t, 0, tensor(std::vector<int64_t>{1, 1, 0}, {3})).to_vector<float>(),
+      (std::vector<float>{4, 5, 6, 4, 5, 6, 1, 2, 3}));
 }
 
 }  // namespace

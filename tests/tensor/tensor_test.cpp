@@ -1,11 +1,12 @@
 // Tensor basics: factories, metadata, element access, printing and the caching allocator.
+#include "tensor/tensor.h"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "tensor/format.h"
 #include "tensor/kernels/kernels.h"
 #include "tensor/random.h"
-#include "tensor/tensor.h"
 
 namespace nabla {
 namespace {
@@ -88,7 +89,8 @@ TEST(Random, SeededFactoriesAreReproducible) {
   EXPECT_EQ(randn({5}).to_vector<float>(), first);
   Generator g1(7);
   Generator g2(7);
-  EXPECT_EQ(rand({4}, kFloat64, &g1).to_vector<double>(), rand({4}, kFloat64, &g2).to_vector<double>());
+  EXPECT_EQ(rand({4}, kFloat64, &g1).to_vector<double>(),
+            rand({4}, kFloat64, &g2).to_vector<double>());
 }
 
 TEST(Random, GeneratorIsPlatformIndependent) {

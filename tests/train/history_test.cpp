@@ -1,4 +1,6 @@
 // History and CSV output.
+#include "train/history.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,6 @@
 #include <sstream>
 
 #include "tensor/error.h"
-#include "train/history.h"
 
 namespace nabla::train {
 namespace {

@@ -1,4 +1,6 @@
 // Model: compile/fit/evaluate/predict on small synthetic problems, callbacks and errors.
+#include "train/model.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,7 +10,6 @@
 #include "nn/module.h"
 #include "nn/serialization.h"
 #include "optim/sgd.h"
-#include "train/model.h"
 
 namespace nabla::train {
 namespace {
@@ -20,7 +21,8 @@ class Linear : public nn::Module {
   Shape build(const Shape& input_shape) override {
     if (!built()) {
       Generator generator(1);
-      weight_ = register_parameter("kernel", uniform({input_shape.back(), units_}, -0.1, 0.1, kFloat32, &generator));
+      weight_ = register_parameter(
+          "kernel", uniform({input_shape.back(), units_}, -0.1, 0.1, kFloat32, &generator));
       bias_ = register_parameter("bias", zeros({units_}));
       mark_built();
     }
@@ -54,10 +56,13 @@ LineData line(int64_t n) {
 TEST(Model, FitLearnsALineAndRecordsHistory) {
   auto network = std::make_shared<Linear>(1);
   Model model(network);
-  model.compile(std::make_shared<optim::SGD>(std::vector<Tensor>{}, optim::SgdOptions{.learning_rate = 0.1}), mse(),
-                {metric_by_name("mae")});
+  model.compile(
+      std::make_shared<optim::SGD>(std::vector<Tensor>{}, optim::SgdOptions{.learning_rate = 0.1}),
+      mse(), {metric_by_name("mae")});
   const LineData data = line(256);
-  const History history = model.fit(data.x, data.y, {.epochs = 30, .batch_size = 16, .validation_split = 0.25, .verbose = 0, .seed = 3});
+  const History history = model.fit(
+      data.x, data.y,
+      {.epochs = 30, .batch_size = 16, .validation_split = 0.25, .verbose = 0, .seed = 3});
   const auto loss = history.values("loss");
   ASSERT_EQ(loss.size(), 30U);
   EXPECT_LT(loss.back(), loss.front() * 0.01);
@@ -75,18 +80,26 @@ TEST(Model, FitLearnsALineAndRecordsHistory) {
 TEST(Model, SameSeedGivesSameTraining) {
   auto run = [] {
     Model model(std::make_shared<Linear>(1));
-    model.compile(std::make_shared<optim::SGD>(std::vector<Tensor>{}, optim::SgdOptions{.learning_rate = 0.05}), mse());
+    model.compile(std::make_shared<optim::SGD>(std::vector<Tensor>{},
+                                               optim::SgdOptions{.learning_rate = 0.05}),
+                  mse());
     const LineData data = line(64);
-    return model.fit(data.x, data.y, {.epochs = 3, .batch_size = 8, .verbose = 0, .seed = 11}).values("loss");
+    return model.fit(data.x, data.y, {.epochs = 3, .batch_size = 8, .verbose = 0, .seed = 11})
+        .values("loss");
   };
   EXPECT_EQ(run(), run());
 }
 
 TEST(Model, AccuracyMetricsFollowKerasRules) {
   const Tensor probabilities = tensor({{0.1, 0.9}, {0.8, 0.2}, {0.3, 0.7}});
-  EXPECT_DOUBLE_EQ(metric_by_name("accuracy").fn(probabilities, tensor({{0, 1}, {1, 0}, {1, 0}})), 2.0 / 3.0);
-  EXPECT_DOUBLE_EQ(metric_by_name("accuracy").fn(probabilities, tensor(std::vector<int64_t>{1, 0, 0}, {3})), 2.0 / 3.0);
-  EXPECT_DOUBLE_EQ(metric_by_name("accuracy").fn(tensor(std::vector<double>{0.2, 0.7}, {2, 1}), zeros({2, 1})), 0.5);
+  EXPECT_DOUBLE_EQ(metric_by_name("accuracy").fn(probabilities, tensor({{0, 1}, {1, 0}, {1, 0}})),
+                   2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(
+      metric_by_name("accuracy").fn(probabilities, tensor(std::vector<int64_t>{1, 0, 0}, {3})),
+      2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(
+      metric_by_name("accuracy").fn(tensor(std::vector<double>{0.2, 0.7}, {2, 1}), zeros({2, 1})),
+      0.5);
   EXPECT_THROW((void)metric_by_name("f1"), Error);
 }
 
@@ -94,10 +107,14 @@ TEST(Model, EarlyStoppingStopsAndRestoresBestWeights) {
   // A learning rate far too large makes the loss grow after the first epoch.
   auto network = std::make_shared<Linear>(1);
   Model model(network);
-  model.compile(std::make_shared<optim::SGD>(std::vector<Tensor>{}, optim::SgdOptions{.learning_rate = 3.0}), mse());
-  auto stopper = std::make_shared<EarlyStopping>(EarlyStoppingOptions{.monitor = "loss", .patience = 1, .restore_best_weights = true});
+  model.compile(
+      std::make_shared<optim::SGD>(std::vector<Tensor>{}, optim::SgdOptions{.learning_rate = 3.0}),
+      mse());
+  auto stopper = std::make_shared<EarlyStopping>(
+      EarlyStoppingOptions{.monitor = "loss", .patience = 1, .restore_best_weights = true});
   const LineData data = line(64);
-  const History history = model.fit(data.x, data.y, {.epochs = 20, .batch_size = 64, .callbacks = {stopper}, .verbose = 0});
+  const History history = model.fit(
+      data.x, data.y, {.epochs = 20, .batch_size = 64, .callbacks = {stopper}, .verbose = 0});
   EXPECT_LT(history.epochs().size(), 20U);
   EXPECT_GE(stopper->stopped_epoch(), 1);
 }
@@ -107,14 +124,21 @@ TEST(Model, CallbacksWriteCsvAndCheckpointsAndScheduleTheLearningRate) {
   std::filesystem::create_directories(dir);
   auto network = std::make_shared<Linear>(1);
   Model model(network);
-  model.compile(std::make_shared<optim::SGD>(std::vector<Tensor>{}, optim::SgdOptions{.learning_rate = 0.1}), mse());
+  model.compile(
+      std::make_shared<optim::SGD>(std::vector<Tensor>{}, optim::SgdOptions{.learning_rate = 0.1}),
+      mse());
   const LineData data = line(32);
   const std::string csv = (dir / "log.csv").string();
   const std::string checkpoint = (dir / "weights_{epoch}.safetensors").string();
   model.fit(data.x, data.y,
-            {.epochs = 3, .batch_size = 8,
-             .callbacks = {std::make_shared<CSVLogger>(csv), std::make_shared<ModelCheckpoint>(checkpoint, ModelCheckpointOptions{.monitor = "loss"}),
-                           std::make_shared<LearningRateScheduler>([](int64_t epoch, double lr) { return epoch == 0 ? lr : lr * 0.5; })},
+            {.epochs = 3,
+             .batch_size = 8,
+             .callbacks = {std::make_shared<CSVLogger>(csv),
+                           std::make_shared<ModelCheckpoint>(
+                               checkpoint, ModelCheckpointOptions{.monitor = "loss"}),
+                           std::make_shared<LearningRateScheduler>([](int64_t epoch, double lr) {
+                             return epoch == 0 ? lr : lr * 0.5;
+                           })},
              .verbose = 0});
   std::ifstream file(csv);
   std::string header;
@@ -130,7 +154,8 @@ TEST(Model, CallbacksWriteCsvAndCheckpointsAndScheduleTheLearningRate) {
   auto restored = std::make_shared<Linear>(1);
   restored->build({1, 1});
   nn::load_weights(*restored, (dir / "weights_3.safetensors").string());
-  EXPECT_EQ(restored->named_parameters()[0].second.to_vector<float>(), network->named_parameters()[0].second.to_vector<float>());
+  EXPECT_EQ(restored->named_parameters()[0].second.to_vector<float>(),
+            network->named_parameters()[0].second.to_vector<float>());
   std::filesystem::remove_all(dir);
 }
 
@@ -142,12 +167,15 @@ TEST(Model, ErrorsAreClear) {
     model.fit(zeros({4, 1}), zeros({5, 1}));
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "fit: x of shape [4, 1] and y of shape [5, 1] must have the same number of samples");
+    EXPECT_STREQ(
+        e.what(),
+        "fit: x of shape [4, 1] and y of shape [5, 1] must have the same number of samples");
   }
   EXPECT_THROW(model.fit(zeros({4, 1}), zeros({4, 1}), {.batch_size = 0}), Error);
   EXPECT_THROW(model.fit(zeros({4, 1}), zeros({4, 1}), {.validation_split = 1.0}), Error);
   auto stopper = std::make_shared<EarlyStopping>();  // monitors val_loss, which is not logged
-  EXPECT_THROW(model.fit(zeros({4, 1}), zeros({4, 1}), {.callbacks = {stopper}, .verbose = 0}), Error);
+  EXPECT_THROW(model.fit(zeros({4, 1}), zeros({4, 1}), {.callbacks = {stopper}, .verbose = 0}),
+               Error);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The Keras-like progress bar's text.
-#include <gtest/gtest.h>
-
 #include "train/progress.h"
+
+#include <gtest/gtest.h>
 
 namespace nabla::train {
 namespace {
@@ -11,8 +11,9 @@ TEST(ProgressBar, RendersLikeKeras) {
             " 0/10 [..............................] - ETA: 0ms");
   EXPECT_EQ(ProgressBar::render(5, 10, 2.0, {{"loss", 0.5}, {"accuracy", 0.25}}, false),
             " 5/10 [==============>...............] - ETA: 2s - loss: 0.5000 - accuracy: 0.2500");
-  EXPECT_EQ(ProgressBar::render(10, 10, 3.0, {{"loss", 0.5}, {"val_loss", 0.75}, {"lr", 0.1}}, true),
-            "10/10 [==============================] - 3s 300ms/step - loss: 0.5000 - val_loss: 0.7500");
+  EXPECT_EQ(
+      ProgressBar::render(10, 10, 3.0, {{"loss", 0.5}, {"val_loss", 0.75}, {"lr", 0.1}}, true),
+      "10/10 [==============================] - 3s 300ms/step - loss: 0.5000 - val_loss: 0.7500");
 }
 
 TEST(ProgressBar, FormatsDurations) {
