@@ -1,11 +1,12 @@
 // Throughput of the raw conv2d and pooling kernels on the layers of a small Fashion-MNIST CNN
 // (Conv2D 32 3x3 -> MaxPooling2D 2x2 -> Conv2D 64 3x3), batch 64, float32.
+#include "tensor/kernels/conv.h"
+
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <vector>
 
-#include "tensor/kernels/conv.h"
 #include "tensor/kernels/pool.h"
 
 namespace {
@@ -150,5 +151,3 @@ BENCHMARK(BM_Conv2dBackwardInput)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_Conv2dBackwardWeight)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MaxPool2dForward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_MaxPool2dBackward)->Unit(benchmark::kMicrosecond)->UseRealTime();
-
-BENCHMARK_MAIN();

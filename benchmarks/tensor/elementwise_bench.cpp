@@ -1,0 +1,84 @@
+// Memory-bound elementwise kernels on float32, 1e3..1e7 elements: a + b (same shape), a + b with
+// b broadcast over rows, relu, exp. items/s and bytes/s; LibTorch next to each when found.
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string>
+
+#include "bench_counters.h"
+#include "tensor/kernels/kernels.h"
+#include "tensor/random.h"
+#include "tensor/tensor.h"
+#ifdef NABLA_BENCH_TORCH
+#include "torch_reference.h"
+#endif
+
+namespace {
+
+using nabla::Tensor;
+using nabla::kernels::BinaryOp;
+using nabla::kernels::UnaryOp;
+using nabla_bench::kBroadcastCols;
+using nabla_bench::set_elementwise_counters;
+
+void BM_Add(benchmark::State& state, int64_t n) {
+  const Tensor a = nabla::randn({n});
+  const Tensor b = nabla::randn({n});
+  for (auto _ : state) {
+    Tensor c = nabla::kernels::binary(BinaryOp::Add, a, b);
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  set_elementwise_counters(state, n, 3);
+}
+
+void BM_AddBroadcast(benchmark::State& state, int64_t n) {
+  const Tensor a = nabla::randn({n / kBroadcastCols, kBroadcastCols});
+  const Tensor b = nabla::randn({kBroadcastCols});
+  for (auto _ : state) {
+    Tensor c = nabla::kernels::binary(BinaryOp::Add, a, b);
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  set_elementwise_counters(state, n, 2);
+}
+
+template <UnaryOp Op>
+void BM_Unary(benchmark::State& state, int64_t n) {
+  const Tensor a = nabla::randn({n});
+  for (auto _ : state) {
+    Tensor c = nabla::kernels::unary(Op, a);
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  set_elementwise_counters(state, n, 2);
+}
+
+using BenchFn = void (*)(benchmark::State&, int64_t);
+
+// nabla then LibTorch for each size, so that the two sides of a ratio ran close in time.
+void register_pair(const std::string& name, BenchFn nabla_fn, [[maybe_unused]] BenchFn torch_fn) {
+  for (int64_t n = 1000; n <= 10'000'000; n *= 10) {
+    benchmark::RegisterBenchmark(fmt::format("BM_Nabla{}/{}", name, n).c_str(), nabla_fn, n)
+        ->UseRealTime();
+#ifdef NABLA_BENCH_TORCH
+    benchmark::RegisterBenchmark(fmt::format("BM_Torch{}/{}", name, n).c_str(), torch_fn, n)
+        ->UseRealTime();
+#endif
+  }
+}
+
+#ifdef NABLA_BENCH_TORCH
+namespace torch_ref = nabla_bench::torch_ref;
+#define NABLA_TORCH_REF(fn) torch_ref::fn
+#else
+#define NABLA_TORCH_REF(fn) nullptr
+#endif
+
+const bool kRegistered = [] {
+  register_pair("Add", BM_Add, NABLA_TORCH_REF(add));
+  register_pair("AddBroadcast", BM_AddBroadcast, NABLA_TORCH_REF(add_broadcast));
+  register_pair("Relu", BM_Unary<UnaryOp::Relu>, NABLA_TORCH_REF(relu));
+  register_pair("Exp", BM_Unary<UnaryOp::Exp>, NABLA_TORCH_REF(exp));
+  return true;
+}();
+
+}  // namespace

@@ -1,0 +1,78 @@
+// Reductions on float32 matrices: sum of all elements, over rows (dim 0), over columns (dim 1),
+// and softmax of each row. items/s counts input elements; LibTorch next to each when found.
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string>
+
+#include "bench_counters.h"
+#include "tensor/kernels/kernels.h"
+#include "tensor/random.h"
+#include "tensor/tensor.h"
+#ifdef NABLA_BENCH_TORCH
+#include "torch_reference.h"
+#endif
+
+namespace {
+
+using nabla::Tensor;
+using nabla_bench::set_elementwise_counters;
+
+enum class Reduction { SumAll, SumRows, SumCols, SoftmaxRows };
+
+template <Reduction R>
+void BM_Reduce(benchmark::State& state, int64_t rows, int64_t cols) {
+  const Tensor a = nabla::randn({rows, cols});
+  for (auto _ : state) {
+    Tensor r;
+    if constexpr (R == Reduction::SumAll) {
+      r = nabla::kernels::sum(a, {}, false);
+    } else if constexpr (R == Reduction::SumRows) {
+      r = nabla::kernels::sum(a, {0}, false);
+    } else if constexpr (R == Reduction::SumCols) {
+      r = nabla::kernels::sum(a, {1}, false);
+    } else {
+      r = nabla::kernels::softmax(a, 1);
+    }
+    benchmark::DoNotOptimize(r.raw_data());
+  }
+  set_elementwise_counters(state, rows * cols, R == Reduction::SoftmaxRows ? 2 : 1);
+}
+
+using BenchFn = void (*)(benchmark::State&, int64_t, int64_t);
+
+struct MatrixShape {
+  int64_t rows, cols;
+};
+// 1e4 .. 1.6e7 elements, plus the MLP's logits [128, 10] and a wide [128, 1000] for softmax.
+constexpr MatrixShape kShapes[] = {{100, 100}, {1000, 1000}, {4000, 4000}, {128, 10}, {128, 1000}};
+
+void register_pair(const std::string& name, BenchFn nabla_fn, [[maybe_unused]] BenchFn torch_fn) {
+  for (const MatrixShape& s : kShapes) {
+    const std::string shape = fmt::format("{}/{}x{}", name, s.rows, s.cols);
+    benchmark::RegisterBenchmark(("BM_Nabla" + shape).c_str(), nabla_fn, s.rows, s.cols)
+        ->UseRealTime();
+#ifdef NABLA_BENCH_TORCH
+    benchmark::RegisterBenchmark(("BM_Torch" + shape).c_str(), torch_fn, s.rows, s.cols)
+        ->UseRealTime();
+#endif
+  }
+}
+
+#ifdef NABLA_BENCH_TORCH
+namespace torch_ref = nabla_bench::torch_ref;
+#define NABLA_TORCH_REF(fn) torch_ref::fn
+#else
+#define NABLA_TORCH_REF(fn) nullptr
+#endif
+
+const bool kRegistered = [] {
+  register_pair("SumAll", BM_Reduce<Reduction::SumAll>, NABLA_TORCH_REF(sum_all));
+  register_pair("SumRows", BM_Reduce<Reduction::SumRows>, NABLA_TORCH_REF(sum_rows));
+  register_pair("SumCols", BM_Reduce<Reduction::SumCols>, NABLA_TORCH_REF(sum_cols));
+  register_pair("SoftmaxRows", BM_Reduce<Reduction::SoftmaxRows>, NABLA_TORCH_REF(softmax_rows));
+  return true;
+}();
+
+}  // namespace

@@ -1,0 +1,124 @@
+// LibTorch side of the side-by-side benchmarks (see torch_reference.h). Each function mirrors the
+// nabla benchmark registered next to it: same shapes, same dtype, same counters.
+#include "torch_reference.h"
+
+#include <torch/torch.h>
+
+#include "bench_counters.h"
+
+namespace nabla_bench::torch_ref {
+
+namespace {
+
+torch::Tensor randn(std::initializer_list<int64_t> shape) {
+  return torch::randn(shape, torch::dtype(torch::kFloat32));
+}
+
+}  // namespace
+
+void add(benchmark::State& state, int64_t n) {
+  const torch::Tensor a = randn({n});
+  const torch::Tensor b = randn({n});
+  for (auto _ : state) {
+    torch::Tensor c = a + b;
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_elementwise_counters(state, n, 3);
+}
+
+void add_broadcast(benchmark::State& state, int64_t n) {
+  const torch::Tensor a = randn({n / kBroadcastCols, kBroadcastCols});
+  const torch::Tensor b = randn({kBroadcastCols});
+  for (auto _ : state) {
+    torch::Tensor c = a + b;
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_elementwise_counters(state, n, 2);
+}
+
+void relu(benchmark::State& state, int64_t n) {
+  const torch::Tensor a = randn({n});
+  for (auto _ : state) {
+    torch::Tensor c = torch::relu(a);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_elementwise_counters(state, n, 2);
+}
+
+void exp(benchmark::State& state, int64_t n) {
+  const torch::Tensor a = randn({n});
+  for (auto _ : state) {
+    torch::Tensor c = torch::exp(a);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_elementwise_counters(state, n, 2);
+}
+
+void sum_all(benchmark::State& state, int64_t rows, int64_t cols) {
+  const torch::Tensor a = randn({rows, cols});
+  for (auto _ : state) {
+    torch::Tensor s = a.sum();
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_elementwise_counters(state, rows * cols, 1);
+}
+
+void sum_rows(benchmark::State& state, int64_t rows, int64_t cols) {
+  const torch::Tensor a = randn({rows, cols});
+  for (auto _ : state) {
+    torch::Tensor s = a.sum(0);
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_elementwise_counters(state, rows * cols, 1);
+}
+
+void sum_cols(benchmark::State& state, int64_t rows, int64_t cols) {
+  const torch::Tensor a = randn({rows, cols});
+  for (auto _ : state) {
+    torch::Tensor s = a.sum(1);
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_elementwise_counters(state, rows * cols, 1);
+}
+
+void softmax_rows(benchmark::State& state, int64_t rows, int64_t cols) {
+  const torch::Tensor a = randn({rows, cols});
+  for (auto _ : state) {
+    torch::Tensor s = torch::softmax(a, 1);
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_elementwise_counters(state, rows * cols, 2);
+}
+
+void mm(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
+  const torch::Tensor a = randn({m, k});
+  const torch::Tensor b = randn({k, n});
+  for (auto _ : state) {
+    torch::Tensor c = torch::mm(a, b);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_matmul_counters(state, m, n, k);
+}
+
+void mlp_step(benchmark::State& state, int64_t batch) {
+  torch::manual_seed(0);
+  const torch::Tensor x = torch::rand({batch, kMlpIn});
+  const torch::Tensor labels = torch::randint(0, kMlpOut, {batch, 1}, torch::dtype(torch::kInt64));
+  torch::Tensor w1 = (randn({kMlpIn, kMlpHidden}) * 0.05).requires_grad_();
+  torch::Tensor b1 = torch::zeros({kMlpHidden}).requires_grad_();
+  torch::Tensor w2 = (randn({kMlpHidden, kMlpOut}) * 0.05).requires_grad_();
+  torch::Tensor b2 = torch::zeros({kMlpOut}).requires_grad_();
+  for (auto _ : state) {
+    const torch::Tensor hidden = torch::relu(torch::mm(x, w1) + b1);
+    const torch::Tensor logits = torch::mm(hidden, w2) + b2;
+    const torch::Tensor loss = -torch::log_softmax(logits, 1).gather(1, labels).mean();
+    loss.backward();
+    benchmark::DoNotOptimize(w1.grad().data_ptr());
+    for (torch::Tensor* p : {&w1, &b1, &w2, &b2}) {
+      p->mutable_grad() = torch::Tensor();
+    }
+  }
+  set_mlp_counters(state, batch);
+}
+
+}  // namespace nabla_bench::torch_ref

@@ -1,0 +1,27 @@
+// LibTorch references for the benchmarks, compiled in one translation unit (torch_reference.cpp,
+// only when CMake finds LibTorch: NABLA_BENCH_TORCH) so <torch/torch.h> is parsed once.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+
+namespace nabla_bench::torch_ref {
+
+// Elementwise on n float32 elements: a + b, a [n/1000, 1000] + b [1000], relu(a), exp(a).
+void add(benchmark::State& state, int64_t n);
+void add_broadcast(benchmark::State& state, int64_t n);
+void relu(benchmark::State& state, int64_t n);
+void exp(benchmark::State& state, int64_t n);
+// Reductions of a [rows, cols] float32 matrix: all, over rows (dim 0), over cols (dim 1), and
+// softmax over each row.
+void sum_all(benchmark::State& state, int64_t rows, int64_t cols);
+void sum_rows(benchmark::State& state, int64_t rows, int64_t cols);
+void sum_cols(benchmark::State& state, int64_t rows, int64_t cols);
+void softmax_rows(benchmark::State& state, int64_t rows, int64_t cols);
+// torch::mm of [m, k] @ [k, n] float32.
+void mm(benchmark::State& state, int64_t m, int64_t n, int64_t k);
+// One forward + backward of the 784-512-10 MLP (relu, log_softmax, NLL mean) on a batch.
+void mlp_step(benchmark::State& state, int64_t batch);
+
+}  // namespace nabla_bench::torch_ref
