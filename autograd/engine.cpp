@@ -406,7 +406,7 @@ void Tensor::retain_grad() const {
   if (meta.retains_grad) return;
   meta.retains_grad = true;
   std::weak_ptr<AutogradMeta> weak = impl_ptr()->autograd_meta;
-  autograd::NodeAccess::pre_hooks(*meta.grad_fn).push_back([weak](const Tensor& grad) {
+  autograd::NodeAccess::pre_hooks(*meta.grad_fn).emplace_back([weak](const Tensor& grad) {
     if (auto locked = weak.lock()) {
       locked->grad = locked->grad.defined() ? add(locked->grad, grad) : grad.detach();
     }

@@ -167,6 +167,7 @@ GradcheckReport gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& 
   const GradcheckFn first_order = [fn, diff_index](const std::vector<Tensor>& args) {
     std::vector<Tensor> originals(args.begin(), args.end() - 1);
     std::vector<Tensor> wrt;
+    wrt.reserve(diff_index.size());
     for (const size_t i : diff_index) wrt.push_back(originals[i]);
     const Tensor out = fn(originals);
     std::vector<Tensor> grads;

@@ -25,8 +25,9 @@ Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
   return nabla::transpose(*this, dim0, dim1);
 }
 Tensor Tensor::t() const {
-  if (dim() > 2)
+  if (dim() > 2) {
     throw error("t: expects a tensor with at most 2 dims, got shape {}", shape_str(shape()));
+  }
   return dim() < 2 ? *this : nabla::transpose(*this, 0, 1);
 }
 Tensor Tensor::permute(const std::vector<int64_t>& dims) const {

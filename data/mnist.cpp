@@ -51,7 +51,7 @@ MnistSplit load_mnist_files(const std::string& images_path, const std::string& l
   }
 
   const int64_t n = labels.dims[0];
-  const uint8_t* label_bytes = labels.data_as<uint8_t>();
+  const auto* label_bytes = labels.data_as<uint8_t>();
   if (options.num_classes > 0) {
     for (int64_t i = 0; i < n; ++i) {
       if (label_bytes[i] >= options.num_classes) {
@@ -67,7 +67,7 @@ MnistSplit load_mnist_files(const std::string& images_path, const std::string& l
   for (int64_t i = 0; i < n; ++i) out_labels[i] = label_bytes[i];
 
   split.images = Tensor::empty(images.dims, options.image_dtype);
-  const uint8_t* pixels = images.data_as<uint8_t>();
+  const auto* pixels = images.data_as<uint8_t>();
   const int64_t count = images.numel();
   if (options.image_dtype == kFloat64) {
     convert_pixels(pixels, split.images.data_ptr<double>(), count, options.scale);

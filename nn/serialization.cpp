@@ -81,8 +81,9 @@ void swap_to_from_little_endian(uint8_t* bytes, size_t size, size_t element_size
     (void)size;
     (void)element_size;
   } else {
-    for (size_t i = 0; i < size; i += element_size)
+    for (size_t i = 0; i < size; i += element_size) {
       std::reverse(bytes + i, bytes + i + element_size);
+    }
   }
 }
 
@@ -435,8 +436,9 @@ NamedTensors load_safetensors(const std::string& path,
   if (!header.is_object()) {
     throw error("{}header is a JSON {}, expected an object", prefix, header.type_name());
   }
-  if (duplicate_key)
+  if (duplicate_key) {
     throw error("{}tensor '{}' is declared twice in the header", prefix, *duplicate_key);
+  }
 
   std::map<std::string, std::string> file_metadata;
   std::vector<Entry> entries;

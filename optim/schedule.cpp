@@ -29,7 +29,8 @@ StepDecay::StepDecay(Optimizer& optimizer, int64_t step_size, double gamma)
 }
 
 double StepDecay::learning_rate_at(int64_t step) const {
-  return initial_learning_rate() * std::pow(gamma_, static_cast<double>(step / step_size_));
+  const int64_t decays = step / step_size_;  // whole periods only: a staircase
+  return initial_learning_rate() * std::pow(gamma_, static_cast<double>(decays));
 }
 
 ExponentialDecay::ExponentialDecay(Optimizer& optimizer, const ExponentialDecayOptions& options)

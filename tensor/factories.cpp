@@ -151,7 +151,7 @@ Tensor tensor(std::initializer_list<double> values, DType dtype) {
 
 Tensor tensor(std::initializer_list<std::initializer_list<double>> values, DType dtype) {
   std::vector<double> flat;
-  const int64_t rows = static_cast<int64_t>(values.size());
+  const auto rows = static_cast<int64_t>(values.size());
   const int64_t cols = rows == 0 ? 0 : static_cast<int64_t>(values.begin()->size());
   int64_t row = 0;
   for (const auto& inner : values) {
@@ -167,7 +167,7 @@ Tensor tensor(std::initializer_list<std::initializer_list<double>> values, DType
 Tensor tensor(std::initializer_list<std::initializer_list<std::initializer_list<double>>> values,
               DType dtype) {
   std::vector<double> flat;
-  const int64_t d0 = static_cast<int64_t>(values.size());
+  const auto d0 = static_cast<int64_t>(values.size());
   const int64_t d1 = d0 == 0 ? 0 : static_cast<int64_t>(values.begin()->size());
   const int64_t d2 = d1 == 0 ? 0 : static_cast<int64_t>(values.begin()->begin()->size());
   for (const auto& plane : values) {

@@ -47,10 +47,11 @@ Tensor Tensor::make_view(const Tensor& base, Shape shape, Shape strides, int64_t
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 0) empty_view = true;
     const int64_t reach = (shape[d] - 1) * strides[d];
-    if (reach < 0)
+    if (reach < 0) {
       lowest += reach;
-    else
+    } else {
       highest += reach;
+    }
   }
   const auto capacity = static_cast<int64_t>(base.storage()->nbytes() / dtype_size(base.dtype()));
   if (!empty_view && (lowest < 0 || highest >= capacity)) {

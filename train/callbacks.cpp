@@ -47,8 +47,9 @@ bool Monitor::improved(const Logs& logs) {
 
 EarlyStopping::EarlyStopping(EarlyStoppingOptions options)
     : options_(std::move(options)), monitor_(options_.monitor, options_.mode, options_.min_delta) {
-  if (options_.patience < 0)
+  if (options_.patience < 0) {
     throw error("EarlyStopping: patience must be non-negative, got {}", options_.patience);
+  }
 }
 
 void EarlyStopping::on_train_begin(Model& /*model*/) {

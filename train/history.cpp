@@ -19,8 +19,9 @@ void History::append(int64_t epoch, const Logs& logs) {
     column.resize(previous, std::numeric_limits<double>::quiet_NaN());
     column.push_back(value);
   }
-  for (auto& [key, column] : values_)
+  for (auto& [key, column] : values_) {
     column.resize(epochs_.size(), std::numeric_limits<double>::quiet_NaN());
+  }
 }
 
 std::vector<double> History::values(const std::string& key) const {

@@ -110,8 +110,9 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   check_compiled("fit");
   check_pair("fit", x, y);
   if (options.epochs < 0) throw error("fit: epochs must be non-negative, got {}", options.epochs);
-  if (options.batch_size <= 0)
+  if (options.batch_size <= 0) {
     throw error("fit: batch_size must be positive, got {}", options.batch_size);
+  }
   if (options.validation_split < 0.0 || options.validation_split >= 1.0) {
     throw error("fit: validation_split must be in [0, 1), got {}", options.validation_split);
   }
@@ -146,8 +147,9 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
       ++batch_index;
       bar.update(batch_index, averages.means());
       logs["step"] = static_cast<double>(global_step++);
-      for (const auto& callback : options.callbacks)
+      for (const auto& callback : options.callbacks) {
         callback->on_batch_end(*this, batch_index - 1, logs);
+      }
     }
     Logs epoch_logs = averages.means();
     if (validation_set) {
@@ -183,14 +185,15 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int v
     bar.update(++step, averages.means());
   }
   network_->train(was_training);
-  const Logs logs = averages.means();
+  Logs logs = averages.means();
   bar.finish(logs);
   return logs;
 }
 
 Tensor Model::predict(const Tensor& x, int64_t batch_size) {
-  if (x.dim() == 0)
+  if (x.dim() == 0) {
     throw error("predict: x must have a batch dim, got shape {}", shape_str(x.shape()));
+  }
   if (batch_size <= 0) throw error("predict: batch_size must be positive, got {}", batch_size);
   prepare(x);
   const NoGradGuard no_grad;

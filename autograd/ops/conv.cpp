@@ -36,15 +36,17 @@ int64_t window_count(std::string_view op, int64_t extent, int64_t pad_before, in
 }
 
 void check_positive(std::string_view op, std::string_view what, const std::array<int64_t, 2>& v) {
-  if (v[0] < 1 || v[1] < 1)
+  if (v[0] < 1 || v[1] < 1) {
     throw error("{}: {} must be positive, got [{}, {}]", op, what, v[0], v[1]);
+  }
 }
 
 void check_padding(std::string_view op, const std::array<int64_t, 4>& p) {
   for (const int64_t v : p) {
-    if (v < 0)
+    if (v < 0) {
       throw error("{}: padding must be non-negative, got [{}, {}, {}, {}]", op, p[0], p[1], p[2],
                   p[3]);
+    }
   }
 }
 

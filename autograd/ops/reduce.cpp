@@ -18,8 +18,9 @@ Shape keepdim_shape(std::string_view op, const Tensor& a, const std::vector<int6
 
 int64_t reduced_count(std::string_view op, const Tensor& a, const std::vector<int64_t>& dims) {
   int64_t count = 1;
-  for (const int64_t d : normalize_dims(op, dims, a.dim()))
+  for (const int64_t d : normalize_dims(op, dims, a.dim())) {
     count *= a.shape()[static_cast<size_t>(d)];
+  }
   return count;
 }
 

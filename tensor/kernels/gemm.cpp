@@ -618,39 +618,39 @@ using F64Avx2 = Config<double, 6, 8, 96, 256, 2048, true>;
 using F32Scalar = Config<float, 4, 4, 128, 256, 2048, false>;
 using F64Scalar = Config<double, 4, 4, 128, 256, 2048, false>;
 
-enum class Isa { kScalar, kAvx2, kAvx512 };
+enum class Isa { Scalar, Avx2, Avx512 };
 
 // NABLA_GEMM_ISA=scalar|avx2 forces a slower kernel so tests can cover every path on one machine.
 Isa detect_isa() {
-  Isa best = Isa::kScalar;
+  Isa best = Isa::Scalar;
 #if NABLA_GEMM_X86
   __builtin_cpu_init();
   // Both SIMD paths pack with AVX2 shuffles, so AVX-512 is only taken alongside AVX2 + FMA.
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    best = __builtin_cpu_supports("avx512f") ? Isa::kAvx512 : Isa::kAvx2;
+    best = __builtin_cpu_supports("avx512f") ? Isa::Avx512 : Isa::Avx2;
   }
 #endif
   if (const char* force = std::getenv("NABLA_GEMM_ISA")) {
     if (std::strcmp(force, "scalar") == 0) {
-      best = Isa::kScalar;
+      best = Isa::Scalar;
     }
-    if (std::strcmp(force, "avx2") == 0 && best == Isa::kAvx512) {
-      best = Isa::kAvx2;
+    if (std::strcmp(force, "avx2") == 0 && best == Isa::Avx512) {
+      best = Isa::Avx2;
     }
   }
   return best;
 }
 
 Isa isa() {
-  static const Isa chosen = detect_isa();
-  return chosen;
+  static const Isa kChosen = detect_isa();
+  return kChosen;
 }
 
 template <class T, class C512, class C2, class CScalar>
 void dispatch(const Problem<T>& pr) {
   switch (isa()) {
 #if NABLA_GEMM_X86
-    case Isa::kAvx512: {
+    case Isa::Avx512: {
       constexpr int kMr = C512::kMr;
       constexpr int kNv = C512::kNr / (64 / int(sizeof(T)));
       static constexpr Kernels<T> kKernels{&kernel_avx512<T, kMr, kNv, kMr>,
@@ -659,7 +659,7 @@ void dispatch(const Problem<T>& pr) {
       gemm_with<T, C512>(pr, kKernels);
       return;
     }
-    case Isa::kAvx2: {
+    case Isa::Avx2: {
       constexpr int kMr = C2::kMr;
       constexpr int kNv = C2::kNr / (32 / int(sizeof(T)));
       static constexpr Kernels<T> kKernels{&kernel_avx2<T, kMr, kNv, kMr>,

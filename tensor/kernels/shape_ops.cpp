@@ -108,8 +108,9 @@ Tensor permute(const Tensor& t, const std::vector<int64_t>& dims) {
   std::vector<bool> seen(dims.size(), false);
   for (size_t i = 0; i < dims.size(); ++i) {
     const auto d = static_cast<size_t>(normalize_dim("permute", dims[i], t.dim()));
-    if (seen[d])
+    if (seen[d]) {
       throw error("permute: dim {} appears more than once in {}", dims[i], shape_str(dims));
+    }
     seen[d] = true;
     shape[i] = t.shape()[d];
     strides[i] = t.strides()[d];
