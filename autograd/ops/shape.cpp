@@ -153,19 +153,16 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   });
 }
 
+// d stack = the slice of g each input became
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
-  if (tensors.empty()) throw error("stack: expected a non-empty list of tensors");
+  Tensor out = kernels::stack(tensors, dim);  // checks the list and the shapes
   const int64_t d = normalize_dim("stack", dim, tensors.front().dim() + 1);
-  std::vector<Tensor> expanded;
-  expanded.reserve(tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    if (tensors[i].shape() != tensors.front().shape()) {
-      throw error("stack: tensor {} has shape {}, tensor 0 has {}", i,
-                  shape_str(tensors[i].shape()), shape_str(tensors.front().shape()));
-    }
-    expanded.push_back(unsqueeze(tensors[i], d));
-  }
-  return cat(expanded, d);
+  return record("stack", out, tensors, [d, count = tensors.size()](const Tensor& g) -> Grads {
+    Grads grads;
+    grads.reserve(count);
+    for (size_t i = 0; i < count; ++i) grads.push_back(select(g, d, static_cast<int64_t>(i)));
+    return grads;
+  });
 }
 
 // d gather = scatter_add of g at the gathered positions

@@ -8,29 +8,15 @@
 #include <vector>
 
 #include "tests/support/gradcheck_support.h"
+#include "tests/support/test_helpers.h"
 
 namespace nabla::nn {
 namespace {
 
+using testing::assign;
+using testing::expect_error_containing;
 using testing::expect_gradcheck;
 using testing::leaf;
-
-// Runs `fn`, expecting a nabla::Error whose message contains `fragment`.
-template <typename Fn>
-void expect_error_containing(Fn fn, const std::string& fragment) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a nabla::Error containing \"" << fragment << "\"";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
-
-void assign(const Tensor& target, const std::vector<double>& values) {
-  const NoGradGuard no_grad;
-  Tensor t = target;
-  t.copy_(tensor(values, target.shape(), kFloat64));
-}
 
 // ---- Dense ----
 

@@ -9,29 +9,12 @@
 
 #include "nabla.h"
 #include "optim/optim.h"
+#include "tests/optim/optim_test_support.h"
 
 namespace nabla::optim {
 namespace {
 
-constexpr std::array<double, 2> kW0{1.0, -2.0};
-constexpr std::array<std::array<double, 2>, 3> kGrads{{{0.5, -1.0}, {0.3, 0.2}, {-0.4, 0.6}}};
-
-void expect_values(const Tensor& t, const std::vector<double>& expected, double tolerance) {
-  const std::vector<double> got = t.to_vector<double>();
-  ASSERT_EQ(got.size(), expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    EXPECT_NEAR(got[i], expected[i], tolerance) << "element " << i;
-  }
-}
-
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using namespace testing;  // NOLINT(google-build-using-namespace): the shared fixture
 
 TEST(Adagrad, DefaultsAreKeras) {
   const Adagrad adagrad(std::vector<Tensor>{});

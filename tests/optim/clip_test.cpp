@@ -9,18 +9,12 @@
 
 #include "nabla.h"
 #include "optim/optim.h"
+#include "tests/optim/optim_test_support.h"
 
 namespace nabla::optim {
 namespace {
 
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using namespace testing;  // NOLINT(google-build-using-namespace): the shared fixture
 
 Tensor with_grad(const std::vector<double>& grad, DType dtype = kFloat64) {
   Tensor p = zeros({static_cast<int64_t>(grad.size())}, dtype).requires_grad_();

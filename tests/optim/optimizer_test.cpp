@@ -7,9 +7,12 @@
 
 #include "nabla.h"
 #include "optim/optim.h"
+#include "tests/optim/optim_test_support.h"
 
 namespace nabla::optim {
 namespace {
+
+using namespace testing;  // NOLINT(google-build-using-namespace): the shared fixture
 
 Tensor parameter(const std::vector<double>& values, DType dtype = kFloat64) {
   return tensor(values, {static_cast<int64_t>(values.size())}, dtype).requires_grad_();
@@ -17,15 +20,6 @@ Tensor parameter(const std::vector<double>& values, DType dtype = kFloat64) {
 
 void give_grad(const Tensor& p, const std::vector<double>& values) {
   p.set_grad(tensor(values, {static_cast<int64_t>(values.size())}, p.dtype()));
-}
-
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 TEST(Optimizer, SkipsParametersWithoutGradient) {

@@ -10,38 +10,12 @@
 
 #include "nabla.h"
 #include "optim/optim.h"
+#include "tests/optim/optim_test_support.h"
 
 namespace nabla::optim {
 namespace {
 
-constexpr std::array<double, 2> kW0{1.0, -2.0};
-constexpr std::array<std::array<double, 2>, 3> kGrads{{{0.5, -1.0}, {0.3, 0.2}, {-0.4, 0.6}}};
-
-Tensor start() { return tensor({kW0[0], kW0[1]}, kFloat64).requires_grad_(); }
-
-void run_three_steps(Optimizer& optimizer, const Tensor& w) {
-  for (int s = 0; s < 3; ++s) {
-    w.set_grad(tensor({kGrads[s][0], kGrads[s][1]}, kFloat64));
-    optimizer.step();
-  }
-}
-
-void expect_values(const Tensor& t, const std::vector<double>& expected, double tolerance) {
-  const std::vector<double> got = t.to_vector<double>();
-  ASSERT_EQ(got.size(), expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    EXPECT_NEAR(got[i], expected[i], tolerance) << "element " << i;
-  }
-}
-
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using namespace testing;  // NOLINT(google-build-using-namespace): the shared fixture
 
 TEST(Rmsprop, DefaultsAreKeras) {
   const RMSprop rmsprop(std::vector<Tensor>{});

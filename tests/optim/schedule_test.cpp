@@ -10,18 +10,12 @@
 
 #include "nabla.h"
 #include "optim/optim.h"
+#include "tests/optim/optim_test_support.h"
 
 namespace nabla::optim {
 namespace {
 
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using namespace testing;  // NOLINT(google-build-using-namespace): the shared fixture
 
 const std::vector<Tensor> kNoParameters;
 

@@ -8,34 +8,15 @@
 
 #include "nabla.h"
 #include "optim/optim.h"
+#include "tests/optim/optim_test_support.h"
 
 namespace nabla::optim {
 namespace {
 
-constexpr std::array<double, 2> kW0{1.0, -2.0};
-// Gradients fed at steps 1, 2, 3 (set by hand, independent of the parameter).
-constexpr std::array<std::array<double, 2>, 3> kGrads{{{0.5, -1.0}, {0.3, 0.2}, {-0.4, 0.6}}};
-
-Tensor start() { return tensor({kW0[0], kW0[1]}, kFloat64).requires_grad_(); }
+using namespace testing;  // NOLINT(google-build-using-namespace): the shared fixture
 
 void give_grad(const Tensor& p, int step) {
   p.set_grad(tensor({kGrads[step][0], kGrads[step][1]}, kFloat64));
-}
-
-void expect_values(const Tensor& t, const std::vector<double>& expected) {
-  const std::vector<double> got = t.to_vector<double>();
-  ASSERT_EQ(got.size(), expected.size());
-  for (size_t i = 0; i < got.size(); ++i)
-    EXPECT_NEAR(got[i], expected[i], 1e-14) << "element " << i;
-}
-
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 TEST(Sgd, PlainStepsSubtractLearningRateTimesGradient) {
