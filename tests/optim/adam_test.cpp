@@ -157,17 +157,6 @@ TEST(Adam, StepCountIsPerParameter) {
 // PyTorch 1.13 references (the script is in sgd_test.cpp): torch.optim.Adam / AdamW with
 // eps=1e-7 (PyTorch adds eps where we do, so no adjustment is needed), 5 steps on
 // sum(s * (w - t)^2).
-std::vector<double> run_quadratic(Optimizer& optimizer, const Tensor& w, int steps) {
-  const Tensor target = tensor({0.0, 1.0, -1.0}, kFloat64);
-  const Tensor scale = tensor({1.0, 3.0, 0.5}, kFloat64);
-  for (int i = 0; i < steps; ++i) {
-    optimizer.zero_grad();
-    sum(scale * square(w - target)).backward();
-    optimizer.step();
-  }
-  return w.to_vector<double>();
-}
-
 TEST(Adam, MatchesPyTorchTrajectories) {
   struct Case {
     const char* what;

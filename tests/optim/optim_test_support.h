@@ -36,6 +36,19 @@ inline void expect_values(const Tensor& t, const std::vector<double>& expected,
   }
 }
 
+// `steps` optimizer steps on sum(s * (w - t)^2) with t = [0, 1, -1], s = [1, 3, 0.5] (zero_grad,
+// backward, step): the problem the PyTorch reference trajectories in the tests were computed on.
+inline std::vector<double> run_quadratic(Optimizer& optimizer, const Tensor& w, int steps) {
+  const Tensor target = tensor({0.0, 1.0, -1.0}, kFloat64);
+  const Tensor scale = tensor({1.0, 3.0, 0.5}, kFloat64);
+  for (int i = 0; i < steps; ++i) {
+    optimizer.zero_grad();
+    sum(scale * square(w - target)).backward();
+    optimizer.step();
+  }
+  return w.to_vector<double>();
+}
+
 // The nabla::Error message `fn` throws, or "no error".
 inline std::string message_of(const std::function<void()>& fn) {
   try {

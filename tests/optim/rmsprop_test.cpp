@@ -96,17 +96,6 @@ TEST(Rmsprop, CenteredWithMomentumAndWeightDecayMatchesHandComputation) {
 // PyTorch 1.13 references (the script is in sgd_test.cpp): torch.optim.RMSprop([w], lr=0.01,
 // alpha=0.9, eps=0.0, ...), 5 steps on sum(s * (w - t)^2). With eps = 0 the Keras and PyTorch
 // forms coincide, and with a constant lr so do their momentum buffers.
-std::vector<double> run_quadratic(Optimizer& optimizer, const Tensor& w, int steps) {
-  const Tensor target = tensor({0.0, 1.0, -1.0}, kFloat64);
-  const Tensor scale = tensor({1.0, 3.0, 0.5}, kFloat64);
-  for (int i = 0; i < steps; ++i) {
-    optimizer.zero_grad();
-    sum(scale * square(w - target)).backward();
-    optimizer.step();
-  }
-  return w.to_vector<double>();
-}
-
 TEST(Rmsprop, MatchesPyTorchWithZeroEpsilon) {
   struct Case {
     RmspropOptions options;

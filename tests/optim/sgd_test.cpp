@@ -90,17 +90,6 @@ TEST(Sgd, NesterovMatchesHandComputation) {
 //   opt = torch.optim.SGD([w], lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01)
 //   for _ in range(5): opt.zero_grad(); (s * (w - t) ** 2).sum().backward(); opt.step()
 // (the same script produced the RMSprop, Adam and Adagrad constants in their tests).
-std::vector<double> run_quadratic(Optimizer& optimizer, const Tensor& w, int steps) {
-  const Tensor target = tensor({0.0, 1.0, -1.0}, kFloat64);
-  const Tensor scale = tensor({1.0, 3.0, 0.5}, kFloat64);
-  for (int i = 0; i < steps; ++i) {
-    optimizer.zero_grad();
-    sum(scale * square(w - target)).backward();
-    optimizer.step();
-  }
-  return w.to_vector<double>();
-}
-
 TEST(Sgd, MatchesPyTorchTrajectory) {
   Tensor w = tensor({1.0, -2.0, 0.5}, kFloat64).requires_grad_();
   SGD sgd({w}, {.learning_rate = 0.05, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01});
