@@ -39,6 +39,7 @@ class Conv2D : public Module {
   Conv2D(int64_t filters, Size2 kernel_size, Conv2DOptions options = {});
   Conv2D(int64_t filters, int64_t kernel_size, Conv2DOptions options = {})
       : Conv2D(filters, Size2{kernel_size, kernel_size}, std::move(options)) {}
+  [[nodiscard]] bool weights_pending() const override { return !built(); }
 
   Tensor forward(const Tensor& input) override;
   Shape build(const Shape& input_shape) override;

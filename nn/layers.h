@@ -28,6 +28,7 @@ struct DenseOptions {
 class Dense : public Module {
  public:
   explicit Dense(int64_t units, DenseOptions options = {});
+  [[nodiscard]] bool weights_pending() const override { return !built(); }
 
   Tensor forward(const Tensor& input) override;
   Shape build(const Shape& input_shape) override;
@@ -102,6 +103,7 @@ struct BatchNormalizationOptions {
 class BatchNormalization : public Module {
  public:
   explicit BatchNormalization(BatchNormalizationOptions options = {});
+  [[nodiscard]] bool weights_pending() const override { return !built(); }
 
   Tensor forward(const Tensor& input) override;
   Shape build(const Shape& input_shape) override;

@@ -1,6 +1,8 @@
 // Module bookkeeping: registration, traversal, modes and naming.
 #include "nn/module.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <map>
 #include <mutex>
@@ -49,6 +51,19 @@ Tensor Module::register_buffer(const std::string& local_name, Tensor value) {
   }
   buffers_.emplace_back(local_name, value);
   return value;
+}
+
+std::vector<std::string> Module::layers_with_pending_weights() const {
+  std::vector<std::string> out;
+  collect_pending("", out);
+  return out;
+}
+
+void Module::collect_pending(const std::string& path, std::vector<std::string>& out) const {
+  if (weights_pending()) out.push_back(path.empty() ? name_ : fmt::format("{} ({})", path, name_));
+  for (size_t i = 0; i < children_.size(); ++i) {
+    children_[i]->collect_pending(path.empty() ? child_keys_[i] : path + "." + child_keys_[i], out);
+  }
 }
 
 void Module::collect(const std::string& prefix, NamedTensors& out, bool buffers) const {

@@ -29,6 +29,12 @@ class Module {
   // nothing. Returns the output shape for that input shape.
   virtual Shape build(const Shape& input_shape);
   [[nodiscard]] bool built() const { return built_; }
+  // True while the module still waits for its first input (or build) to create its weights, as
+  // Dense, Conv2D and BatchNormalization do when their input size was not given.
+  [[nodiscard]] virtual bool weights_pending() const { return false; }
+  // The paths (as in named_parameters) and names of this module and its descendants whose
+  // weights are pending, like "1 (dense_1)"; the module itself is "" when it is one of them.
+  [[nodiscard]] std::vector<std::string> layers_with_pending_weights() const;
 
   // The layer's type as Keras names it ("Dense", "Conv2D", ...).
   [[nodiscard]] virtual std::string type_name() const = 0;
@@ -74,6 +80,7 @@ class Module {
 
  private:
   void collect(const std::string& prefix, NamedTensors& out, bool buffers) const;
+  void collect_pending(const std::string& path, std::vector<std::string>& out) const;
 
   std::string name_;
   bool training_ = true;

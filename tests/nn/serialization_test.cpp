@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "nn/layers.h"
+#include "nn/sequential.h"
 #include "tensor/error.h"
 
 namespace nabla::nn {
@@ -639,6 +641,43 @@ TEST(Safetensors, UnbuiltLazyModulesAskForBuild) {
   (void)unbuilt.build({1, 3});
   load_weights(unbuilt, path);
   EXPECT_EQ(values_of(unbuilt), values_of(built));
+}
+
+// The first Dense knows its input size, the second learns it at the first call: until then a
+// save would silently leave the second layer out, and a load would fill only the first.
+TEST(Safetensors, PartlyBuiltModelsAreRefusedNotHalfSavedOrHalfLoaded) {
+  ScratchDir dir;
+  const std::string path = dir.file("partly.safetensors");
+  reset_layer_names();
+  Sequential partly;
+  partly.add<Dense>(4, DenseOptions{.input_dim = 3}).add<Dense>(2);
+  ASSERT_EQ(partly.state().size(), 2U);  // the first layer's kernel and bias only
+  EXPECT_EQ(partly.layers_with_pending_weights(), std::vector<std::string>{"1 (dense_1)"});
+  const std::string save_error = error_of([&] { save_weights(partly, path); });
+  EXPECT_CONTAINS(save_error, "save_weights");
+  EXPECT_CONTAINS(save_error, "layer 1 (dense_1) has not created its weights yet");
+  EXPECT_CONTAINS(save_error, "build(input_shape)");
+  EXPECT_FALSE(std::filesystem::exists(path));
+
+  reset_layer_names();
+  Sequential full;
+  full.add<Dense>(4, DenseOptions{.input_dim = 3}).add<Dense>(2);
+  (void)full.build({1, 3});
+  EXPECT_TRUE(full.layers_with_pending_weights().empty());
+  save_weights(full, path);
+  const auto before = values_of(partly);
+  EXPECT_CONTAINS(error_of([&] { load_weights(partly, path); }),
+                  "load_weights: " + path + ": layer 1 (dense_1) has not created its weights yet");
+  EXPECT_EQ(values_of(partly), before);
+
+  auto inner = std::make_shared<Sequential>();
+  inner->add<Dense>(2);
+  Sequential nested;
+  nested.add(inner).add<Dense>(3);
+  EXPECT_EQ(nested.layers_with_pending_weights(),
+            (std::vector<std::string>{"0.0 (dense_2)", "1 (dense_3)"}));
+  EXPECT_CONTAINS(error_of([&] { save_weights(nested, path); }),
+                  "layers 0.0 (dense_2), 1 (dense_3) have not created their weights yet");
 }
 
 }  // namespace
