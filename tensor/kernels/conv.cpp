@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tensor/kernels/gemm.h"
+#include "tensor/kernels/window.h"
 
 namespace nabla::kernels {
 namespace {
@@ -34,18 +35,8 @@ T* scratch(int64_t count) {
 constexpr int kColumnTag = 0;
 constexpr int kPartialTag = 1;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// Range [lo, hi) of output positions o in [0, out) with 0 <= o * stride + offset < in.
-struct ValidRange {
-  int64_t lo, hi;
-};
-ValidRange valid_range(int64_t offset, int64_t stride, int64_t in, int64_t out) {
-  const int64_t lo = offset >= 0 ? 0 : ceil_div(-offset, stride);
-  const int64_t hi = offset >= in ? 0 : ceil_div(in - offset, stride);
-  const int64_t hi_clamped = std::min(hi, out);
-  return {std::min(lo, hi_clamped), hi_clamped};
-}
+using detail::valid_range;
+using detail::ValidRange;
 
 // A 1x1, stride-1, unpadded convolution whose output has the input's size: the image itself is
 // already the column matrix [C, H*W].

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "tensor/kernels/window.h"
+
 namespace nabla::kernels {
 namespace {
 
@@ -26,18 +28,8 @@ Window window_at(const Pool2dGeometry& g, int64_t oh, int64_t ow) {
           std::max(w0, std::min(w_start + g.kernel_w, g.in_w))};
 }
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// Range [lo, hi) of outputs o in [0, out) whose input o * stride + offset lies in [0, in).
-struct ValidRange {
-  int64_t lo, hi;
-};
-ValidRange valid_range(int64_t offset, int64_t stride, int64_t in, int64_t out) {
-  const int64_t lo = offset >= 0 ? 0 : ceil_div(-offset, stride);
-  const int64_t hi = offset >= in ? 0 : ceil_div(in - offset, stride);
-  const int64_t hi_clamped = std::min(hi, out);
-  return {std::min(lo, hi_clamped), hi_clamped};
-}
+using detail::valid_range;
+using detail::ValidRange;
 
 // Index of the first NaN of the window in row-major order, or -1 if it holds none.
 template <typename T>

@@ -9,8 +9,15 @@ without shuffling, so every step sees the same batch. The models follow nabla's 
 conventions: Dense kernels are [in, out], the probability cross-entropy renormalizes and clips
 like Keras, RMSprop adds epsilon inside the square root, Adam uses epsilon 1e-7.
 """
+import pathlib
+import sys
+
 import torch
 import torch.nn.functional as F
+
+# The Keras-convention RMSprop of the examples' PyTorch reference.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "examples" / "pytorch"))
+from reference import rmsprop_keras  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -39,17 +46,6 @@ def labels(samples, classes):
     """y[i] = ((i * 131) % 256 * classes) // 256: the class follows x[i, 0], so it can be learnt."""
     i = torch.arange(samples)
     return (i * 131) % 256 * classes // 256
-
-
-def rmsprop(params, lr=1e-3, rho=0.9, eps=1e-7):
-    velocities = [torch.zeros_like(p) for p in params]
-
-    def step():
-        with torch.no_grad():
-            for p, v in zip(params, velocities):
-                v.mul_(rho).add_(p.grad * p.grad, alpha=1 - rho)
-                p.sub_(lr * p.grad / torch.sqrt(v + eps))
-    return step
 
 
 def train(params, loss_of, samples, batch, epochs, step):
@@ -82,7 +78,7 @@ def mlp():
         p = (p / p.sum(dim=1, keepdim=True)).clamp(1e-7, 1 - 1e-7)
         return (-(y[rows] * torch.log(p)).sum(dim=1)).mean()
 
-    losses = train(params, loss_of, samples, 32, 4, rmsprop(params))
+    losses = train(params, loss_of, samples, 32, 4, rmsprop_keras(params))
     emit("kMlpRmspropLosses", losses)
     emit("kMlpRmspropParameterNorms", [p.square().sum().item() for p in params])
 
