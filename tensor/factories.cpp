@@ -1,5 +1,10 @@
 // Tensor factories: constants, ranges, random tensors and tensors from C++ data.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "tensor/kernels/kernels.h"
 #include "tensor/random.h"
@@ -145,43 +150,55 @@ Tensor tensor(const std::vector<int64_t>& values, const Shape& shape) {
   return generate(shape, kInt64, [&](int64_t i) { return values[static_cast<size_t>(i)]; });
 }
 
-Tensor tensor(std::initializer_list<double> values, DType dtype) {
-  return tensor(std::vector<double>(values), {static_cast<int64_t>(values.size())}, dtype);
+namespace {
+
+std::string index_path(const std::vector<int64_t>& path) {
+  return fmt::format("[{}]", fmt::join(path, ", "));
 }
 
-Tensor tensor(std::initializer_list<std::initializer_list<double>> values, DType dtype) {
-  std::vector<double> flat;
-  const auto rows = static_cast<int64_t>(values.size());
-  const int64_t cols = rows == 0 ? 0 : static_cast<int64_t>(values.begin()->size());
-  int64_t row = 0;
-  for (const auto& inner : values) {
-    if (static_cast<int64_t>(inner.size()) != cols) {
-      throw error("tensor: row {} has {} values, row 0 has {}", row, inner.size(), cols);
+// Appends the numbers under `node` (at index `path`) to `flat`, checking it against `shape`.
+void flatten_nested(const NestedValues& node, const Shape& shape, std::vector<int64_t>& path,
+                    std::vector<double>& flat) {
+  const size_t depth = path.size();
+  if (depth == shape.size()) {
+    if (node.is_list()) {
+      throw error("tensor: ragged nested lists: a list at {} where shape {} expects a number",
+                  index_path(path), shape_str(shape));
     }
-    flat.insert(flat.end(), inner.begin(), inner.end());
-    ++row;
+    flat.push_back(node.value());
+    return;
   }
-  return tensor(flat, {rows, cols}, dtype);
+  if (!node.is_list()) {
+    throw error("tensor: ragged nested lists: a number at {} where shape {} expects a list of {}",
+                index_path(path), shape_str(shape), shape[depth]);
+  }
+  const auto length = static_cast<int64_t>(node.items().size());
+  if (length != shape[depth]) {
+    throw error("tensor: ragged nested lists: the list at {} has {} values, shape {} expects {}",
+                index_path(path), length, shape_str(shape), shape[depth]);
+  }
+  path.push_back(0);
+  for (const NestedValues& item : node.items()) {
+    flatten_nested(item, shape, path, flat);
+    ++path.back();
+  }
+  path.pop_back();
 }
 
-Tensor tensor(std::initializer_list<std::initializer_list<std::initializer_list<double>>> values,
-              DType dtype) {
-  std::vector<double> flat;
-  const auto d0 = static_cast<int64_t>(values.size());
-  const int64_t d1 = d0 == 0 ? 0 : static_cast<int64_t>(values.begin()->size());
-  const int64_t d2 = d1 == 0 ? 0 : static_cast<int64_t>(values.begin()->begin()->size());
-  for (const auto& plane : values) {
-    if (static_cast<int64_t>(plane.size()) != d1) {
-      throw error("tensor: ragged nested lists (expected {} rows per plane)", d1);
-    }
-    for (const auto& inner : plane) {
-      if (static_cast<int64_t>(inner.size()) != d2) {
-        throw error("tensor: ragged nested lists (expected {} values per row)", d2);
-      }
-      flat.insert(flat.end(), inner.begin(), inner.end());
-    }
+}  // namespace
+
+Tensor tensor(const NestedValues& values, DType dtype) {
+  // The shape follows the first item at each depth; flatten_nested then checks all the others.
+  Shape shape;
+  for (const NestedValues* node = &values; node->is_list();) {
+    shape.push_back(static_cast<int64_t>(node->items().size()));
+    if (node->items().empty()) break;
+    node = &node->items().front();
   }
-  return tensor(flat, {d0, d1, d2}, dtype);
+  std::vector<double> flat;
+  std::vector<int64_t> path;
+  flatten_nested(values, shape, path, flat);
+  return tensor(flat, shape, dtype);
 }
 
 }  // namespace nabla

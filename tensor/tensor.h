@@ -184,9 +184,30 @@ Tensor scalar_tensor(double value, DType dtype = kFloat32);
 Tensor tensor(const std::vector<double>& values, const Shape& shape, DType dtype = kFloat32);
 Tensor tensor(const std::vector<float>& values, const Shape& shape);
 Tensor tensor(const std::vector<int64_t>& values, const Shape& shape);
-Tensor tensor(std::initializer_list<double> values, DType dtype = kFloat32);
-Tensor tensor(std::initializer_list<std::initializer_list<double>> values, DType dtype = kFloat32);
-Tensor tensor(std::initializer_list<std::initializer_list<std::initializer_list<double>>> values,
-              DType dtype = kFloat32);
+
+// Numbers in nested braces, as tensor() takes them. The brace depth is the rank: {1, 2} is a
+// vector, {{1}, {2}} a 2x1 column, {{0.5}} a 1x1 matrix and a bare number a 0-d tensor.
+// NOTE: one recursive type rather than overloads per depth: with initializer_list<double> and
+// initializer_list<initializer_list<double>> overloads, {{0.5}} and {{1}, {2}} fit both and do not
+// compile.
+class NestedValues {
+ public:
+  // Implicit on purpose: every number and braced list of a tensor() literal converts.
+  NestedValues(double value) : value_(value) {}            // NOLINT(google-explicit-constructor)
+  NestedValues(std::initializer_list<NestedValues> items)  // NOLINT(google-explicit-constructor)
+      : items_(items), is_list_(true) {}
+
+  [[nodiscard]] bool is_list() const { return is_list_; }
+  [[nodiscard]] double value() const { return value_; }
+  [[nodiscard]] const std::vector<NestedValues>& items() const { return items_; }
+
+ private:
+  double value_ = 0.0;
+  std::vector<NestedValues> items_;
+  bool is_list_ = false;
+};
+// Every list at the same depth must have the same length (the error names the first that does
+// not, by its index path).
+Tensor tensor(const NestedValues& values, DType dtype = kFloat32);
 
 }  // namespace nabla

@@ -4,12 +4,24 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "tensor/format.h"
 #include "tensor/kernels/kernels.h"
 #include "tensor/random.h"
 
 namespace nabla {
 namespace {
+
+template <typename Fn>
+std::string error_message(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 TEST(Factories, ProduceExpectedValues) {
   EXPECT_EQ(zeros({2, 3}).to_vector<float>(), std::vector<float>(6, 0.0F));
@@ -24,6 +36,19 @@ TEST(Factories, ProduceExpectedValues) {
   EXPECT_EQ(eye(2, 3).to_vector<float>(), (std::vector<float>{1, 0, 0, 0, 1, 0}));
   EXPECT_EQ(tensor({{1, 2}, {3, 4}}).shape(), (Shape{2, 2}));
   EXPECT_EQ(tensor({{{1, 2}, {3, 4}}}).shape(), (Shape{1, 2, 2}));
+  // Single-element rows used to fit both the 1-D and the 2-D overloads.
+  EXPECT_EQ(tensor({{0.5}}).shape(), (Shape{1, 1}));
+  EXPECT_EQ(tensor({{1}, {2}}).shape(), (Shape{2, 1}));
+  EXPECT_EQ(tensor({{1}, {2}}).to_vector<float>(), (std::vector<float>{1, 2}));
+  EXPECT_EQ(tensor({{{0.5}}}).shape(), (Shape{1, 1, 1}));
+  EXPECT_EQ(tensor({{{{1, 2}}, {{3, 4}}}}, kFloat64).shape(), (Shape{1, 2, 1, 2}));
+  EXPECT_EQ(tensor({{{{1, 2}}, {{3, 4}}}}, kFloat64).to_vector<double>(),
+            (std::vector<double>{1, 2, 3, 4}));
+  EXPECT_EQ(tensor({0.5}).shape(), (Shape{1}));
+  EXPECT_EQ(tensor(2.5).dim(), 0);
+  EXPECT_EQ(tensor(2.5, kFloat64).item(), 2.5);
+  EXPECT_EQ(tensor({}).shape(), (Shape{0}));
+  EXPECT_EQ(tensor({{}, {}}).shape(), (Shape{2, 0}));
   EXPECT_EQ(scalar_tensor(3.0).dim(), 0);
   EXPECT_EQ(scalar_tensor(3.0).item(), 3.0);
   EXPECT_EQ(tensor(std::vector<int64_t>{1, 2, 3, 4, 5, 6}, {2, 3}).dtype(), kInt64);
@@ -33,6 +58,19 @@ TEST(Factories, RejectBadArguments) {
   EXPECT_THROW((void)zeros({2, -1}), Error);
   EXPECT_THROW((void)tensor(std::vector<double>{1, 2, 3}, {2, 2}), Error);
   EXPECT_THROW((void)tensor({{1, 2}, {3}}), Error);
+  EXPECT_STREQ(error_message([] {
+                 (void)tensor({{1, 2}, {3}});
+               }).c_str(),
+               "tensor: ragged nested lists: the list at [1] has 1 values, shape [2, 2] expects 2");
+  EXPECT_STREQ(error_message([] {
+                 (void)tensor({{{1}, {2}}, {{3}, 4}});
+               }).c_str(),
+               "tensor: ragged nested lists: a number at [1, 1] where shape [2, 2, 1] expects a "
+               "list of 1");
+  EXPECT_STREQ(error_message([] {
+                 (void)tensor({1, {2}});
+               }).c_str(),
+               "tensor: ragged nested lists: a list at [1] where shape [2] expects a number");
   EXPECT_THROW((void)arange(0, 1, 0), Error);
   EXPECT_THROW((void)randint(3, 3, {2}), Error);
   EXPECT_THROW((void)randn({2}, kInt64), Error);
