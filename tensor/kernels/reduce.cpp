@@ -2,12 +2,15 @@
 // rows of a contiguous matrix; float sums are pairwise in fixed chunks, so they are accurate and
 // bit-identical for any thread count.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
+#include "tensor/kernels/exp.h"
 #include "tensor/kernels/kernels.h"
 #include "tensor/kernels/loops.h"
 
@@ -384,6 +387,26 @@ Tensor logsumexp(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim
 
 namespace {
 
+// The largest element, NaNs ignored unless x[0] is one (then NaN). Sixteen running maxima keep the
+// comparisons independent, so the loop vectorizes.
+template <typename T>
+T row_max(const T* x, int64_t n) {
+  constexpr int64_t kLanes = 16;
+  std::array<T, kLanes> best;
+  best.fill(x[0]);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int64_t k = 0; k < kLanes; ++k) {
+      const auto lane = static_cast<size_t>(k);
+      best[lane] = x[i + k] > best[lane] ? x[i + k] : best[lane];
+    }
+  }
+  T top = x[0];
+  for (const T candidate : best) top = candidate > top ? candidate : top;
+  for (; i < n; ++i) top = x[i] > top ? x[i] : top;
+  return top;
+}
+
 template <bool kLog>
 Tensor softmax_impl(std::string_view op, const Tensor& t, int64_t dim) {
   const Tensor source = t.dtype() == kInt64 ? to_dtype(t, kFloat32) : t;
@@ -402,15 +425,27 @@ Tensor softmax_impl(std::string_view op, const Tensor& t, int64_t dim) {
     auto row = [&](int64_t r) {
       const T* x = in + r * inner;
       T* y = po + r * inner;
-      T top = x[0];
-      for (int64_t i = 1; i < inner; ++i) top = x[i] > top ? x[i] : top;
+      T top = row_max(x, inner);
       if (!std::isfinite(top)) top = 0;
       T total = 0;
-      for (int64_t i = 0; i < inner; ++i) {
-        const T shifted = x[i] - top;
-        const T e = std::exp(shifted);
-        total += e;
-        y[i] = kLog ? shifted : e;
+      if constexpr (std::is_same_v<T, float>) {
+        // The vectorized exp, in place for softmax; log_softmax keeps the shifted values.
+        for (int64_t i = 0; i < inner; ++i) y[i] = x[i] - top;
+        float* e = y;
+        if constexpr (kLog) {
+          thread_local std::vector<float> exps;
+          exps.resize(static_cast<size_t>(inner));
+          e = exps.data();
+        }
+        exp_float(y, e, inner);
+        total = pairwise_sum(e, inner);
+      } else {
+        for (int64_t i = 0; i < inner; ++i) {
+          const T shifted = x[i] - top;
+          const T e = std::exp(shifted);
+          total += e;
+          y[i] = kLog ? shifted : e;
+        }
       }
       if (kLog) {
         const T log_total = std::log(total);
