@@ -407,6 +407,9 @@ T row_max(const T* x, int64_t n) {
   return top;
 }
 
+// Elements per softmax block: short rows share one call of the vectorized exp.
+constexpr int64_t kSoftmaxBlock = 16384;
+
 template <bool kLog>
 Tensor softmax_impl(std::string_view op, const Tensor& t, int64_t dim) {
   const Tensor source = t.dtype() == kInt64 ? to_dtype(t, kFloat32) : t;
@@ -422,44 +425,51 @@ Tensor softmax_impl(std::string_view op, const Tensor& t, int64_t dim) {
     using T = decltype(tag);
     const T* in = moved.data_ptr<T>();
     T* po = out.data_ptr<T>();
-    auto row = [&](int64_t r) {
-      const T* x = in + r * inner;
-      T* y = po + r * inner;
-      T top = row_max(x, inner);
-      if (!std::isfinite(top)) top = 0;
-      T total = 0;
-      if constexpr (std::is_same_v<T, float>) {
-        // The vectorized exp, in place for softmax; log_softmax keeps the shifted values.
-        for (int64_t i = 0; i < inner; ++i) y[i] = x[i] - top;
-        float* e = y;
-        if constexpr (kLog) {
-          thread_local std::vector<float> exps;
-          exps.resize(static_cast<size_t>(inner));
-          e = exps.data();
-        }
-        exp_float(y, e, inner);
-        total = pairwise_sum(e, inner);
-      } else {
-        for (int64_t i = 0; i < inner; ++i) {
-          const T shifted = x[i] - top;
-          const T e = std::exp(shifted);
-          total += e;
-          y[i] = kLog ? shifted : e;
-        }
+    // Rows [first, last): shift each by its max, exponentiate the block in one call (a float
+    // call vectorizes across many short rows), then normalize each row.
+    auto block = [&](int64_t first, int64_t last) {
+      const T* x = in + first * inner;
+      T* y = po + first * inner;
+      const int64_t rows = last - first;
+      for (int64_t r = 0; r < rows; ++r) {
+        T top = row_max(x + r * inner, inner);
+        if (!std::isfinite(top)) top = 0;
+        for (int64_t i = r * inner; i < (r + 1) * inner; ++i) y[i] = x[i] - top;
       }
-      if (kLog) {
-        const T log_total = std::log(total);
-        for (int64_t i = 0; i < inner; ++i) y[i] -= log_total;
+      T* e = y;  // softmax exponentiates in place; log_softmax keeps the shifted values
+      if constexpr (kLog) {
+        thread_local std::vector<T> exps;
+        exps.resize(static_cast<size_t>(rows * inner));
+        e = exps.data();
+      }
+      if constexpr (std::is_same_v<T, float>) {
+        exp_float(y, e, rows * inner);
       } else {
-        const T scale = T(1) / total;
-        for (int64_t i = 0; i < inner; ++i) y[i] *= scale;
+        for (int64_t i = 0; i < rows * inner; ++i) e[i] = std::exp(y[i]);
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        const T total = pairwise_sum(e + r * inner, inner);
+        T* y_row = y + r * inner;
+        if constexpr (kLog) {
+          const T log_total = std::log(total);
+          for (int64_t i = 0; i < inner; ++i) y_row[i] -= log_total;
+        } else {
+          const T scale = T(1) / total;
+          for (int64_t i = 0; i < inner; ++i) y_row[i] *= scale;
+        }
       }
     };
-    if (outer > 1 && outer * inner >= detail::kParallelGrain) {
+    const int64_t rows_per_block =
+        std::max<int64_t>(1, kSoftmaxBlock / std::max<int64_t>(inner, 1));
+    const int64_t blocks = (outer + rows_per_block - 1) / rows_per_block;
+    auto run = [&](int64_t b) {
+      block(b * rows_per_block, std::min(outer, (b + 1) * rows_per_block));
+    };
+    if (blocks > 1 && outer * inner >= detail::kParallelGrain) {
 #pragma omp parallel for schedule(static)
-      for (int64_t r = 0; r < outer; ++r) row(r);
+      for (int64_t b = 0; b < blocks; ++b) run(b);
     } else {
-      for (int64_t r = 0; r < outer; ++r) row(r);
+      for (int64_t b = 0; b < blocks; ++b) run(b);
     }
   });
   return contiguous(transpose(out, d, -1));
