@@ -7,6 +7,8 @@
 #include <bit>
 #include <cstdint>
 
+#include "tensor/kernels/simd.h"
+
 namespace nabla::kernels {
 namespace {
 
@@ -45,10 +47,7 @@ inline float exp_one(float x) {
 
 }  // namespace
 
-#if defined(__x86_64__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-void exp_float(const float* x, float* y, int64_t n) {
+NABLA_WIDE_VECTOR_CLONES void exp_float(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = exp_one(x[i]);
 }
 

@@ -13,6 +13,7 @@
 #include "tensor/kernels/exp.h"
 #include "tensor/kernels/kernels.h"
 #include "tensor/kernels/loops.h"
+#include "tensor/kernels/simd.h"
 
 namespace nabla::kernels {
 namespace {
@@ -65,13 +66,7 @@ constexpr int64_t kColumnLeaf = 8;
 // Columns per task: 8 KiB of float accumulators (16 of double), within L1 beside the 8 rows read.
 constexpr int64_t kColumnWidth = 2048;
 
-// out[j] += row[j]. The library is built for baseline x86-64 (SSE2); the float and double forms
-// are also compiled for AVX2 and AVX-512 and picked at load time.
-#if defined(__x86_64__)
-#define NABLA_WIDE_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define NABLA_WIDE_VECTOR_CLONES
-#endif
+// out[j] += row[j].
 template <typename T>
 void add_row_of(T* __restrict out, const T* __restrict row, int64_t n) {
   for (int64_t j = 0; j < n; ++j) out[j] += row[j];

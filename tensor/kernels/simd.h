@@ -1,0 +1,10 @@
+// The library is built for baseline x86-64 (SSE2) so that it runs on any x86-64 machine. Hot
+// loops marked NABLA_WIDE_VECTOR_CLONES are also compiled for AVX2 and AVX-512, and the dynamic
+// loader picks the widest one the CPU has.
+#pragma once
+
+#if defined(__x86_64__)
+#define NABLA_WIDE_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NABLA_WIDE_VECTOR_CLONES
+#endif
