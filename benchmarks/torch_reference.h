@@ -25,3 +25,11 @@ void mm(benchmark::State& state, int64_t m, int64_t n, int64_t k);
 void mlp_step(benchmark::State& state, int64_t batch);
 
 }  // namespace nabla_bench::torch_ref
+
+// The LibTorch reference to register beside a nabla benchmark, or nullptr when LibTorch was not
+// found (the registration helpers then register the nabla side alone).
+#ifdef NABLA_BENCH_TORCH
+#define NABLA_TORCH_REF(fn) nabla_bench::torch_ref::fn
+#else
+#define NABLA_TORCH_REF(fn) nullptr
+#endif

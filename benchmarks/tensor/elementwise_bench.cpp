@@ -66,13 +66,6 @@ void register_pair(const std::string& name, BenchFn nabla_fn, [[maybe_unused]] B
   }
 }
 
-#ifdef NABLA_BENCH_TORCH
-namespace torch_ref = nabla_bench::torch_ref;
-#define NABLA_TORCH_REF(fn) torch_ref::fn
-#else
-#define NABLA_TORCH_REF(fn) nullptr
-#endif
-
 const bool kRegistered = [] {
   register_pair("Add", BM_Add, NABLA_TORCH_REF(add));
   register_pair("AddBroadcast", BM_AddBroadcast, NABLA_TORCH_REF(add_broadcast));

@@ -60,13 +60,6 @@ void register_pair(const std::string& name, BenchFn nabla_fn, [[maybe_unused]] B
   }
 }
 
-#ifdef NABLA_BENCH_TORCH
-namespace torch_ref = nabla_bench::torch_ref;
-#define NABLA_TORCH_REF(fn) torch_ref::fn
-#else
-#define NABLA_TORCH_REF(fn) nullptr
-#endif
-
 const bool kRegistered = [] {
   register_pair("SumAll", BM_Reduce<Reduction::SumAll>, NABLA_TORCH_REF(sum_all));
   register_pair("SumRows", BM_Reduce<Reduction::SumRows>, NABLA_TORCH_REF(sum_rows));
