@@ -115,13 +115,15 @@ void leaf_sum(const int64_t* x, int64_t rows, int64_t stride, int64_t n, int64_t
   leaf_sum_of(x, rows, stride, n, out);
 }
 
+// Rows in the first half of a split: half the rows rounded up to whole leaves.
+int64_t column_split(int64_t rows) { return (rows / 2 + kColumnLeaf - 1) / kColumnLeaf * kColumnLeaf; }
+
+// The scratch rows column_pairwise_sum needs: one per level of its deepest branch. NOTE: the
+// second half can be the larger (17 rows split 8 + 9), so both branches count.
 int64_t column_sum_depth(int64_t rows) {
-  int64_t depth = 0;
-  while (rows > kColumnLeaf) {
-    rows = (rows / 2 + kColumnLeaf - 1) / kColumnLeaf * kColumnLeaf;
-    ++depth;
-  }
-  return depth;
+  if (rows <= kColumnLeaf) return 0;
+  const int64_t half = column_split(rows);
+  return 1 + std::max(column_sum_depth(half), column_sum_depth(rows - half));
 }
 
 // out[j] = sum over r < rows of x[r * stride + j] for j < width; `scratch` holds
@@ -133,7 +135,7 @@ void column_pairwise_sum(const T* x, int64_t rows, int64_t stride, int64_t width
     leaf_sum(x, rows, stride, width, out);
     return;
   }
-  const int64_t half = (rows / 2 + kColumnLeaf - 1) / kColumnLeaf * kColumnLeaf;
+  const int64_t half = column_split(rows);
   column_pairwise_sum(x, half, stride, width, out, scratch + width);
   column_pairwise_sum(x + half * stride, rows - half, stride, width, scratch, scratch + width);
   add_row(out, scratch, width);

@@ -35,6 +35,33 @@ TEST(Reduce, BitIdenticalForAnyThreadCount) {
   EXPECT_EQ(soft_one, soft_two);
 }
 
+// Regression: the column-wise sum's scratch was sized for the first half of each split only, so
+// 2^k+1 rows (split 8 + 9, ...) wrote past it. Checked against a plain loop in double.
+TEST(Reduce, SumOverLeadingAndMiddleDimsWithTwoToTheKPlusOneRows) {
+  Generator g(11);
+  for (const int64_t rows : {9, 17, 33, 65, 127, 129, 257, 1025, 16385}) {
+    for (const int64_t cols : {2, 3, 5, 2049}) {
+      if (rows * cols > (int64_t{1} << 22)) continue;
+      const Tensor x = randn({2, rows, cols}, kFloat64, &g);
+      const std::vector<double> values = x.to_vector<double>();
+      const std::vector<double> got = kernels::sum(x, {1}, false).to_vector<double>();
+      ASSERT_EQ(got.size(), static_cast<size_t>(2 * cols));
+      for (int64_t b = 0; b < 2; ++b) {
+        for (int64_t j = 0; j < cols; ++j) {
+          double expected = 0.0;
+          for (int64_t r = 0; r < rows; ++r) {
+            expected += values[static_cast<size_t>((b * rows + r) * cols + j)];
+          }
+          ASSERT_NEAR(got[static_cast<size_t>(b * cols + j)], expected, 1e-10 * rows)
+              << "rows " << rows << " cols " << cols << " b " << b << " j " << j;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(kernels::sum(ones({17, 5}), {0}, false).to_vector<float>(),
+            std::vector<float>(5, 17.0F));
+}
+
 TEST(Reduce, SumsOverArbitraryDims) {
   const Tensor t = arange(24).reshape({2, 3, 4});
   EXPECT_EQ(kernels::sum(t, {0, 2}, false).to_vector<int64_t>(),
