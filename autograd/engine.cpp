@@ -159,10 +159,23 @@ Tensor fit_to_input(const Tensor& grad, const Edge& edge, std::string_view node_
   return fitted;
 }
 
-Tensor run_hooks(const std::vector<GradHook>& hooks, Tensor grad) {
-  for (const GradHook& hook : hooks) {
-    Tensor replaced = hook(grad);
-    if (replaced.defined()) grad = std::move(replaced);
+// Runs the hooks of one tensor (`describe_owner()` names it in errors); a hook may replace the
+// gradient, but only by one of the same shape and dtype, or the error would surface far away (in
+// an optimizer).
+template <typename DescribeOwner>
+Tensor run_hooks(const std::vector<GradHook>& hooks, Tensor grad,
+                 const DescribeOwner& describe_owner) {
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    Tensor replaced = hooks[i](grad);
+    if (!replaced.defined()) continue;
+    if (replaced.shape() != grad.shape() || replaced.dtype() != grad.dtype()) {
+      throw error(
+          "register_hook: hook {} of {} returned a gradient of shape {} and dtype {}; the "
+          "gradient it received has shape {} and dtype {}",
+          i, describe_owner(), shape_str(replaced.shape()), dtype_name(replaced.dtype()),
+          shape_str(grad.shape()), dtype_name(grad.dtype()));
+    }
+    grad = std::move(replaced);
   }
   return grad;
 }
@@ -194,7 +207,9 @@ std::vector<Tensor> Engine::run(const std::vector<Tensor>& roots,
 
   auto deliver_to_leaf = [&](const std::shared_ptr<TensorImpl>& leaf, Tensor grad) {
     AutogradMeta& meta = *leaf->autograd_meta;
-    grad = run_hooks(meta.hooks, std::move(grad));
+    grad = run_hooks(meta.hooks, std::move(grad), [&leaf] {
+      return fmt::format("the leaf tensor of shape {}", shape_str(leaf->shape));
+    });
     if (capture != nullptr) {
       auto it = capture_leaves.find(leaf.get());
       if (it != capture_leaves.end()) captured[it->second] = accumulate(captured[it->second], grad);
@@ -271,7 +286,8 @@ std::vector<Tensor> Engine::run(const std::vector<Tensor>& roots,
     if (pending_it != pending.end()) pending.erase(pending_it);
     std::vector<std::shared_ptr<Node>> next_ready;
     if (grad.defined()) {
-      grad = run_hooks(node->pre_hooks_, std::move(grad));
+      grad = run_hooks(node->pre_hooks_, std::move(grad),
+                       [&node] { return fmt::format("the output of {}", node->name_); });
       if (capture != nullptr) {
         auto it = capture_nodes.find(node.get());
         if (it != capture_nodes.end()) captured[it->second] = grad;

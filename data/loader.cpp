@@ -33,7 +33,7 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, int64_t batch_siz
       batch_size_(batch_size),
       shuffle_(shuffle),
       drop_last_(drop_last),
-      seed_(seed ? *seed : default_generator().next_u64()) {
+      seed_(seed ? *seed : seed_from_default_generator()) {
   if (!dataset_) throw error("DataLoader: dataset is null");
   if (batch_size_ <= 0) throw error("DataLoader: batch_size must be positive, got {}", batch_size_);
   num_samples_ = dataset_->size();

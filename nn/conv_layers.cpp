@@ -27,12 +27,12 @@ void check_image_rank(const std::string& who, const Shape& shape) {
 }
 
 // {top, bottom, left, right} for a "valid" or "same" sweep over the input's H and W.
-std::array<int64_t, 4> padding_for(const std::string& mode, const Shape& input_shape,
-                                   const Size2& kernel, const Size2& strides,
-                                   const Size2& dilation) {
+std::array<int64_t, 4> padding_for(const std::string& who, const std::string& mode,
+                                   const Shape& input_shape, const Size2& kernel,
+                                   const Size2& strides, const Size2& dilation) {
   if (mode == "valid") return {0, 0, 0, 0};
-  const auto h = detail::same_padding(input_shape[2], kernel[0], strides[0], dilation[0]);
-  const auto w = detail::same_padding(input_shape[3], kernel[1], strides[1], dilation[1]);
+  const auto h = detail::same_padding(who, input_shape[2], kernel[0], strides[0], dilation[0]);
+  const auto w = detail::same_padding(who, input_shape[3], kernel[1], strides[1], dilation[1]);
   return {h[0], h[1], w[0], w[1]};
 }
 
@@ -41,8 +41,9 @@ int64_t output_extent(const std::string& who, const Shape& input_shape, int64_t 
                       const std::array<int64_t, 4>& padding, int64_t kernel, int64_t stride,
                       int64_t dilation) {
   const size_t i = dim == 2 ? 0 : 2;
-  const int64_t positions = detail::window_positions(
-      input_shape[static_cast<size_t>(dim)], padding[i], padding[i + 1], kernel, stride, dilation);
+  const int64_t positions =
+      detail::window_positions(who, input_shape[static_cast<size_t>(dim)], padding[i],
+                               padding[i + 1], kernel, stride, dilation);
   if (positions < 1) {
     throw error("{}: input of shape {} is too small for a {} window of extent {} (dilation {})",
                 who, shape_str(input_shape), dim == 2 ? "height" : "width", kernel, dilation);
@@ -102,7 +103,7 @@ Conv2dOptions Conv2D::conv_options(const Shape& input_shape) const {
   Conv2dOptions o;
   o.stride = options_.strides;
   o.dilation = options_.dilation_rate;
-  o.padding = padding_for(options_.padding, input_shape, kernel_size_, options_.strides,
+  o.padding = padding_for("Conv2D", options_.padding, input_shape, kernel_size_, options_.strides,
                           options_.dilation_rate);
   return o;
 }
@@ -146,7 +147,7 @@ Pool2dOptions Pooling2D::pool_options(const Shape& input_shape) const {
   Pool2dOptions o;
   o.kernel = pool_size_;
   o.stride = strides_;
-  o.padding = padding_for(padding_, input_shape, pool_size_, strides_, {1, 1});
+  o.padding = padding_for(type_name(), padding_, input_shape, pool_size_, strides_, {1, 1});
   return o;
 }
 

@@ -114,6 +114,7 @@ void truncated_normal(Tensor tensor, double mean, double stddev, Generator* gene
   check_floating("truncated_normal", tensor);
   if (stddev < 0.0) throw error("init::truncated_normal: stddev must be >= 0, got {}", stddev);
   Generator& gen = pick(generator);
+  const auto lock = gen.lock();
   std::vector<double> values(static_cast<size_t>(tensor.numel()));
   for (double& v : values) {
     double z = gen.normal();

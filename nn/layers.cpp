@@ -93,7 +93,7 @@ Tensor Flatten::forward(const Tensor& input) { return reshape(input, build(input
 // ---- Dropout ----
 
 Dropout::Dropout(double rate, std::optional<uint64_t> seed)
-    : rate_(rate), generator_(seed ? *seed : default_generator().next_u64()) {
+    : rate_(rate), generator_(seed ? *seed : seed_from_default_generator()) {
   if (!(rate >= 0.0 && rate < 1.0)) {
     throw error("Dropout: rate must be in [0, 1), got {}", rate);
   }
@@ -109,7 +109,10 @@ Tensor Dropout::forward(const Tensor& input) {
   // (mask * grad) comes from mul.
   const double keep_scale = 1.0 / (1.0 - rate_);
   std::vector<double> mask(static_cast<size_t>(input.numel()));
-  for (double& m : mask) m = generator_.uniform() < rate_ ? 0.0 : keep_scale;
+  {
+    const auto lock = generator_.lock();
+    for (double& m : mask) m = generator_.uniform() < rate_ ? 0.0 : keep_scale;
+  }
   return input * tensor(mask, input.shape(), input.dtype());
 }
 

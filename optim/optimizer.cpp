@@ -30,6 +30,13 @@ void Optimizer::validate_parameters(const std::vector<Tensor>& params) const {
           "{}: parameter {} (shape {}) has dtype {}; only floating tensors can be optimized", name_,
           i, shape_str(p.shape()), dtype_name(p.dtype()));
     }
+    // A non-leaf's .grad() is never filled by backward, so its update would silently do nothing.
+    if (!p.is_leaf()) {
+      throw error(
+          "{}: parameter {} (shape {}) is not a leaf tensor (it was computed by {}); optimize the "
+          "leaf it was computed from, or detach() it into a new leaf",
+          name_, i, shape_str(p.shape()), p.grad_fn()->name());
+    }
     // NOTE: a tensor listed twice would be updated twice per step with one gradient.
     if (!seen.insert(p.impl_ptr()).second) {
       throw error("{}: parameter {} (shape {}) appears more than once in the parameter list", name_,

@@ -58,6 +58,11 @@ Tensor arange(double start, double stop, double step, DType dtype) {
     throw error("arange: invalid range start={} stop={} step={}", start, stop, step);
   }
   const double count = std::ceil((stop - start) / step);
+  // NOTE: converting a double beyond int64's range is undefined; 2^62 elements is past any memory.
+  if (!(count < 0x1p62)) {
+    throw error("arange: start={} stop={} step={} gives {} elements, more than can be allocated",
+                start, stop, step, count);
+  }
   const auto n = static_cast<int64_t>(std::max(count, 0.0));
   return generate({n}, dtype, [&](int64_t i) { return start + static_cast<double>(i) * step; });
 }
@@ -85,6 +90,7 @@ Tensor rand(const Shape& shape, DType dtype, Generator* generator) {
 Tensor uniform(const Shape& shape, double low, double high, DType dtype, Generator* generator) {
   check_floating("uniform", dtype);
   Generator& gen = pick(generator);
+  const auto lock = gen.lock();
   if (dtype == kFloat32) {
     const auto lo = static_cast<float>(low);
     const auto span = static_cast<float>(high - low);
@@ -101,12 +107,14 @@ Tensor normal(const Shape& shape, double mean, double stddev, DType dtype, Gener
   check_floating("normal", dtype);
   if (stddev < 0) throw error("normal: stddev must be non-negative, got {}", stddev);
   Generator& gen = pick(generator);
+  const auto lock = gen.lock();
   return generate(shape, dtype, [&](int64_t) { return mean + stddev * gen.normal(); });
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator* generator) {
   if (low >= high) throw error("randint: low ({}) must be less than high ({})", low, high);
   Generator& gen = pick(generator);
+  const auto lock = gen.lock();
   Tensor out = Tensor::empty(shape, kInt64);
   auto* data = out.data_ptr<int64_t>();
   for (int64_t i = 0; i < out.numel(); ++i) data[i] = gen.randint(low, high);
@@ -116,6 +124,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator* generat
 Tensor randperm(int64_t n, Generator* generator) {
   if (n < 0) throw error("randperm: n must be non-negative, got {}", n);
   Generator& gen = pick(generator);
+  const auto lock = gen.lock();
   Tensor out = arange(static_cast<double>(n));
   auto* data = out.data_ptr<int64_t>();
   // Fisher-Yates from the back.

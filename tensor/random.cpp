@@ -84,6 +84,32 @@ Generator& default_generator() {
   return generator;
 }
 
-void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
+void manual_seed(uint64_t seed) {
+  Generator& generator = default_generator();
+  const auto lock = generator.lock();
+  generator.manual_seed(seed);
+}
+
+uint64_t seed_from_default_generator() {
+  Generator& generator = default_generator();
+  const auto lock = generator.lock();
+  return generator.next_u64();
+}
+
+Generator::Generator(const Generator& other) {
+  const auto lock = other.lock();
+  state_ = other.state_;
+  has_spare_normal_ = other.has_spare_normal_;
+  spare_normal_ = other.spare_normal_;
+}
+
+Generator& Generator::operator=(const Generator& other) {
+  if (this == &other) return *this;
+  const std::scoped_lock lock(mutex_, other.mutex_);
+  state_ = other.state_;
+  has_spare_normal_ = other.has_spare_normal_;
+  spare_normal_ = other.spare_normal_;
+  return *this;
+}
 
 }  // namespace nabla

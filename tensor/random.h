@@ -4,12 +4,23 @@
 
 #include <array>
 #include <cstdint>
+#include <mutex>
 
 namespace nabla {
 
+// Thread safety: the factories (rand, randn, randperm, ...), the initializers and the layers hold
+// the generator's lock() for each call, so threads may share one generator, the default one too
+// (as in PyTorch). Code that draws with the methods below from several threads holds lock() itself:
+// the methods do not lock, as a lock per number would cost more than drawing it.
 class Generator {
  public:
   explicit Generator(uint64_t seed = kDefaultSeed) { manual_seed(seed); }
+  // Copies take the state, not the lock.
+  Generator(const Generator& other);
+  Generator& operator=(const Generator& other);
+  ~Generator() = default;
+
+  [[nodiscard]] std::unique_lock<std::mutex> lock() const { return std::unique_lock(mutex_); }
 
   void manual_seed(uint64_t seed);
   uint64_t next_u64();
@@ -26,10 +37,14 @@ class Generator {
   std::array<uint64_t, 4> state_{};
   bool has_spare_normal_ = false;
   double spare_normal_ = 0.0;
+  mutable std::mutex mutex_;
 };
 
 // The process-wide generator used when a factory is given none.
 Generator& default_generator();
-void manual_seed(uint64_t seed);
+void manual_seed(uint64_t seed);  // locks the default generator
+// One draw from the default generator under its lock: the seed of a layer or loader built
+// without one.
+uint64_t seed_from_default_generator();
 
 }  // namespace nabla

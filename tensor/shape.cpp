@@ -87,4 +87,20 @@ std::vector<int64_t> normalize_dims(std::string_view op, const std::vector<int64
   return out;
 }
 
+int64_t checked_mul(std::string_view op, std::string_view what, int64_t a, int64_t b) {
+  int64_t product = 0;
+  if (__builtin_mul_overflow(a, b, &product)) {
+    throw error("{}: integer overflow in {} ({} * {})", op, what, a, b);
+  }
+  return product;
+}
+
+int64_t checked_add(std::string_view op, std::string_view what, int64_t a, int64_t b) {
+  int64_t total = 0;
+  if (__builtin_add_overflow(a, b, &total)) {
+    throw error("{}: integer overflow in {} ({} + {})", op, what, a, b);
+  }
+  return total;
+}
+
 }  // namespace nabla

@@ -32,4 +32,9 @@ std::vector<int64_t> normalize_dims(std::string_view op, const std::vector<int64
 // Checks extents are non-negative (a failed check names the op).
 void check_shape(std::string_view op, const Shape& shape);
 
+// a * b and a + b for shape and index arithmetic on user-given sizes: an int64 overflow throws
+// "<op>: integer overflow in <what> (a * b)" instead of wrapping (undefined behaviour).
+int64_t checked_mul(std::string_view op, std::string_view what, int64_t a, int64_t b);
+int64_t checked_add(std::string_view op, std::string_view what, int64_t a, int64_t b);
+
 }  // namespace nabla

@@ -1,6 +1,8 @@
 // TensorImpl bookkeeping and the Tensor members that only read metadata or elements.
 #include "tensor/tensor.h"
 
+#include <new>
+
 #include "tensor/kernels/kernels.h"
 
 namespace nabla {
@@ -34,7 +36,13 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
   if (__builtin_mul_overflow(numel, static_cast<int64_t>(dtype_size(dtype)), &nbytes)) {
     throw error("empty: shape {} is too large to allocate", shape_str(shape));
   }
-  auto storage = Storage::allocate(static_cast<size_t>(nbytes));
+  std::shared_ptr<Storage> storage;
+  try {
+    storage = Storage::allocate(static_cast<size_t>(nbytes));
+  } catch (const std::bad_alloc&) {
+    throw error("empty: cannot allocate {} bytes for shape {} ({})", nbytes, shape_str(shape),
+                dtype_name(dtype));
+  }
   return Tensor(
       std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape), 0, dtype));
 }

@@ -70,7 +70,8 @@ void EarlyStopping::on_epoch_end(Model& model, int64_t epoch, Logs& logs) {
     }
     return;
   }
-  if (++wait_ > options_.patience) {
+  // As Keras: stop after `patience` epochs in a row without improvement.
+  if (++wait_ >= options_.patience) {
     stopped_epoch_ = epoch;
     model.stop_training();
   }

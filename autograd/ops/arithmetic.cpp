@@ -54,13 +54,16 @@ Tensor div(const Tensor& a, const Tensor& b) {
                 {a, b});
 }
 
-// d(a^b) = (g*b*a^(b-1), g*a^b*log(a)); the second is 0 where a == 0, as in PyTorch.
+// d(a^b) = (g*b*a^(b-1), g*a^b*log(a)); as in PyTorch the first is 0 where b == 0 (b*a^(b-1) is
+// 0*inf at a == 0) and the second is 0 where a == 0.
 Tensor pow(const Tensor& base, const Tensor& exponent) {
   Tensor out = kernels::binary(BinaryOp::Pow, base, exponent);
   const Tensor saved = autograd::alias_without_graph(out);
   return record("pow", out, {base, exponent},
                 [base, exponent, saved](const Tensor& g) -> Grads {
-                  const Tensor d_base = g * exponent * pow(base, exponent - 1.0);
+                  const Tensor d_base =
+                      where(mask(BinaryOp::Eq, exponent, scalar(exponent, 0)), zeros({}, g.dtype()),
+                            g * exponent * pow(base, exponent - 1.0));
                   const Tensor safe_log =
                       log(where(mask(BinaryOp::Eq, base, scalar(base, 0)), ones_like(base), base));
                   return {d_base, g * pow(base, exponent) * safe_log};

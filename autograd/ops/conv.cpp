@@ -26,8 +26,12 @@ void check_floating_4d(std::string_view op, std::string_view what, const Tensor&
 // Output extent of a window sweep, or an error naming the op when nothing fits.
 int64_t window_count(std::string_view op, int64_t extent, int64_t pad_before, int64_t pad_after,
                      int64_t kernel, int64_t stride, int64_t dilation) {
-  const int64_t span = dilation * (kernel - 1) + 1;
-  const int64_t padded = extent + pad_before + pad_after;
+  if (kernel < 1)
+    throw error("{}: the window must not be empty, got a kernel extent of {}", op, kernel);
+  const int64_t span = checked_add(op, "the dilated window",
+                                   checked_mul(op, "the dilated window", dilation, kernel - 1), 1);
+  const int64_t padded = checked_add(
+      op, "the padded input", checked_add(op, "the padded input", extent, pad_before), pad_after);
   if (padded < span) {
     throw error("{}: window of extent {} does not fit input extent {} with padding {}+{}", op, span,
                 extent, pad_before, pad_after);

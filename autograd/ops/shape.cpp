@@ -114,7 +114,7 @@ Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length) {
   const int64_t d = normalize_dim("narrow", dim, a.dim());
   const int64_t extent = a.shape()[static_cast<size_t>(d)];
   if (start < 0) start += extent;
-  if (start < 0 || length < 0 || start + length > extent) {
+  if (start < 0 || length < 0 || start > extent || length > extent - start) {
     throw error("narrow: start {} and length {} do not fit dim {} of size {}", start, length, dim,
                 extent);
   }

@@ -199,6 +199,13 @@ void binary_(BinaryOp op, const Tensor& self, const Tensor& other) {
   if (op == BinaryOp::Div && self.dtype() == kInt64) {
     throw error("div_: an int64 tensor cannot hold the result of true division");
   }
+  if (self.dtype() == kInt64 && is_floating(other.dtype())) {
+    throw error(
+        "{}_: the result type {} cannot be written into an int64 tensor (shape {}) without "
+        "truncating; convert with .to() first",
+        name, dtype_name(other.dtype()), shape_str(self.shape()));
+  }
+  check_no_internal_overlap(name, self);
   broadcast_strides(name, other, self.shape());
   Tensor source = to_dtype(other, self.dtype());
   if (source.storage() == self.storage() && !source.is_same(self)) source = clone(source);

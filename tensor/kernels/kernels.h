@@ -28,7 +28,12 @@ Tensor contiguous(const Tensor& t);
 Tensor clone(const Tensor& t);
 Tensor to_dtype(const Tensor& t, DType dtype);  // shares `t` when the dtype already matches
 // Writes `source` (broadcast to dst's shape, converted to dst's dtype) into dst; bumps its version.
+// Refuses a dst whose elements share memory (an expanded view), as binary_ does.
 void copy_(const Tensor& dst, const Tensor& source);
+// Throws when elements of `t` may share memory (a stride of 0 over a dim of size > 1, or strides
+// that interleave), so an in-place write would make the result depend on the order of writes.
+// `op` names the in-place op without its trailing underscore ("add" for add_).
+void check_no_internal_overlap(std::string_view op, const Tensor& t);
 void fill_(const Tensor& dst, double value);
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);
@@ -41,7 +46,8 @@ enum class UnaryOp { Neg, Abs, Sign, Exp, Log, Log1p, Sqrt, Tanh, Sigmoid, Relu,
 
 // NumPy broadcasting and type promotion; comparisons give int64 0/1.
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
-// self op= other, with `other` broadcast to self's shape and converted to self's dtype.
+// self op= other, with `other` broadcast to self's shape and converted to self's dtype; refuses a
+// floating `other` for an int64 self (it would truncate) and a self with internal overlap.
 void binary_(BinaryOp op, const Tensor& self, const Tensor& other);
 // Transcendental ops on int64 give float32.
 Tensor unary(UnaryOp op, const Tensor& a);

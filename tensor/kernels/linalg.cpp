@@ -61,7 +61,14 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   }
   const Shape batch_a(a2.shape().begin(), a2.shape().end() - 2);
   const Shape batch_b(b2.shape().begin(), b2.shape().end() - 2);
-  const Shape batch = broadcast_shapes("matmul", batch_a, batch_b);
+  Shape batch;
+  try {
+    batch = broadcast_shapes("matmul", batch_a, batch_b);
+  } catch (const Error&) {
+    throw error(
+        "matmul: shapes {} and {} cannot be multiplied: batch dims {} and {} do not broadcast",
+        shape_str(a.shape()), shape_str(b.shape()), shape_str(batch_a), shape_str(batch_b));
+  }
   Shape a_shape = batch;
   a_shape.insert(a_shape.end(), {m, k});
   Shape b_shape = batch;

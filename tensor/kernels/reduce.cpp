@@ -116,7 +116,9 @@ void leaf_sum(const int64_t* x, int64_t rows, int64_t stride, int64_t n, int64_t
 }
 
 // Rows in the first half of a split: half the rows rounded up to whole leaves.
-int64_t column_split(int64_t rows) { return (rows / 2 + kColumnLeaf - 1) / kColumnLeaf * kColumnLeaf; }
+int64_t column_split(int64_t rows) {
+  return (rows / 2 + kColumnLeaf - 1) / kColumnLeaf * kColumnLeaf;
+}
 
 // The scratch rows column_pairwise_sum needs: one per level of its deepest branch. NOTE: the
 // second half can be the larger (17 rows split 8 + 9), so both branches count.

@@ -1,6 +1,7 @@
 // Views (no copies), copies, concatenation: the geometry side of the raw tensor library.
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "tensor/kernels/kernels.h"
 #include "tensor/kernels/loops.h"
@@ -192,8 +193,9 @@ Tensor slice(const Tensor& t, int64_t dim, std::optional<int64_t> start,
   const int64_t end = std::max(begin, clamp_index(stop.value_or(extent)));
   Shape shape = t.shape();
   Shape strides = t.strides();
-  shape[d] = (end - begin + step - 1) / step;
-  strides[d] *= step;
+  // NOTE: written so that no step or bound near INT64_MAX can overflow.
+  shape[d] = end == begin ? 0 : (end - begin - 1) / step + 1;
+  if (shape[d] > 1) strides[d] = checked_mul("slice", "the stride", strides[d], step);
   const int64_t offset = t.storage_offset() + (shape[d] > 0 ? begin * t.strides()[d] : 0);
   return Tensor::make_view(t, shape, strides, offset);
 }
@@ -236,7 +238,30 @@ void copy_loop(const Tensor& dst, const Tensor& src_broadcast, const Shape& src_
 
 }  // namespace
 
+void check_no_internal_overlap(std::string_view op, const Tensor& t) {
+  if (t.numel() == 0) return;
+  // Sorted by stride, each dim must step past everything the smaller dims span; nabla's views
+  // (slice, transpose, select, reshape) always do, expand's stride 0 does not.
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, extent)
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t extent = t.shape()[static_cast<size_t>(d)];
+    if (extent > 1) dims.emplace_back(t.strides()[static_cast<size_t>(d)], extent);
+  }
+  std::sort(dims.begin(), dims.end());
+  int64_t span = 0;
+  for (const auto& [stride, extent] : dims) {
+    if (stride <= span) {
+      throw error(
+          "{}_: more than one element of the written-to tensor (shape {}, strides {}) refers to a "
+          "single memory location; clone() it before writing",
+          op, shape_str(t.shape()), shape_str(t.strides()));
+    }
+    span += stride * (extent - 1);
+  }
+}
+
 void copy_(const Tensor& dst, const Tensor& source) {
+  check_no_internal_overlap("copy", dst);
   broadcast_strides("copy_", source, dst.shape());
   // Overlap (e.g. x.copy_(x.t())) would read already-written elements: copy through a buffer.
   const Tensor src = source.storage() == dst.storage() ? clone(source) : source;

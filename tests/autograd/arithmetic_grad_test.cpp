@@ -1,6 +1,8 @@
 // Gradient table for the arithmetic and activation families.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "tests/support/gradcheck_support.h"
 
 namespace nabla {
@@ -85,6 +87,19 @@ TEST(ArithmeticForward, StableAtExtremeValues) {
   EXPECT_EQ(sigmoid(big).to_vector<double>(), (std::vector<double>{0.0, 1.0}));
   EXPECT_EQ(softplus(big).to_vector<double>(), (std::vector<double>{0.0, 1000.0}));
   EXPECT_EQ(elu(big).to_vector<double>(), (std::vector<double>{-1.0, 1000.0}));
+}
+
+// Regression: d(a^b)/da was 0 * 0^-1 = NaN at a == 0, b == 0. PyTorch (and nabla's scalar-exponent
+// pow) give 0 there; d(a^b)/db at a == 0 is 0 too, and log(a) * a^b elsewhere.
+TEST(ArithmeticGrad, TensorPowAtZeroBaseAndZeroExponentHasZeroGradient) {
+  const Tensor base = tensor({0.0, 0.0, 2.0}, kFloat64).requires_grad_();
+  const Tensor exponent = tensor({0.0, 2.0, 0.0}, kFloat64).requires_grad_();
+  pow(base, exponent).sum().backward();
+  EXPECT_EQ(base.grad().to_vector<double>(), (std::vector<double>{0.0, 0.0, 0.0}));
+  const std::vector<double> d_exponent = exponent.grad().to_vector<double>();
+  EXPECT_EQ(d_exponent[0], 0.0);
+  EXPECT_EQ(d_exponent[1], 0.0);
+  EXPECT_DOUBLE_EQ(d_exponent[2], std::log(2.0));
 }
 
 TEST(ArithmeticGrad, MaximumTieSplitsGradientEqually) {

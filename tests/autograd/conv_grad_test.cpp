@@ -2,6 +2,7 @@
 // exact zeros for uncovered input, first-maximum ties, forward values and errors.
 #include <gtest/gtest.h>
 
+#include "tests/support/expect_error.h"
 #include "tests/support/gradcheck_support.h"
 
 namespace nabla {
@@ -159,6 +160,33 @@ TEST(ConvErrors, NameOpAndShapes) {
                                 {.kernel = {2, 2}, .stride = {2, 2}, .padding = {2, 0, 0, 0}}),
                Error);
   EXPECT_THROW((void)avg_pool2d(zeros({4, 4})), Error);
+}
+
+// Regression: a 0-size kernel gave an output larger than the input; huge dilation or padding
+// overflowed int64 (undefined behaviour) instead of failing.
+TEST(ConvErrors, EmptyWindowsAndOverflowingGeometryAreRefused) {
+  constexpr int64_t kHuge = int64_t{1} << 62;
+  testing::expect_error_containing(
+      [] {
+        (void)conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 0, 3}), Tensor());
+      },
+      "conv2d: the window must not be empty, got a kernel extent of 0");
+  testing::expect_error_containing(
+      [] {
+        (void)conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 3, 3}), Tensor(), {.dilation = {kHuge, 1}});
+      },
+      "conv2d: integer overflow in the dilated window (4611686018427387904 * 2)");
+  testing::expect_error_containing(
+      [] {
+        (void)conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 3, 3}), Tensor(),
+                     {.padding = {kHuge, kHuge, 0, 0}});
+      },
+      "conv2d: integer overflow in the padded input");
+  testing::expect_error_containing(
+      [] {
+        (void)max_pool2d(zeros({1, 1, 4, 4}), {.kernel = {kHuge, 2}, .stride = {kHuge, 1}});
+      },
+      "max_pool2d: window of extent 4611686018427387904 does not fit input extent 4");
 }
 
 }  // namespace

@@ -69,6 +69,15 @@ TEST(MatmulErrors, NameShapes) {
   }
   EXPECT_THROW((void)matmul(zeros({}), zeros({2})), Error);
   EXPECT_THROW((void)matmul(zeros({2, 2, 3}), zeros({3, 3, 2})), Error);
+  // Regression: the batched error named only the batch dims ("shapes [2] and [3]").
+  try {
+    (void)matmul(zeros({2, 2, 3}), zeros({3, 3, 4}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "matmul: shapes [2, 2, 3] and [3, 3, 4] cannot be multiplied: batch dims [2] and "
+                 "[3] do not broadcast");
+  }
 }
 
 }  // namespace

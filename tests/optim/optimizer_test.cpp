@@ -92,6 +92,24 @@ TEST(Optimizer, SetParametersReplacesTheListAndResetsState) {
   EXPECT_DOUBLE_EQ(w.item(), 0.8);
 }
 
+// Regression: a non-leaf parameter was accepted, and then never updated (backward fills only the
+// leaves' .grad()). PyTorch refuses it too.
+TEST(Optimizer, RejectsNonLeafParameters) {
+  const Tensor leaf = parameter({1.0, 2.0});
+  const Tensor computed = leaf * 2.0;
+  EXPECT_NE(message_of([&] {
+              SGD({computed}, {.learning_rate = 0.1});
+            }).find("SGD: parameter 0 (shape [2]) is not a leaf tensor (it was computed by mul)"),
+            std::string::npos);
+  SGD sgd({leaf}, {.learning_rate = 0.1});
+  EXPECT_NE(message_of([&] {
+              sgd.set_parameters({leaf, computed});
+            }).find("parameter 1"),
+            std::string::npos);
+  // A detached copy is a new leaf and is accepted.
+  EXPECT_NO_THROW(SGD({computed.detach().requires_grad_()}, {.learning_rate = 0.1}));
+}
+
 TEST(Optimizer, RejectsDuplicateNonFloatingAndUndefinedParameters) {
   Tensor w = parameter({1.0});
   EXPECT_NE(message_of([&] {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -117,6 +118,25 @@ TEST(Model, EarlyStoppingStopsAndRestoresBestWeights) {
       data.x, data.y, {.epochs = 20, .batch_size = 64, .callbacks = {stopper}, .verbose = 0});
   EXPECT_LT(history.epochs().size(), 20U);
   EXPECT_GE(stopper->stopped_epoch(), 1);
+}
+
+// Regression: EarlyStopping stopped one epoch late. Keras stops once `patience` epochs in a row
+// have not improved: losses 1.0, 0.5, 0.6, 0.7 with patience 2 stop at epoch 3.
+TEST(Model, EarlyStoppingStopsAfterPatienceEpochsWithoutImprovement) {
+  for (const int64_t patience : {0, 1, 2, 3}) {
+    Model model(std::make_shared<Linear>(1));
+    EarlyStopping stopper(EarlyStoppingOptions{.monitor = "loss", .patience = patience});
+    stopper.on_train_begin(model);
+    const std::vector<double> losses = {1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
+    int64_t stopped = -1;
+    for (size_t epoch = 0; epoch < losses.size() && stopped < 0; ++epoch) {
+      Logs logs{{"loss", losses[epoch]}};
+      stopper.on_epoch_end(model, static_cast<int64_t>(epoch), logs);
+      stopped = stopper.stopped_epoch();
+    }
+    // Epoch 1 is the best; epochs 2, 3, ... do not improve.
+    EXPECT_EQ(stopped, 1 + std::max<int64_t>(patience, 1)) << "patience " << patience;
+  }
 }
 
 TEST(Model, CallbacksWriteCsvAndCheckpointsAndScheduleTheLearningRate) {
