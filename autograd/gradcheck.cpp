@@ -360,7 +360,7 @@ class Checker {
         if (!usable[k]) continue;
         for (int64_t o = 0; o < output.numel(); ++o) {
           for (int64_t e = 0; e < in_numel; ++e) {
-            const size_t at = static_cast<size_t>(o * in_numel + e);
+            const auto at = static_cast<size_t>(o * in_numel + e);
             const double a = analytic[k][c][at];
             const double n = numerical[k][c][at];
             const double excess = excess_of(a, n, options_.atol, options_.rtol);
