@@ -9,7 +9,6 @@
 #include "tensor/dtype.h"
 #include "tensor/error.h"
 #include "tensor/format.h"
-#include "tensor/kernels/kernels.h"
 #include "tensor/random.h"
 #include "tensor/shape.h"
 #include "tensor/tensor.h"

@@ -62,8 +62,7 @@ class Args {
 // The first `limit` samples (all when limit <= 0), to make quick runs possible.
 inline nabla::data::MnistSplit take_first(const nabla::data::MnistSplit& split, int64_t limit) {
   if (limit <= 0 || limit >= split.images.size(0)) return split;
-  return {nabla::kernels::slice(split.images, 0, 0, limit, 1),
-          nabla::kernels::slice(split.labels, 0, 0, limit, 1)};
+  return {nabla::slice(split.images, 0, 0, limit), nabla::slice(split.labels, 0, 0, limit)};
 }
 
 }  // namespace examples

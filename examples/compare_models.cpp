@@ -56,7 +56,7 @@ int main(int argc, char** argv) try {
   const int64_t image = args.integer("image");
   if (image < 0 || image >= x_test.size(0))
     throw error("--image {} is not a test image index", image);
-  const Tensor probe = kernels::slice(x_test, 0, image, image + 1, 1);
+  const Tensor probe = slice(x_test, 0, image, image + 1);
   const auto& class_names = data::fashion_mnist_class_names();
   const int64_t true_label = test_split.labels.to_vector<int64_t>()[static_cast<size_t>(image)];
 
@@ -98,7 +98,7 @@ int main(int argc, char** argv) try {
     const NoGradGuard no_grad;
     const Tensor before = (*network)(probe);
     const Tensor after = (*reloaded)(probe);
-    const int64_t predicted = kernels::argmax(after, 1, false).item<int64_t>();
+    const int64_t predicted = argmax(after, 1).item<int64_t>();
     rows.push_back({name, test_accuracy, history.values("val_accuracy").back(), predicted,
                     after.to_vector<double>()[static_cast<size_t>(predicted)],
                     before.to_vector<float>() == after.to_vector<float>()});

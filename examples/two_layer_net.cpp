@@ -92,8 +92,8 @@ int main(int argc, char** argv) try {
   {
     TwoLayerNet probe(784, 50, 10, 0.01, generator);
     probe.to(kFloat64);
-    const Tensor x = kernels::slice(x_train, 0, 0, 3, 1).to(kFloat64);
-    const Tensor t = kernels::slice(t_train, 0, 0, 3, 1).to(kFloat64);
+    const Tensor x = slice(x_train, 0, 0, 3).to(kFloat64);
+    const Tensor t = slice(t_train, 0, 0, 3).to(kFloat64);
     auto numerical = probe.numerical_gradient(x, t);
     auto backprop = probe.gradient(x, t);
     fmt::print("Gradient check (mean |backprop - numerical| per parameter):\n");
@@ -116,8 +116,8 @@ int main(int argc, char** argv) try {
   for (int64_t i = 0; i < iters; ++i) {
     // The book samples each batch with replacement (np.random.choice).
     const Tensor batch_mask = randint(0, train_size, {batch_size}, &generator);
-    const Tensor x_batch = kernels::index_select(x_train, 0, batch_mask);
-    const Tensor t_batch = kernels::index_select(t_train, 0, batch_mask);
+    const Tensor x_batch = index_select(x_train, 0, batch_mask);
+    const Tensor t_batch = index_select(t_train, 0, batch_mask);
     const Tensor loss = network.loss(x_batch, t_batch);
     for (auto& [name, p] : network.params()) p.set_grad(Tensor());
     loss.backward();

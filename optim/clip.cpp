@@ -6,7 +6,6 @@
 
 #include "autograd/node.h"
 #include "autograd/ops.h"
-#include "tensor/kernels/kernels.h"
 
 namespace nabla::optim {
 
@@ -15,7 +14,7 @@ namespace {
 // Sum of squares of a tensor's elements in double. `scale` divides each element first, which
 // keeps the squares finite when the plain sum would overflow.
 double sum_of_squares(const Tensor& t, double scale) {
-  const Tensor c = kernels::contiguous(t);
+  const Tensor c = contiguous(t);
   const int64_t n = c.numel();
   return visit_dtype(c.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -30,7 +29,7 @@ double sum_of_squares(const Tensor& t, double scale) {
 }
 
 double max_abs(const Tensor& t) {
-  const Tensor c = kernels::contiguous(t);
+  const Tensor c = contiguous(t);
   const int64_t n = c.numel();
   return visit_dtype(c.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -47,7 +46,7 @@ template <typename Fn>
 void update_grad(const Tensor& param, Fn&& in_place) {
   Tensor g = param.grad();
   if (!g.is_contiguous()) {
-    g = kernels::clone(g);
+    g = clone(g);
     param.set_grad(g);
   }
   in_place(g);

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "autograd/ops.h"
-#include "tensor/kernels/kernels.h"
 
 namespace nabla::optim {
 
@@ -37,7 +36,7 @@ void SGD::step() {
     if (o.momentum != 0.0) {
       Tensor& buf = slot(index, kMomentumBuffer);
       if (!buf.defined()) {
-        buf = kernels::clone(d);  // never alias the gradient: the buffer is updated in place
+        buf = clone(d);  // never alias the gradient: the buffer is updated in place
       } else {
         buf.mul_(o.momentum).add_(d, 1.0 - o.dampening);
       }

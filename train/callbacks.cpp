@@ -5,7 +5,6 @@
 #include <fstream>
 
 #include "nn/serialization.h"
-#include "tensor/kernels/kernels.h"
 #include "train/model.h"
 
 namespace nabla::train {
@@ -64,8 +63,9 @@ void EarlyStopping::on_epoch_end(Model& model, int64_t epoch, Logs& logs) {
     wait_ = 0;
     if (options_.restore_best_weights) {
       best_state_.clear();
+      const NoGradGuard no_grad;
       for (const auto& [name, tensor] : model.network().state()) {
-        best_state_.emplace_back(name, kernels::clone(tensor));
+        best_state_.emplace_back(name, clone(tensor));
       }
     }
     return;
@@ -82,7 +82,8 @@ void EarlyStopping::on_train_end(Model& model, const History& /*history*/) {
   const NoGradGuard no_grad;
   const nn::NamedTensors current = model.network().state();
   for (size_t i = 0; i < current.size() && i < best_state_.size(); ++i) {
-    kernels::copy_(current[i].second, best_state_[i].second);
+    Tensor target = current[i].second;
+    target.copy_(best_state_[i].second);
   }
 }
 

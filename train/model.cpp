@@ -5,7 +5,6 @@
 
 #include "data/dataset.h"
 #include "data/loader.h"
-#include "tensor/kernels/kernels.h"
 #include "train/progress.h"
 
 namespace nabla::train {
@@ -202,11 +201,11 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   std::vector<Tensor> outputs;
   const int64_t n = x.size(0);
   for (int64_t begin = 0; begin < n; begin += batch_size) {
-    outputs.push_back((*network_)(kernels::slice(x, 0, begin, std::min(n, begin + batch_size), 1)));
+    outputs.push_back((*network_)(slice(x, 0, begin, std::min(n, begin + batch_size), 1)));
   }
   network_->train(was_training);
   if (outputs.empty()) throw error("predict: x has no samples");
-  return kernels::cat(outputs, 0);
+  return cat(outputs, 0);
 }
 
 }  // namespace nabla::train

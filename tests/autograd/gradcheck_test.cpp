@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "tensor/kernels/kernels.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/gradcheck_support.h"
 

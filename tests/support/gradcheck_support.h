@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nabla.h"
+#include "tensor/kernels/kernels.h"
 
 namespace nabla::testing {
 
