@@ -63,6 +63,7 @@ Tensor operator>(const Tensor& a, double b);
 
 // ---- activations (autograd/ops/activation.cpp) ----
 Tensor relu(const Tensor& a);
+// PyTorch's default slope 0.01 (nn::LeakyReLU follows Keras: 0.3; "leaky_relu" by name: 0.2).
 Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);
 Tensor sigmoid(const Tensor& a);
 Tensor tanh(const Tensor& a);
@@ -114,6 +115,8 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);
 // zeros(shape) with `source` added at `index` along `dim` (the adjoint of gather).
 Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& source);
+// zeros(shape) with source's slices added at `index` along `dim` (the adjoint of index_select).
+Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& source);
 // Rows of `a` (along dim 0) picked by an int64 index vector.
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);
 // Internal adjoints of slice and select, exposed so that their own gradients are differentiable.

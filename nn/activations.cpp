@@ -26,7 +26,7 @@ const std::map<std::string, ActivationFn>& registry() {
       {"softmax", [](const Tensor& x) { return softmax(x, -1); }},
       {"log_softmax", [](const Tensor& x) { return log_softmax(x, -1); }},
       {"gelu", [](const Tensor& x) { return gelu(x); }},
-      {"leaky_relu", [](const Tensor& x) { return leaky_relu(x, kLeakyReluDefaultAlpha); }},
+      {"leaky_relu", [](const Tensor& x) { return leaky_relu(x, kLeakyReluActivationSlope); }},
       {"elu", [](const Tensor& x) { return elu(x, 1.0); }},
       {"selu", [](const Tensor& x) { return elu(x, kSeluAlpha) * kSeluScale; }},
       {"softplus", [](const Tensor& x) { return softplus(x); }},

@@ -9,12 +9,14 @@
 
 namespace nabla::nn {
 
-// Keras's default slope for LeakyReLU; "leaky_relu" by name uses it too.
+// Keras's default slopes: 0.3 for the LeakyReLU layer, 0.2 for the activation "leaky_relu" by name
+// (keras.activations.leaky_relu). The op nabla::leaky_relu follows PyTorch: 0.01.
 constexpr double kLeakyReluDefaultAlpha = 0.3;
+constexpr double kLeakyReluActivationSlope = 0.2;
 
 // Applies the activation Keras calls `name`: "linear" (or "", the identity), "relu", "sigmoid",
 // "tanh", "softmax" and "log_softmax" (over the last axis, as Keras does), "gelu" (exact),
-// "leaky_relu" (alpha 0.3), "elu", "selu", "softplus", "softsign", "swish"/"silu", "exponential".
+// "leaky_relu" (slope 0.2), "elu", "selu", "softplus", "softsign", "swish"/"silu", "exponential".
 // Throws nabla::Error listing the known names for anything else.
 Tensor apply_activation(const std::string& name, const Tensor& x);
 [[nodiscard]] bool is_known_activation(const std::string& name);

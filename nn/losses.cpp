@@ -93,40 +93,4 @@ Tensor binary_crossentropy(const Tensor& y_pred, const Tensor& y_true, bool from
   return mean(-(z * log(p) + (1.0 - z) * log(1.0 - p)));
 }
 
-Tensor MeanSquaredError::operator()(const Tensor& y_pred, const Tensor& y_true) const {
-  return mean_squared_error(y_pred, y_true);
-}
-
-Tensor MeanAbsoluteError::operator()(const Tensor& y_pred, const Tensor& y_true) const {
-  return mean_absolute_error(y_pred, y_true);
-}
-
-Tensor CategoricalCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
-  return categorical_crossentropy(y_pred, y_true, from_logits_);
-}
-
-Tensor SparseCategoricalCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
-  return sparse_categorical_crossentropy(y_pred, y_true, from_logits_);
-}
-
-Tensor BinaryCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
-  return binary_crossentropy(y_pred, y_true, from_logits_);
-}
-
-std::shared_ptr<Loss> make_loss(const std::string& name, bool from_logits) {
-  if (name == "mean_squared_error" || name == "mse") return std::make_shared<MeanSquaredError>();
-  if (name == "mean_absolute_error" || name == "mae") return std::make_shared<MeanAbsoluteError>();
-  if (name == "categorical_crossentropy") {
-    return std::make_shared<CategoricalCrossentropy>(from_logits);
-  }
-  if (name == "sparse_categorical_crossentropy") {
-    return std::make_shared<SparseCategoricalCrossentropy>(from_logits);
-  }
-  if (name == "binary_crossentropy") return std::make_shared<BinaryCrossentropy>(from_logits);
-  throw error(
-      "make_loss: unknown loss '{}' (known: mean_squared_error/mse, mean_absolute_error/mae, "
-      "categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy)",
-      name);
-}
-
 }  // namespace nabla::nn

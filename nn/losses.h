@@ -2,7 +2,6 @@
 // tensor). Arguments are (y_pred, y_true), PyTorch's order (Keras passes y_true first).
 #pragma once
 
-#include <memory>
 #include <string>
 
 #include "tensor/tensor.h"
@@ -33,69 +32,5 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_pred, const Tensor& label
 // from_logits it is computed as softplus(x) - x z = max(x, 0) - x z + log1p(exp(-|x|)), which
 // neither overflows nor loses the gradient sigmoid(x) - z at any x.
 Tensor binary_crossentropy(const Tensor& y_pred, const Tensor& y_true, bool from_logits = false);
-
-// A loss as an object, for code that picks one by name (Keras's loss="...").
-class Loss {
- public:
-  Loss() = default;
-  virtual ~Loss() = default;
-  Loss(const Loss&) = default;
-  Loss& operator=(const Loss&) = default;
-  Loss(Loss&&) = default;
-  Loss& operator=(Loss&&) = default;
-
-  // The mean loss over the batch (a 0-d tensor).
-  virtual Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const = 0;
-  [[nodiscard]] virtual std::string name() const = 0;  // Keras's name, "mean_squared_error", ...
-};
-
-class MeanSquaredError : public Loss {
- public:
-  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
-  [[nodiscard]] std::string name() const override { return "mean_squared_error"; }
-};
-
-class MeanAbsoluteError : public Loss {
- public:
-  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
-  [[nodiscard]] std::string name() const override { return "mean_absolute_error"; }
-};
-
-class CategoricalCrossentropy : public Loss {
- public:
-  explicit CategoricalCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
-  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
-  [[nodiscard]] std::string name() const override { return "categorical_crossentropy"; }
-  [[nodiscard]] bool from_logits() const { return from_logits_; }
-
- private:
-  bool from_logits_;
-};
-
-class SparseCategoricalCrossentropy : public Loss {
- public:
-  explicit SparseCategoricalCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
-  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
-  [[nodiscard]] std::string name() const override { return "sparse_categorical_crossentropy"; }
-  [[nodiscard]] bool from_logits() const { return from_logits_; }
-
- private:
-  bool from_logits_;
-};
-
-class BinaryCrossentropy : public Loss {
- public:
-  explicit BinaryCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
-  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
-  [[nodiscard]] std::string name() const override { return "binary_crossentropy"; }
-  [[nodiscard]] bool from_logits() const { return from_logits_; }
-
- private:
-  bool from_logits_;
-};
-
-// The loss Keras calls `name` ("mean_squared_error"/"mse", "mean_absolute_error"/"mae",
-// "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy").
-std::shared_ptr<Loss> make_loss(const std::string& name, bool from_logits = false);
 
 }  // namespace nabla::nn

@@ -24,13 +24,9 @@ Tensor relu(const Tensor& a) {
                 [a](const Tensor& g) -> Grads { return {g * positive_mask(a)}; }, {a});
 }
 
-// d leaky_relu(a) = g * (a > 0 ? 1 : slope)
+// A composite: d leaky_relu(a) = g * (a > 0 ? 1 : slope) comes from where and mul.
 Tensor leaky_relu(const Tensor& a, double negative_slope) {
-  const Tensor positive = positive_mask(a);
-  const Tensor factor = kernels::where(positive, kernels::scalar_like(a, 1.0),
-                                       kernels::scalar_like(a, negative_slope));
-  return record("leaky_relu", kernels::binary(BinaryOp::Mul, a, factor), {a},
-                [factor](const Tensor& g) -> Grads { return {g * factor}; });
+  return where(positive_mask(a), a, a * negative_slope);
 }
 
 // d sigmoid(a) = g * s * (1 - s)

@@ -179,12 +179,18 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const T
                 [dim, index](const Tensor& g) -> Grads { return {gather(g, dim, index)}; });
 }
 
-// d index_select = index_add of g (its own gradient is not recorded)
+// d index_select = index_add of g at the selected positions
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   return record("index_select", kernels::index_select(a, dim, index), {a},
                 [in = a.shape(), dim, index](const Tensor& g) -> Grads {
-                  return {kernels::index_add(in, dim, index, g)};
+                  return {index_add(in, dim, index, g)};
                 });
+}
+
+// d index_add w.r.t. source = index_select of g
+Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& source) {
+  return record("index_add", kernels::index_add(shape, dim, index, source), {source},
+                [dim, index](const Tensor& g) -> Grads { return {index_select(g, dim, index)}; });
 }
 
 }  // namespace nabla

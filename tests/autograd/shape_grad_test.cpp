@@ -73,8 +73,17 @@ INSTANTIATE_TEST_SUITE_P(
                     const Tensor b = a.dim() == 0 ? reshape(a, {1}) : a;
                     const Tensor index = tensor(std::vector<int64_t>{0, 0}, {2});
                     return index_select(b, 0, index) * b.select(0, 0);
-                  },
-                  -1.0, 1.0, false}),
+                  }},
+        UnaryCase{"index_add",
+                  [](const Tensor& a) {
+                    const Tensor b = a.dim() == 0 ? reshape(a, {1}) : a;
+                    std::vector<int64_t> positions;  // repeats, so slices add up
+                    for (int64_t i = 0; i < b.size(0); ++i) positions.push_back((2 * i) % 3);
+                    const Tensor index = tensor(positions, {b.size(0)});
+                    Shape shape = b.shape();
+                    shape[0] = 3;
+                    return index_add(shape, 0, index, b) * index_add(shape, 0, index, b);
+                  }}),
     [](const auto& case_info) { return case_info.param.name; });
 
 TEST(ShapeGrad, CatGradientGoesToEachPiece) {

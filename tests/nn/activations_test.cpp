@@ -33,7 +33,7 @@ TEST(Activation, NamedActivationsMatchTheirFormulas) {
   check("relu", [](double x) { return x > 0 ? x : 0.0; });
   check("sigmoid", [](double x) { return 1.0 / (1.0 + std::exp(-x)); });
   check("tanh", [](double x) { return std::tanh(x); });
-  check("leaky_relu", [](double x) { return x > 0 ? x : 0.3 * x; });
+  check("leaky_relu", [](double x) { return x > 0 ? x : 0.2 * x; });  // keras.activations
   check("gelu", [](double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); });
   check("elu", [](double x) { return x > 0 ? x : std::exp(x) - 1.0; });
   check("selu", [](double x) {

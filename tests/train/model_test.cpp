@@ -91,19 +91,6 @@ TEST(Model, SameSeedGivesSameTraining) {
   EXPECT_EQ(run(), run());
 }
 
-TEST(Model, AccuracyMetricsFollowKerasRules) {
-  const Tensor probabilities = tensor({{0.1, 0.9}, {0.8, 0.2}, {0.3, 0.7}});
-  EXPECT_DOUBLE_EQ(metric_by_name("accuracy").fn(probabilities, tensor({{0, 1}, {1, 0}, {1, 0}})),
-                   2.0 / 3.0);
-  EXPECT_DOUBLE_EQ(
-      metric_by_name("accuracy").fn(probabilities, tensor(std::vector<int64_t>{1, 0, 0}, {3})),
-      2.0 / 3.0);
-  EXPECT_DOUBLE_EQ(
-      metric_by_name("accuracy").fn(tensor(std::vector<double>{0.2, 0.7}, {2, 1}), zeros({2, 1})),
-      0.5);
-  EXPECT_THROW((void)metric_by_name("f1"), Error);
-}
-
 TEST(Model, EarlyStoppingStopsAndRestoresBestWeights) {
   // A learning rate far too large makes the loss grow after the first epoch.
   auto network = std::make_shared<Linear>(1);
