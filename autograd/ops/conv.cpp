@@ -210,15 +210,13 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                             bias_c.defined() ? bias_c.data_ptr<T>() : nullptr, out.data_ptr<T>());
   });
   return record("conv2d", out, {input, weight, bias},
-                [input, weight, has_bias = bias.defined(), options](const Tensor& grad) -> Grads {
+                [input, weight, has_bias = bias.defined(), options](
+                    const Tensor& grad, const autograd::NeedsGrad& needs) -> Grads {
                   // The first layer's input needs no gradient: skip its col2im GEMM.
-                  return {autograd::input_needs_grad(0)
-                              ? conv_input_grad(grad, weight, input.shape(), options)
-                              : Tensor(),
-                          autograd::input_needs_grad(1)
-                              ? conv_weight_grad(grad, input, weight.shape(), options)
-                              : Tensor(),
-                          has_bias ? sum(grad, {0, 2, 3}) : Tensor()};
+                  return {
+                      needs[0] ? conv_input_grad(grad, weight, input.shape(), options) : Tensor(),
+                      needs[1] ? conv_weight_grad(grad, input, weight.shape(), options) : Tensor(),
+                      has_bias ? sum(grad, {0, 2, 3}) : Tensor()};
                 },
                 {input, weight});
 }
