@@ -244,8 +244,9 @@ void Engine::deliver_to_leaf(const std::shared_ptr<TensorImpl>& leaf, Tensor gra
   });
   if (capture_ != nullptr) {
     auto it = capture_leaves_.find(leaf.get());
-    if (it != capture_leaves_.end())
+    if (it != capture_leaves_.end()) {
       captured_[it->second] = accumulate(captured_[it->second], grad);
+    }
     return;
   }
   // Keep the gradient only if nobody else can write to it; otherwise own a copy.

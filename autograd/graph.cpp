@@ -110,9 +110,9 @@ AutogradMeta& meta_of(const Tensor& t) {
   if (impl == nullptr) throw error("autograd: use of an undefined tensor");
   if (!impl->autograd_meta) {
     // Before the first slot is filled, so that every tensor with a slot finds the check.
-    static const bool inplace_check_installed =
+    static const bool kInplaceCheckInstalled =
         (set_inplace_check(&refuse_inplace_when_tracked), true);
-    (void)inplace_check_installed;
+    (void)kInplaceCheckInstalled;
     impl->autograd_meta = std::make_shared<AutogradMeta>();
   }
   return *impl->autograd_meta;

@@ -26,8 +26,9 @@ void check_floating_4d(std::string_view op, std::string_view what, const Tensor&
 // Output extent of a window sweep, or an error naming the op when nothing fits.
 int64_t window_count(std::string_view op, int64_t extent, int64_t pad_before, int64_t pad_after,
                      int64_t kernel, int64_t stride, int64_t dilation) {
-  if (kernel < 1)
+  if (kernel < 1) {
     throw error("{}: the window must not be empty, got a kernel extent of {}", op, kernel);
+  }
   const int64_t span = checked_add(op, "the dilated window",
                                    checked_mul(op, "the dilated window", dilation, kernel - 1), 1);
   const int64_t padded = checked_add(
