@@ -23,17 +23,36 @@ struct Edge {
   [[nodiscard]] bool needed() const { return node != nullptr || leaf != nullptr; }
 };
 
-// A tensor a backward formula reads, and its version when it was saved.
+// Which inputs of the running node want a gradient: a backward closure that receives it may skip
+// the others (an expensive GEMM, say) and return an undefined Tensor for them.
+class NeedsGrad {
+ public:
+  explicit NeedsGrad(const std::vector<Edge>& edges) : edges_(&edges) {}
+  [[nodiscard]] bool operator[](size_t index) const {
+    return index >= edges_->size() || (*edges_)[index].needed();
+  }
+
+ private:
+  const std::vector<Edge>* edges_;
+};
+
+// A backward closure that is told which inputs need a gradient (matmul, conv2d).
+using MaskedBackwardFn = std::function<Grads(const Tensor& grad_output, const NeedsGrad& needs)>;
+
+// A tensor a backward formula reads, and its version when it was saved. Its position in record's
+// `saved` list and its shape name it in the in-place error, formatted only when that is thrown.
 struct SavedVersion {
   std::shared_ptr<Storage> storage;
   uint64_t version = 0;
-  std::string what;
+  size_t index = 0;
+  Shape shape;
 };
 
 class Node {
  public:
-  Node(std::string name, BackwardFn backward, std::vector<Edge> edges,
-       std::vector<SavedVersion> saved);
+  // Exactly one of `backward` and `masked_backward` is set.
+  Node(std::string name, BackwardFn backward, MaskedBackwardFn masked_backward,
+       std::vector<Edge> edges, std::vector<SavedVersion> saved);
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -49,6 +68,7 @@ class Node {
   friend struct NodeAccess;
   std::string name_;
   BackwardFn backward_;
+  MaskedBackwardFn masked_backward_;
   std::vector<Edge> edges_;
   std::vector<SavedVersion> saved_;
   std::vector<GradHook> pre_hooks_;  // hooks registered on the node's output tensor
@@ -67,14 +87,13 @@ struct AutogradMeta {
 bool is_grad_enabled();
 void set_grad_enabled(bool enabled);
 
-// Inside a backward closure: whether input `index` of the running node wants a gradient (a
-// closure may then skip computing it and return an undefined Tensor). True outside backward.
-bool input_needs_grad(size_t index);
-
-// The one way into the graph: returns `result` with a node attached when grad mode is on and an
-// input requires grad. `saved` lists tensors the backward reads, for in-place detection.
+// The one way into the graph (autograd/graph.cpp): returns `result` with a node attached when grad
+// mode is on and an input requires grad. `saved` lists tensors the backward reads, for in-place
+// detection. A closure taking a NeedsGrad learns which inputs want a gradient.
 Tensor record(std::string_view name, Tensor result, const std::vector<Tensor>& inputs,
               BackwardFn backward, const std::vector<Tensor>& saved = {});
+Tensor record(std::string_view name, Tensor result, const std::vector<Tensor>& inputs,
+              MaskedBackwardFn backward, const std::vector<Tensor>& saved = {});
 
 // The op's output as a plain alias, with no graph link: a closure can save it without the node
 // owning itself.

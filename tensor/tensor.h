@@ -1,5 +1,6 @@
 // nabla::Tensor: a handle to storage + shape + strides + offset + dtype, with an opaque slot for
-// autograd state. The gradient-related members are declared here and defined in autograd/.
+// autograd state. The gradient-related and differentiable members are declared here and defined in
+// autograd/; everything else (metadata, elements, in-place ops) is defined in tensor/.
 #pragma once
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tensor/dtype.h"
@@ -42,6 +44,13 @@ struct TensorImpl {
 };
 
 using GradHook = std::function<Tensor(const Tensor&)>;
+
+// NOTE: tensor/ knows nothing of gradients, yet its in-place ops must refuse a tensor that autograd
+// tracks. As with the autograd_meta slot, the dependency is inverted: autograd/ installs this check
+// when it creates a tensor's first AutogradMeta, and the in-place ops call it only for a tensor
+// whose slot is set (so a program without autograd never calls it). It throws to refuse `op`.
+using InplaceCheck = void (*)(std::string_view op, const Tensor& target);
+void set_inplace_check(InplaceCheck check);
 
 class Tensor {
  public:
@@ -83,7 +92,7 @@ class Tensor {
   [[nodiscard]] const std::shared_ptr<TensorImpl>& impl_shared() const { return impl_; }
   [[nodiscard]] bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
 
-  // ---- autograd (defined in autograd/) ----
+  // ---- autograd (defined in autograd/tensor_autograd.cpp) ----
   [[nodiscard]] bool requires_grad() const;
   // Marks a leaf as requiring grad (only floating tensors can).
   Tensor& requires_grad_(bool enabled = true);
@@ -102,7 +111,8 @@ class Tensor {
   // it.
   void register_hook(GradHook hook) const;
 
-  // ---- differentiable methods (defined in autograd/; the free functions say what they do) ----
+  // ---- differentiable methods (defined in autograd/tensor_methods.cpp; the free functions say
+  // what they do) ----
   [[nodiscard]] Tensor reshape(const Shape& shape) const;
   [[nodiscard]] Tensor view(const Shape& shape) const;
   [[nodiscard]] Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;
@@ -125,7 +135,8 @@ class Tensor {
   [[nodiscard]] Tensor pow(double exponent) const;
   [[nodiscard]] Tensor matmul(const Tensor& other) const;
 
-  // ---- in-place (not differentiable: an error on a tensor that requires grad in grad mode) ----
+  // ---- in-place (tensor/inplace.cpp; not differentiable: an error on a tensor that requires grad
+  // in grad mode, through the InplaceCheck that autograd/ installs) ----
   Tensor& add_(const Tensor& other, double alpha = 1.0);
   Tensor& add_(double value);
   Tensor& sub_(const Tensor& other);

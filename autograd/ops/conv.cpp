@@ -26,8 +26,9 @@ void check_floating_4d(std::string_view op, std::string_view what, const Tensor&
 // Output extent of a window sweep, or an error naming the op when nothing fits.
 int64_t window_count(std::string_view op, int64_t extent, int64_t pad_before, int64_t pad_after,
                      int64_t kernel, int64_t stride, int64_t dilation) {
-  if (kernel < 1)
+  if (kernel < 1) {
     throw error("{}: the window must not be empty, got a kernel extent of {}", op, kernel);
+  }
   const int64_t span = checked_add(op, "the dilated window",
                                    checked_mul(op, "the dilated window", dilation, kernel - 1), 1);
   const int64_t padded = checked_add(
@@ -210,15 +211,13 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                             bias_c.defined() ? bias_c.data_ptr<T>() : nullptr, out.data_ptr<T>());
   });
   return record("conv2d", out, {input, weight, bias},
-                [input, weight, has_bias = bias.defined(), options](const Tensor& grad) -> Grads {
+                [input, weight, has_bias = bias.defined(), options](
+                    const Tensor& grad, const autograd::NeedsGrad& needs) -> Grads {
                   // The first layer's input needs no gradient: skip its col2im GEMM.
-                  return {autograd::input_needs_grad(0)
-                              ? conv_input_grad(grad, weight, input.shape(), options)
-                              : Tensor(),
-                          autograd::input_needs_grad(1)
-                              ? conv_weight_grad(grad, input, weight.shape(), options)
-                              : Tensor(),
-                          has_bias ? sum(grad, {0, 2, 3}) : Tensor()};
+                  return {
+                      needs[0] ? conv_input_grad(grad, weight, input.shape(), options) : Tensor(),
+                      needs[1] ? conv_weight_grad(grad, input, weight.shape(), options) : Tensor(),
+                      has_bias ? sum(grad, {0, 2, 3}) : Tensor()};
                 },
                 {input, weight});
 }

@@ -11,7 +11,7 @@ using autograd::record;
 // dims are summed by the engine.
 Tensor matmul(const Tensor& a, const Tensor& b) {
   return record("matmul", kernels::matmul(a, b), {a, b},
-                [a, b](const Tensor& g) -> Grads {
+                [a, b](const Tensor& g, const autograd::NeedsGrad& needs) -> Grads {
                   const Tensor a2 = a.dim() == 1 ? unsqueeze(a, 0) : a;
                   const Tensor b2 = b.dim() == 1 ? unsqueeze(b, -1) : b;
                   Tensor g2 = g;
@@ -21,11 +21,11 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                   // input).
                   Tensor grad_a;
                   Tensor grad_b;
-                  if (autograd::input_needs_grad(0)) {
+                  if (needs[0]) {
                     grad_a = matmul(g2, transpose(b2, -1, -2));
                     if (a.dim() == 1) grad_a = squeeze(grad_a, -2);
                   }
-                  if (autograd::input_needs_grad(1)) {
+                  if (needs[1]) {
                     grad_b = matmul(transpose(a2, -1, -2), g2);
                     if (b.dim() == 1) grad_b = squeeze(grad_b, -1);
                   }

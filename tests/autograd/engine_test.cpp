@@ -2,6 +2,9 @@
 // checks, hooks, custom gradients and second derivatives.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "nabla.h"
 
 namespace nabla {
@@ -153,6 +156,73 @@ TEST(Engine, InPlaceOnTensorRequiringGradIsRefused) {
     w.add_(1.0);
   }
   EXPECT_EQ(w.to_vector<float>(), std::vector<float>(2, 2.0F));
+}
+
+// The description of a saved tensor is built only when the error is thrown; it names the saved
+// tensor's position in the op's saved list and its shape.
+TEST(Engine, InPlaceErrorNamesTheSavedTensorAndItsShape) {
+  Tensor x = tensor({1.0, 2.0}).requires_grad_();
+  Tensor b = tensor({{3.0}, {4.0}, {5.0}});
+  const Tensor y = sum(x * b);
+  b.mul_(2.0);
+  try {
+    y.backward();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string expected =
+        "backward: saved tensor 1 of shape [3, 1] of mul was modified by an in-place operation "
+        "after it was saved (version ";
+    EXPECT_EQ(std::string(e.what()).substr(0, expected.size()), expected) << e.what();
+  }
+}
+
+// tensor/'s in-place ops reach autograd's check through the hook it installs.
+TEST(Engine, InPlaceRefusalNamesTheOpForLeavesAndNonLeaves) {
+  Tensor w = ones({2, 3}).requires_grad_();
+  Tensor h = w * 2.0;
+  const std::string suffix =
+      ": in-place operation on a tensor that requires grad (shape [2, 3]); use an out-of-place "
+      "op or wrap the update in NoGradGuard";
+  for (Tensor* t : {&w, &h}) {
+    try {
+      t->fill_(0.0);
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), "fill_" + suffix);
+    }
+    try {
+      t->copy_(zeros({2, 3}));
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), "copy_" + suffix);
+    }
+  }
+  EXPECT_EQ(w.to_vector<float>(), std::vector<float>(6, 1.0F)) << "a refused op wrote";
+  // A tensor whose slot is set but that no longer requires grad, and a detached alias, are free.
+  Tensor plain = ones({2}).requires_grad_().requires_grad_(false);
+  plain.add_(1.0);
+  Tensor alias = w.detach();
+  alias.add_(1.0);
+  EXPECT_EQ(w.to_vector<float>(), std::vector<float>(6, 2.0F));
+}
+
+// A closure taking a NeedsGrad learns which inputs want a gradient; the others are not delivered.
+TEST(Engine, MaskedBackwardReceivesWhichInputsNeedAGradient) {
+  Tensor a = tensor({1.0, 2.0}).requires_grad_();
+  const Tensor b = tensor({3.0, 4.0});
+  Tensor c = tensor({5.0, 6.0}).requires_grad_();
+  std::vector<bool> seen;
+  const Tensor y = autograd::record(
+      "masked", kernels::clone(a), {a, b, c},
+      [&seen](const Tensor& g, const autograd::NeedsGrad& needs) -> autograd::Grads {
+        seen = {needs[0], needs[1], needs[2]};
+        return {needs[0] ? g : Tensor(), needs[1] ? g : Tensor(), needs[2] ? g * 3.0 : Tensor()};
+      });
+  sum(y).backward();
+  EXPECT_EQ(seen, (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(a.grad().to_vector<double>(), (std::vector<double>{1.0, 1.0}));
+  EXPECT_EQ(c.grad().to_vector<double>(), (std::vector<double>{3.0, 3.0}));
+  EXPECT_FALSE(b.grad().defined());
 }
 
 TEST(Engine, UnaffectedInPlaceChangeIsAllowed) {

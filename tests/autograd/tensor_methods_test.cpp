@@ -1,5 +1,5 @@
-// Tensor's in-place methods (autograd/tensor_methods.cpp): what they refuse, with the repro of each
-// defect they once had.
+// Tensor's in-place methods (tensor/inplace.cpp, with the check autograd/ installs): what they
+// refuse, with the repro of each defect they once had.
 #include <gtest/gtest.h>
 
 #include <cstdint>

@@ -14,7 +14,7 @@ using kernels::BinaryOp;
 using kernels::UnaryOp;
 
 TEST(Elementwise, BroadcastsLikeNumPy) {
-  const Tensor a = arange(0, 6, 1, kFloat32).reshape({3, 1, 2});
+  const Tensor a = kernels::reshape(arange(0, 6, 1, kFloat32), {3, 1, 2});
   const Tensor b = tensor(std::vector<double>{10, 20}, {2, 1});
   const Tensor c = kernels::binary(BinaryOp::Add, a, b);
   EXPECT_EQ(c.shape(), (Shape{3, 2, 2}));

@@ -63,7 +63,7 @@ TEST(Reduce, SumOverLeadingAndMiddleDimsWithTwoToTheKPlusOneRows) {
 }
 
 TEST(Reduce, SumsOverArbitraryDims) {
-  const Tensor t = arange(24).reshape({2, 3, 4});
+  const Tensor t = kernels::reshape(arange(24), {2, 3, 4});
   EXPECT_EQ(kernels::sum(t, {0, 2}, false).to_vector<int64_t>(),
             (std::vector<int64_t>{60, 92, 124}));
   EXPECT_EQ(kernels::sum(t, {-1}, true).shape(), (Shape{2, 3, 1}));
@@ -93,7 +93,7 @@ TEST(Reduce, ColumnSumsAreAccurateAndMatchTheRowSums) {
   const auto actual = by_columns.to_vector<float>();
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 1e-4) << i;
   EXPECT_EQ(kernels::sum(t, {1, 2}, true).shape(), (Shape{3, 1, 1, 600}));
-  EXPECT_EQ(kernels::sum(arange(24).reshape({2, 3, 4}), {1}, true).to_vector<int64_t>(),
+  EXPECT_EQ(kernels::sum(kernels::reshape(arange(24), {2, 3, 4}), {1}, true).to_vector<int64_t>(),
             (std::vector<int64_t>{12, 15, 18, 21, 48, 51, 54, 57}));
 }
 
