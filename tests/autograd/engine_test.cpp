@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "nabla.h"
+#include "tensor/kernels/kernels.h"
 
 namespace nabla {
 namespace {
