@@ -273,9 +273,9 @@ Tensor arg_extreme(std::string_view op, const Tensor& t, std::optional<int64_t> 
     dims.push_back(*dim);
   } else {
     source = reshape(t, {-1});
-    keepdim = false;
   }
-  const Rows rows = to_rows(op, source, dims, keepdim);
+  // Without a dim the flattened result is 0-d; keepdim reshapes it below.
+  const Rows rows = to_rows(op, source, dims, dim ? keepdim : false);
   check_nonempty(op, t, rows);
   Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
