@@ -373,9 +373,11 @@ Tensor logsumexp(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim
         for (int64_t i = 0; i < n; ++i) acc += std::exp(x[i]);
         return std::log(acc);
       }
-      T acc = 0;
-      for (int64_t i = 0; i < n; ++i) acc += std::exp(x[i] - top);
-      return top + std::log(acc);
+      // A pairwise sum of the shifted exponentials: a running sum drifts by eps * n.
+      thread_local std::vector<T> exps;
+      exps.resize(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) exps[static_cast<size_t>(i)] = std::exp(x[i] - top);
+      return top + std::log(pairwise_sum(exps.data(), n));
     });
   });
 }
