@@ -190,10 +190,9 @@ inline const char* layout_name(Layout l) {
 }
 
 inline Layout draw_layout(Rng& rng, bool allow_expanded = true) {
-  static const std::vector<Layout> all = {Layout::Contiguous, Layout::Contiguous,
-                                          Layout::Transposed, Layout::Sliced,
-                                          Layout::Offset,     Layout::Expanded,
-                                          Layout::TransposedSliced};
+  static const std::vector<Layout> all = {
+      Layout::Contiguous, Layout::Contiguous, Layout::Transposed,      Layout::Sliced,
+      Layout::Offset,     Layout::Expanded,   Layout::TransposedSliced};
   for (;;) {
     const Layout l = rng.pick(all);
     if (allow_expanded || l != Layout::Expanded) return l;
@@ -397,7 +396,8 @@ class Checker {
     this->shape(actual.shape(), shape);
     if (bad_) return;
     const std::vector<double> got = read(actual);
-    for (size_t i = 0; i < got.size(); ++i) value(static_cast<int64_t>(i), got[i], expected[i], tol[i]);
+    for (size_t i = 0; i < got.size(); ++i)
+      value(static_cast<int64_t>(i), got[i], expected[i], tol[i]);
   }
 
   [[nodiscard]] bool failed() const { return bad_; }
@@ -420,7 +420,8 @@ class Checker {
 };
 
 // Runs `op` at 1 and at 2 OpenMP threads and expects the same bytes; returns the 2-thread result.
-inline Tensor run_both_thread_counts(const std::function<Tensor()>& op, const std::string& context) {
+inline Tensor run_both_thread_counts(const std::function<Tensor()>& op,
+                                     const std::string& context) {
   const int saved = omp_get_max_threads();
   omp_set_num_threads(1);
   const Tensor one = kernels::contiguous(op());
@@ -431,6 +432,28 @@ inline Tensor run_both_thread_counts(const std::function<Tensor()>& op, const st
       std::memcmp(one.raw_data(), two.raw_data(),
                   static_cast<size_t>(one.numel()) * dtype_size(one.dtype())) != 0) {
     ADD_FAILURE() << context << ": results differ between 1 and 2 threads";
+  }
+  return two;
+}
+
+// The same for an op with several results (e.g. a value and its gradients).
+inline std::vector<Tensor> run_both_thread_counts_all(
+    const std::function<std::vector<Tensor>()>& op, const std::string& context) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  std::vector<Tensor> one = op();
+  omp_set_num_threads(2);
+  std::vector<Tensor> two = op();
+  omp_set_num_threads(saved);
+  for (size_t i = 0; i < one.size() && i < two.size(); ++i) {
+    if (!one[i].defined() || !two[i].defined()) continue;
+    const Tensor x = kernels::contiguous(one[i]);
+    const Tensor y = kernels::contiguous(two[i]);
+    if (x.shape() != y.shape() || x.dtype() != y.dtype() ||
+        std::memcmp(x.raw_data(), y.raw_data(),
+                    static_cast<size_t>(x.numel()) * dtype_size(x.dtype())) != 0) {
+      ADD_FAILURE() << context << ": result " << i << " differs between 1 and 2 threads";
+    }
   }
   return two;
 }

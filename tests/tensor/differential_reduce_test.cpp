@@ -65,8 +65,9 @@ struct Totals {
 };
 
 // Compares one reduction result (or the error it must throw) with the reference.
-void check_reductions(const Tensor& x, const std::vector<double>& v, const std::vector<int64_t>& dims,
-                      bool keepdim, const std::string& context, Totals& totals, bool threads) {
+void check_reductions(const Tensor& x, const std::vector<double>& v,
+                      const std::vector<int64_t>& dims, bool keepdim, const std::string& context,
+                      Totals& totals, bool threads) {
   const Shape& shape = x.shape();
   std::vector<bool> reduced(shape.size(), dims.empty());
   for (const int64_t d : dims) reduced[static_cast<size_t>(d < 0 ? d + x.dim() : d)] = true;
@@ -157,9 +158,10 @@ void check_reductions(const Tensor& x, const std::vector<double>& v, const std::
       var[o] = static_cast<double>(ss / static_cast<long double>(den));
       // The rounded mean is off by about eps * log(n) * max|x|; its square enters every term.
       const double mean_error = eps * (4 + 2 * log2_of(n)) * top;
-      tol[o] = (eps * (8 + 4 * log2_of(n)) * mag + static_cast<double>(n) * mean_error * mean_error) /
-                   den +
-               1e-300;
+      tol[o] =
+          (eps * (8 + 4 * log2_of(n)) * mag + static_cast<double>(n) * mean_error * mean_error) /
+              den +
+          1e-300;
     }
     Checker c(context + " var(correction " + std::to_string(correction) + ") dims " + dims_text);
     c.all(run("var", [&] { return nabla::var(x, dims, correction, keepdim); }), g.out_shape, var,
@@ -205,8 +207,8 @@ void check_arg(const Tensor& x, const std::vector<double>& v, std::optional<int6
     // NOTE: torch.argmax(x, keepdim=True) without a dim keeps every dim as size 1.
     g.out_shape = keepdim ? Shape(shape.size(), 1) : Shape{};
   }
-  const std::string where = context + " dim " + (dim ? std::to_string(*dim) : "none") +
-                            (keepdim ? " keepdim" : "");
+  const std::string where =
+      context + " dim " + (dim ? std::to_string(*dim) : "none") + (keepdim ? " keepdim" : "");
   bool empty = false;
   std::vector<double> hi(g.members.size()), lo(g.members.size()), zero(g.members.size(), 0.0);
   for (size_t o = 0; o < g.members.size(); ++o) {
@@ -224,8 +226,8 @@ void check_arg(const Tensor& x, const std::vector<double>& v, std::optional<int6
     hi[o] = static_cast<double>(best_hi);
     lo[o] = static_cast<double>(best_lo);
   }
-  int64_t reduced_count = dim ? shape[static_cast<size_t>(*dim < 0 ? *dim + x.dim() : *dim)]
-                              : x.numel();
+  int64_t reduced_count =
+      dim ? shape[static_cast<size_t>(*dim < 0 ? *dim + x.dim() : *dim)] : x.numel();
   if (reduced_count == 0) empty = true;
   Checker c_max(where + " argmax");
   Checker c_min(where + " argmin");
@@ -292,9 +294,8 @@ Shape draw_reduce_shape(Rng& rng, bool& large) {
   if (p < 0.12) {
     // Column sums: rows around the leaf (8) and its powers, after around kColumnWidth.
     const int64_t rows = testing::diff::draw_size(rng, 1, 70, {8, 16, 32, 64});
-    const int64_t after =
-        rng.chance(0.3) ? rng.pick(std::vector<int64_t>{2047, 2048, 2049, 4097})
-                        : testing::diff::draw_size(rng, 1, 40, {8, 16});
+    const int64_t after = rng.chance(0.3) ? rng.pick(std::vector<int64_t>{2047, 2048, 2049, 4097})
+                                          : testing::diff::draw_size(rng, 1, 40, {8, 16});
     const int64_t before = rng.range(1, 3);
     large = before * rows * after > 65536;
     if (before * rows * after > 400000 / big) return {rows, after};
