@@ -40,7 +40,9 @@ struct UnaryRow {
 };
 
 double gelu_ref(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
-double softplus_ref(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+double softplus_ref(double x) {
+  return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
 
 std::vector<UnaryRow> unary_rows() {
   return {
@@ -71,8 +73,8 @@ std::vector<UnaryRow> unary_rows() {
        [](double x) { return x > 0 ? x : 0.1 * x; }, -3, 3, 2, 0},
       {"sigmoid", [](const Tensor& a) { return nabla::sigmoid(a); },
        [](double x) { return 1 / (1 + std::exp(-x)); }, -20, 20, 8, 1},
-      {"tanh", [](const Tensor& a) { return nabla::tanh(a); }, [](double x) { return std::tanh(x); },
-       -8, 8, 4, 4},
+      {"tanh", [](const Tensor& a) { return nabla::tanh(a); },
+       [](double x) { return std::tanh(x); }, -8, 8, 4, 4},
       {"gelu", [](const Tensor& a) { return nabla::gelu(a); }, gelu_ref, -6, 6, 8, 8},
       {"softplus", [](const Tensor& a) { return nabla::softplus(a); }, softplus_ref, -20, 20, 8, 4},
       {"elu", [](const Tensor& a) { return nabla::elu(a, 1.5); },
@@ -85,9 +87,12 @@ std::vector<UnaryRow> unary_rows() {
        [](double x) { return std::pow(x, 2.5); }, 0, 4, 8, 0},
       {"pow -1", [](const Tensor& a) { return nabla::pow(a, -1.0); },
        [](double x) { return 1 / x; }, 0.1, 4, 4, 0},
-      {"a * 3", [](const Tensor& a) { return a * 3.0; }, [](double x) { return x * 3; }, -4, 4, 2, 0},
-      {"2 - a", [](const Tensor& a) { return 2.0 - a; }, [](double x) { return 2 - x; }, -4, 4, 2, 2},
-      {"1 / a", [](const Tensor& a) { return 1.0 / a; }, [](double x) { return 1 / x; }, 0.2, 4, 2, 0},
+      {"a * 3", [](const Tensor& a) { return a * 3.0; }, [](double x) { return x * 3; }, -4, 4, 2,
+       0},
+      {"2 - a", [](const Tensor& a) { return 2.0 - a; }, [](double x) { return 2 - x; }, -4, 4, 2,
+       2},
+      {"1 / a", [](const Tensor& a) { return 1.0 / a; }, [](double x) { return 1 / x; }, 0.2, 4, 2,
+       0},
   };
 }
 
@@ -119,9 +124,9 @@ TEST(DifferentialElementwise, UnaryOpsMatchDoubleReferenceInEveryLayout) {
       expected[e] = row.ref(v[e]);
       tol[e] = eps * (row.rel * std::abs(expected[e]) + row.abs);
     }
-    const Tensor out = large ? testing::diff::run_both_thread_counts(
-                                   [&] { return row.op(x); }, context)
-                             : row.op(x);
+    const Tensor out =
+        large ? testing::diff::run_both_thread_counts([&] { return row.op(x); }, context)
+              : row.op(x);
     Checker check(context);
     check.dtype(out.dtype(), dtype);
     check.all(out, shape, expected, tol);
@@ -242,11 +247,11 @@ TEST(DifferentialElementwise, BinaryOpsBroadcastAndPromoteLikeTheReference) {
     const Tensor a = testing::diff::make_input(rng, sa, da, la, values_for(da, row.a_values));
     const Tensor b = testing::diff::make_input(rng, sb, db, lb, values_for(db, row.b_values));
     const std::vector<double> va = testing::diff::read(a), vb = testing::diff::read(b);
-    const std::string context =
-        "case seed " + std::to_string(seed) + " " + row.name + " " +
-        testing::diff::shape_string(sa) + " " + std::string(dtype_name(da)) + " " +
-        testing::diff::layout_name(la) + " with " + testing::diff::shape_string(sb) + " " +
-        std::string(dtype_name(db)) + " " + testing::diff::layout_name(lb);
+    const std::string context = "case seed " + std::to_string(seed) + " " + row.name + " " +
+                                testing::diff::shape_string(sa) + " " +
+                                std::string(dtype_name(da)) + " " + testing::diff::layout_name(la) +
+                                " with " + testing::diff::shape_string(sb) + " " +
+                                std::string(dtype_name(db)) + " " + testing::diff::layout_name(lb);
     ++ran;
     const DType promoted = promote_types(da, db);
     const DType out_dtype = row.comparison ? kInt64 : promoted;
@@ -295,28 +300,26 @@ TEST(DifferentialElementwise, WhereBroadcastsAllThreeOperands) {
     }
     const DType cond_dtype = rng.chance(0.5) ? kInt64 : kFloat32;
     const DType dtype = rng.chance(0.5) ? kFloat32 : kFloat64;
-    const Tensor cond = testing::diff::make_input(
-        rng, sc, cond_dtype, testing::diff::draw_layout(rng),
-        [](Rng& r) { return static_cast<double>(r.range(0, 1)); });
+    const Tensor cond =
+        testing::diff::make_input(rng, sc, cond_dtype, testing::diff::draw_layout(rng),
+                                  [](Rng& r) { return static_cast<double>(r.range(0, 1)); });
     const Tensor a = testing::diff::make_input(rng, sa, dtype, testing::diff::draw_layout(rng),
                                                testing::diff::uniform_values(-3, 3));
     const Tensor b = testing::diff::make_input(rng, sb, dtype, testing::diff::draw_layout(rng),
                                                testing::diff::uniform_values(-3, 3));
     const std::vector<double> vc = testing::diff::read(cond), va = testing::diff::read(a),
                               vb = testing::diff::read(b);
-    const std::string context = "case seed " + std::to_string(seed) + " where " +
-                                testing::diff::shape_string(sc) + " " +
-                                testing::diff::shape_string(sa) + " " +
-                                testing::diff::shape_string(sb) + " " +
-                                std::string(dtype_name(dtype));
+    const std::string context =
+        "case seed " + std::to_string(seed) + " where " + testing::diff::shape_string(sc) + " " +
+        testing::diff::shape_string(sa) + " " + testing::diff::shape_string(sb) + " " +
+        std::string(dtype_name(dtype));
     ++ran;
     const int64_t n = testing::diff::numel_of(shape);
     std::vector<double> expected(static_cast<size_t>(n)), tol(static_cast<size_t>(n), 0.0);
     for (int64_t e = 0; e < n; ++e) {
-      expected[static_cast<size_t>(e)] =
-          vc[static_cast<size_t>(source_index(sc, shape, e))] != 0
-              ? va[static_cast<size_t>(source_index(sa, shape, e))]
-              : vb[static_cast<size_t>(source_index(sb, shape, e))];
+      expected[static_cast<size_t>(e)] = vc[static_cast<size_t>(source_index(sc, shape, e))] != 0
+                                             ? va[static_cast<size_t>(source_index(sa, shape, e))]
+                                             : vb[static_cast<size_t>(source_index(sb, shape, e))];
     }
     const auto op = [&] { return nabla::where(cond, a, b); };
     const Tensor out = large ? testing::diff::run_both_thread_counts(op, context) : op();
