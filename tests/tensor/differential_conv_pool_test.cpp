@@ -45,7 +45,7 @@ Tensor requiring_grad(Tensor t) {
 }
 
 TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
-  const int64_t cases = testing::diff::case_count(300);
+  const int64_t cases = testing::diff::case_count(600);
   int64_t ran = 0;
   int failing = 0;
   for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
@@ -189,7 +189,7 @@ TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
 }
 
 TEST(DifferentialConvPool, MaxAndAvgPoolingAndTheirAdjointsMatchDirectLoops) {
-  const int64_t cases = testing::diff::case_count(400);
+  const int64_t cases = testing::diff::case_count(800);
   int64_t ran = 0;
   int failing = 0;
   for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {

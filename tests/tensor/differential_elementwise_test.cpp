@@ -98,7 +98,7 @@ std::vector<UnaryRow> unary_rows() {
 
 TEST(DifferentialElementwise, UnaryOpsMatchDoubleReferenceInEveryLayout) {
   const std::vector<UnaryRow> rows = unary_rows();
-  const int64_t cases = testing::diff::case_count(600);
+  const int64_t cases = testing::diff::case_count(1200);
   int64_t ran = 0;
   int failing = 0;
   for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
@@ -214,7 +214,7 @@ double round_to(DType dtype, double x) {
 
 TEST(DifferentialElementwise, BinaryOpsBroadcastAndPromoteLikeTheReference) {
   const std::vector<BinaryRow> rows = binary_rows();
-  const int64_t cases = testing::diff::case_count(600);
+  const int64_t cases = testing::diff::case_count(1200);
   int64_t ran = 0;
   int failing = 0;
   for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
@@ -278,7 +278,7 @@ TEST(DifferentialElementwise, BinaryOpsBroadcastAndPromoteLikeTheReference) {
 }
 
 TEST(DifferentialElementwise, WhereBroadcastsAllThreeOperands) {
-  const int64_t cases = testing::diff::case_count(200);
+  const int64_t cases = testing::diff::case_count(400);
   int64_t ran = 0;
   int failing = 0;
   for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {

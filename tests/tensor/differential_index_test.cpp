@@ -45,7 +45,7 @@ testing::diff::ValueFn values_for(DType dtype) {
 }
 
 TEST(DifferentialIndex, GatherAndScatterAddMatchLoops) {
-  const int64_t cases = testing::diff::case_count(400);
+  const int64_t cases = testing::diff::case_count(800);
   int64_t ran = 0;
   int failing = 0;
   for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
@@ -118,7 +118,7 @@ TEST(DifferentialIndex, GatherAndScatterAddMatchLoops) {
 }
 
 TEST(DifferentialIndex, IndexSelectAndItsAdjointMatchLoops) {
-  const int64_t cases = testing::diff::case_count(300);
+  const int64_t cases = testing::diff::case_count(600);
   int64_t ran = 0;
   int failing = 0;
   for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
@@ -178,7 +178,7 @@ TEST(DifferentialIndex, IndexSelectAndItsAdjointMatchLoops) {
 }
 
 TEST(DifferentialIndex, CatAndStackMatchLoops) {
-  const int64_t cases = testing::diff::case_count(300);
+  const int64_t cases = testing::diff::case_count(600);
   int64_t ran = 0;
   int failing = 0;
   for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {

@@ -104,7 +104,7 @@ Case draw_case(Rng& rng, bool& large) {
 }
 
 TEST(DifferentialLinalg, MatmulMatchesLongDoubleLoopsInEveryLayout) {
-  const int64_t cases = testing::diff::case_count(500);
+  const int64_t cases = testing::diff::case_count(1000);
   int64_t ran = 0;
   int failing = 0;
   for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {

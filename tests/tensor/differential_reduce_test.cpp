@@ -262,14 +262,15 @@ void check_softmax(const Tensor& x, const std::vector<double>& v, int64_t dim,
       for (const int64_t i : m) top = std::max(top, v[static_cast<size_t>(i)]);
       long double total = 0;
       for (const int64_t i : m) total += std::exp(v[static_cast<size_t>(i)] - top);
-      const double n = static_cast<double>(m.size());
+      const long double log_total = std::log(total);
+      const double depth = log2_of(static_cast<int64_t>(m.size()));
       for (const int64_t i : m) {
         const auto k = static_cast<size_t>(i);
         const double shifted = v[k] - top;
         sm[k] = static_cast<double>(std::exp(static_cast<long double>(shifted)) / total);
-        lsm[k] = static_cast<double>(shifted - std::log(total));
-        tol_sm[k] = eps * (16 + 2 * std::abs(shifted) + 2 * log2_of(m.size())) * sm[k] + 1e-300;
-        tol_lsm[k] = eps * (16 + 2 * std::log2(n + 1)) * (std::abs(lsm[k]) + 1);
+        lsm[k] = static_cast<double>(shifted - log_total);
+        tol_sm[k] = eps * (16 + 2 * std::abs(shifted) + 2 * depth) * sm[k] + 1e-300;
+        tol_lsm[k] = eps * (16 + 2 * depth) * (std::abs(lsm[k]) + 1);
       }
     }
   }
