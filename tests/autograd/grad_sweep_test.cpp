@@ -238,7 +238,10 @@ TEST(GradSweep, ReductionsAndSoftmaxOverRandomDims) {
         }
         if (count < 2) continue;
       }
-      check(sweep, fn, {a}, context + dims_text + " dim " + std::to_string(dim) + " " + name);
+      std::string what = context;
+      what += dims_text;
+      what += " dim " + std::to_string(dim) + " " + name;
+      check(sweep, fn, {a}, what);
     }
   }
   testing::diff::report_cases("gradcheck reductions + softmax", sweep.checks);
@@ -323,7 +326,10 @@ TEST(GradSweep, ShapeAndIndexOps) {
          }},
     };
     for (const auto& [name, fn] : fns) {
-      check(sweep, fn, {a, b, source}, where + " " + name + other_context);
+      std::string what = where;
+      what += " " + name;
+      what += other_context;
+      check(sweep, fn, {a, b, source}, what);
     }
   }
   testing::diff::report_cases("gradcheck shape + index ops", sweep.checks);
@@ -341,9 +347,12 @@ TEST(GradSweep, MatmulConvAndPooling) {
     // matmul: 1-D, 2-D or batched with a broadcast batch dim.
     {
       std::string context = "seed " + std::to_string(seed) + " matmul";
-      const int64_t m = rng.range(1, 4), k = rng.range(1, 4), n = rng.range(1, 4);
+      const int64_t m = rng.range(1, 4);
+      const int64_t k = rng.range(1, 4);
+      const int64_t n = rng.range(1, 4);
       const int64_t kind = rng.below(4);
-      Shape sa = {m, k}, sb = {k, n};
+      Shape sa = {m, k};
+      Shape sb = {k, n};
       if (kind == 1) sa = {k};
       if (kind == 2) sb = {k};
       if (kind == 3) {
@@ -363,9 +372,12 @@ TEST(GradSweep, MatmulConvAndPooling) {
       o.stride = {rng.range(1, 2), rng.range(1, 2)};
       o.dilation = {rng.range(1, 2), rng.range(1, 2)};
       for (int64_t& p : o.padding) p = rng.range(0, 1);
-      const int64_t kh = rng.range(1, 2), kw = rng.range(1, 2);
-      const int64_t c = rng.range(1, 2), oc = rng.range(1, 2);
-      const int64_t h = rng.range(kh * o.dilation[0], 4), w = rng.range(kw * o.dilation[1], 4);
+      const int64_t kh = rng.range(1, 2);
+      const int64_t kw = rng.range(1, 2);
+      const int64_t c = rng.range(1, 2);
+      const int64_t oc = rng.range(1, 2);
+      const int64_t h = rng.range(kh * o.dilation[0], 4);
+      const int64_t w = rng.range(kw * o.dilation[1], 4);
       Tensor x = leaf(rng, {rng.range(1, 2), c, h, w}, -1, 1, context);
       Tensor wt = leaf(rng, {oc, c, kh, kw}, -1, 1, context);
       Tensor bias = leaf(rng, {oc}, -1, 1, context);

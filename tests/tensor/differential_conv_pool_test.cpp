@@ -99,14 +99,21 @@ TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
     Rng grad_rng(seed ^ 0x9999);
     const Tensor g =
         testing::diff::make_input(grad_rng, out_shape, dtype, Layout::Contiguous, values);
-    const std::vector<double> vx = testing::diff::read(x), vw = testing::diff::read(wt),
-                              vg = testing::diff::read(g);
+    const std::vector<double> vx = testing::diff::read(x);
+    const std::vector<double> vw = testing::diff::read(wt);
+    const std::vector<double> vg = testing::diff::read(g);
     const std::vector<double> vb = with_bias ? testing::diff::read(bias) : std::vector<double>();
 
     // Reference: one pass over (n, oc, oh, ow, c, kh, kw) feeds all four results.
     const auto out_n = static_cast<size_t>(testing::diff::numel_of(out_shape));
-    std::vector<long double> y(out_n, 0), gx(vx.size(), 0), gw(vw.size(), 0), gb(oc, 0);
-    std::vector<double> my(out_n, 0), mgx(vx.size(), 0), mgw(vw.size(), 0), mgb(oc, 0);
+    std::vector<long double> y(out_n, 0);
+    std::vector<long double> gx(vx.size(), 0);
+    std::vector<long double> gw(vw.size(), 0);
+    std::vector<long double> gb(oc, 0);
+    std::vector<double> my(out_n, 0);
+    std::vector<double> mgx(vx.size(), 0);
+    std::vector<double> mgw(vw.size(), 0);
+    std::vector<double> mgb(oc, 0);
     for (int64_t b = 0; b < n; ++b) {
       for (int64_t k = 0; k < oc; ++k) {
         for (int64_t r = 0; r < oh; ++r) {
@@ -153,7 +160,10 @@ TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
       }
       return out;
     };
-    std::vector<double> ty, tgx, tgw, tgb;
+    std::vector<double> ty;
+    std::vector<double> tgx;
+    std::vector<double> tgw;
+    std::vector<double> tgb;
     const std::vector<double> ey =
         finish(y, my, static_cast<double>(c * kernel[0] * kernel[1]), ty);
     const std::vector<double> egx =
@@ -231,10 +241,17 @@ TEST(DifferentialConvPool, MaxAndAvgPoolingAndTheirAdjointsMatchDirectLoops) {
     Rng grad_rng(seed ^ 0x7777);
     const Tensor g = testing::diff::make_input(grad_rng, out_shape, dtype, Layout::Contiguous,
                                                testing::diff::uniform_values(-1, 1));
-    const std::vector<double> vx = testing::diff::read(x), vg = testing::diff::read(g);
+    const std::vector<double> vx = testing::diff::read(x);
+    const std::vector<double> vg = testing::diff::read(g);
     const auto out_n = static_cast<size_t>(testing::diff::numel_of(out_shape));
-    std::vector<double> ymax(out_n), yavg(out_n), tavg(out_n), gmax(vx.size(), 0.0),
-        gavg(vx.size(), 0.0), tgavg(vx.size(), 0.0), zero_out(out_n, 0.0), zero_in(vx.size(), 0.0);
+    std::vector<double> ymax(out_n);
+    std::vector<double> yavg(out_n);
+    std::vector<double> tavg(out_n);
+    std::vector<double> gmax(vx.size(), 0.0);
+    std::vector<double> gavg(vx.size(), 0.0);
+    std::vector<double> tgavg(vx.size(), 0.0);
+    std::vector<double> zero_out(out_n, 0.0);
+    std::vector<double> zero_in(vx.size(), 0.0);
     for (int64_t plane = 0; plane < n * c; ++plane) {
       for (int64_t r = 0; r < oh; ++r) {
         for (int64_t q = 0; q < ow; ++q) {
@@ -279,9 +296,10 @@ TEST(DifferentialConvPool, MaxAndAvgPoolingAndTheirAdjointsMatchDirectLoops) {
     }
     // Max-pool gradients sum the grads of the windows that picked an element.
     std::vector<double> tgmax(vx.size(), 0.0);
-    for (size_t e = 0; e < vx.size(); ++e)
+    for (size_t e = 0; e < vx.size(); ++e) {
       tgmax[e] = testing::diff::eps_of(dtype) * 8 * std::abs(gmax[e]) +
                  (gmax[e] != 0 ? testing::diff::eps_of(dtype) * 8 : 0);
+    }
 
     const std::vector<Tensor> got = testing::diff::run_both_thread_counts_all(
         [&] {

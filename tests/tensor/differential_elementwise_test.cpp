@@ -118,7 +118,8 @@ TEST(DifferentialElementwise, UnaryOpsMatchDoubleReferenceInEveryLayout) {
                                 std::string(dtype_name(dtype)) + " " +
                                 testing::diff::layout_name(layout);
     ++ran;
-    std::vector<double> expected(v.size()), tol(v.size());
+    std::vector<double> expected(v.size());
+    std::vector<double> tol(v.size());
     const double eps = testing::diff::eps_of(dtype);
     for (size_t e = 0; e < v.size(); ++e) {
       expected[e] = row.ref(v[e]);
@@ -195,7 +196,8 @@ Shape broadcast_operand(Rng& rng, const Shape& out) {
 
 // Row-major index into `shape` (broadcast to `out`) of the output element `flat`.
 int64_t source_index(const Shape& shape, const Shape& out, int64_t flat) {
-  int64_t index = 0, scale = 1;
+  int64_t index = 0;
+  int64_t scale = 1;
   for (size_t d = out.size(); d-- > 0;) {
     const int64_t coordinate = flat % out[d];
     flat /= out[d];
@@ -224,7 +226,8 @@ TEST(DifferentialElementwise, BinaryOpsBroadcastAndPromoteLikeTheReference) {
     const BinaryRow& row = rows[static_cast<size_t>(i) % rows.size()];
     bool large = false;
     const Shape out_shape = draw_elementwise_shape(rng, large);
-    Shape sa = broadcast_operand(rng, out_shape), sb = broadcast_operand(rng, out_shape);
+    Shape sa = broadcast_operand(rng, out_shape);
+    Shape sb = broadcast_operand(rng, out_shape);
     if (rng.chance(0.5)) sa = out_shape;
     // The broadcast of the two operand shapes (dims where both became 1 stay 1).
     Shape expected_shape(std::max(sa.size(), sb.size()), 1);
@@ -239,14 +242,16 @@ TEST(DifferentialElementwise, BinaryOpsBroadcastAndPromoteLikeTheReference) {
     DType db = rng.chance(0.6) ? da : kTypes[static_cast<size_t>(rng.below(row.ints ? 3 : 2))];
     if (!row.ints && da == kInt64) da = kFloat32;
     if (!row.ints && db == kInt64) db = kFloat64;
-    const Layout la = testing::diff::draw_layout(rng), lb = testing::diff::draw_layout(rng);
+    const Layout la = testing::diff::draw_layout(rng);
+    const Layout lb = testing::diff::draw_layout(rng);
     auto values_for = [](DType dtype, const testing::diff::ValueFn& f) -> testing::diff::ValueFn {
       if (dtype != kInt64) return f;
       return [f](Rng& r) { return std::round(2 * f(r)); };
     };
     const Tensor a = testing::diff::make_input(rng, sa, da, la, values_for(da, row.a_values));
     const Tensor b = testing::diff::make_input(rng, sb, db, lb, values_for(db, row.b_values));
-    const std::vector<double> va = testing::diff::read(a), vb = testing::diff::read(b);
+    const std::vector<double> va = testing::diff::read(a);
+    const std::vector<double> vb = testing::diff::read(b);
     const std::string context = "case seed " + std::to_string(seed) + " " + row.name + " " +
                                 testing::diff::shape_string(sa) + " " +
                                 std::string(dtype_name(da)) + " " + testing::diff::layout_name(la) +
@@ -256,7 +261,8 @@ TEST(DifferentialElementwise, BinaryOpsBroadcastAndPromoteLikeTheReference) {
     const DType promoted = promote_types(da, db);
     const DType out_dtype = row.comparison ? kInt64 : promoted;
     const int64_t n = testing::diff::numel_of(expected_shape);
-    std::vector<double> expected(static_cast<size_t>(n)), tol(static_cast<size_t>(n), 0.0);
+    std::vector<double> expected(static_cast<size_t>(n));
+    std::vector<double> tol(static_cast<size_t>(n), 0.0);
     for (int64_t e = 0; e < n; ++e) {
       // Operands are first converted to the promoted type (exact here: float32 -> float64).
       const double x = va[static_cast<size_t>(source_index(sa, expected_shape, e))];
@@ -287,7 +293,8 @@ TEST(DifferentialElementwise, WhereBroadcastsAllThreeOperands) {
     Rng rng(seed);
     bool large = false;
     const Shape out_shape = draw_elementwise_shape(rng, large);
-    const Shape sc = broadcast_operand(rng, out_shape), sa = broadcast_operand(rng, out_shape);
+    const Shape sc = broadcast_operand(rng, out_shape);
+    const Shape sa = broadcast_operand(rng, out_shape);
     const Shape sb = rng.chance(0.5) ? out_shape : broadcast_operand(rng, out_shape);
     Shape shape(std::max({sc.size(), sa.size(), sb.size()}), 1);
     for (size_t d = 0; d < shape.size(); ++d) {
@@ -307,15 +314,17 @@ TEST(DifferentialElementwise, WhereBroadcastsAllThreeOperands) {
                                                testing::diff::uniform_values(-3, 3));
     const Tensor b = testing::diff::make_input(rng, sb, dtype, testing::diff::draw_layout(rng),
                                                testing::diff::uniform_values(-3, 3));
-    const std::vector<double> vc = testing::diff::read(cond), va = testing::diff::read(a),
-                              vb = testing::diff::read(b);
+    const std::vector<double> vc = testing::diff::read(cond);
+    const std::vector<double> va = testing::diff::read(a);
+    const std::vector<double> vb = testing::diff::read(b);
     const std::string context =
         "case seed " + std::to_string(seed) + " where " + testing::diff::shape_string(sc) + " " +
         testing::diff::shape_string(sa) + " " + testing::diff::shape_string(sb) + " " +
         std::string(dtype_name(dtype));
     ++ran;
     const int64_t n = testing::diff::numel_of(shape);
-    std::vector<double> expected(static_cast<size_t>(n)), tol(static_cast<size_t>(n), 0.0);
+    std::vector<double> expected(static_cast<size_t>(n));
+    std::vector<double> tol(static_cast<size_t>(n), 0.0);
     for (int64_t e = 0; e < n; ++e) {
       expected[static_cast<size_t>(e)] = vc[static_cast<size_t>(source_index(sc, shape, e))] != 0
                                              ? va[static_cast<size_t>(source_index(sa, shape, e))]

@@ -87,10 +87,12 @@ TEST(DifferentialIndex, GatherAndScatterAddMatchLoops) {
           << context << " scatter_add";
       continue;
     }
-    const std::vector<double> va = testing::diff::read(a), vi = testing::diff::read(index),
-                              vs = testing::diff::read(source);
+    const std::vector<double> va = testing::diff::read(a);
+    const std::vector<double> vi = testing::diff::read(index);
+    const std::vector<double> vs = testing::diff::read(source);
     const int64_t n = testing::diff::numel_of(index_shape);
-    std::vector<double> gathered(static_cast<size_t>(n)), zero_g(static_cast<size_t>(n), 0.0);
+    std::vector<double> gathered(static_cast<size_t>(n));
+    std::vector<double> zero_g(static_cast<size_t>(n), 0.0);
     std::vector<long double> scattered(va.size(), 0);
     std::vector<double> mag(va.size(), 0.0);
     for (int64_t e = 0; e < n; ++e) {
@@ -101,7 +103,8 @@ TEST(DifferentialIndex, GatherAndScatterAddMatchLoops) {
       scattered[at] += vs[static_cast<size_t>(e)];
       mag[at] += std::abs(vs[static_cast<size_t>(e)]);
     }
-    std::vector<double> expected_scatter(va.size()), tol(va.size());
+    std::vector<double> expected_scatter(va.size());
+    std::vector<double> tol(va.size());
     for (size_t e = 0; e < va.size(); ++e) {
       expected_scatter[e] = static_cast<double>(scattered[e]);
       tol[e] = dtype == kInt64 ? 0 : testing::diff::eps_of(dtype) * 24 * mag[e];
@@ -146,14 +149,17 @@ TEST(DifferentialIndex, IndexSelectAndItsAdjointMatchLoops) {
     ++ran;
     Shape out_shape = shape;
     out_shape[static_cast<size_t>(dim)] = count;
-    const std::vector<double> va = testing::diff::read(a), vi = testing::diff::read(index);
+    const std::vector<double> va = testing::diff::read(a);
+    const std::vector<double> vi = testing::diff::read(index);
     Rng grad_rng(seed ^ 0x5555);
     const Tensor g = testing::diff::make_input(grad_rng, out_shape, dtype, Layout::Contiguous,
                                                testing::diff::uniform_values(-1, 1));
     const std::vector<double> vg = testing::diff::read(g);
     const int64_t n = testing::diff::numel_of(out_shape);
-    std::vector<double> selected(static_cast<size_t>(n)), zero(static_cast<size_t>(n), 0.0),
-        grad(va.size(), 0.0), tol(va.size(), 0.0);
+    std::vector<double> selected(static_cast<size_t>(n));
+    std::vector<double> zero(static_cast<size_t>(n), 0.0);
+    std::vector<double> grad(va.size(), 0.0);
+    std::vector<double> tol(va.size(), 0.0);
     for (int64_t e = 0; e < n; ++e) {
       std::vector<int64_t> c = coordinates(out_shape, e);
       auto row = static_cast<int64_t>(vi[static_cast<size_t>(c[static_cast<size_t>(dim)])]);
@@ -215,11 +221,13 @@ TEST(DifferentialIndex, CatAndStackMatchLoops) {
       out_shape.insert(out_shape.begin() + dim, parts);
     } else {
       out_shape[static_cast<size_t>(dim)] = 0;
-      for (const Shape& s : shapes)
+      for (const Shape& s : shapes) {
         out_shape[static_cast<size_t>(dim)] += s[static_cast<size_t>(dim)];
+      }
     }
     const int64_t n = testing::diff::numel_of(out_shape);
-    std::vector<double> expected(static_cast<size_t>(n)), zero(static_cast<size_t>(n), 0.0);
+    std::vector<double> expected(static_cast<size_t>(n));
+    std::vector<double> zero(static_cast<size_t>(n), 0.0);
     for (int64_t e = 0; e < n; ++e) {
       std::vector<int64_t> c = coordinates(out_shape, e);
       size_t part = 0;

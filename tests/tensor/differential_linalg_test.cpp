@@ -83,7 +83,8 @@ Case draw_case(Rng& rng, bool& large) {
     c.b = {c.k};
     c.n = 1;
   } else if (kind == 3 && !large) {  // batched, broadcast batch dims
-    Shape batch_a, batch_b;
+    Shape batch_a;
+    Shape batch_b;
     const int64_t rank = rng.range(1, 2);
     for (int64_t d = 0; d < rank; ++d) {
       const int64_t e = rng.range(0, 3);
@@ -139,10 +140,12 @@ TEST(DifferentialLinalg, MatmulMatchesLongDoubleLoopsInEveryLayout) {
     ++ran;
 
     // The reference: promote 1-D operands, broadcast the batch dims, loop.
-    Shape sa = c.a, sb = c.b;
+    Shape sa = c.a;
+    Shape sb = c.b;
     if (sa.size() == 1) sa.insert(sa.begin(), 1);
     if (sb.size() == 1) sb.push_back(1);
-    const Shape batch_a(sa.begin(), sa.end() - 2), batch_b(sb.begin(), sb.end() - 2);
+    const Shape batch_a(sa.begin(), sa.end() - 2);
+    const Shape batch_b(sb.begin(), sb.end() - 2);
     Shape batch(std::max(batch_a.size(), batch_b.size()), 1);
     for (size_t d = 0; d < batch.size(); ++d) {
       const size_t from_end = batch.size() - d;
@@ -150,9 +153,12 @@ TEST(DifferentialLinalg, MatmulMatchesLongDoubleLoopsInEveryLayout) {
       const int64_t eb = from_end <= batch_b.size() ? batch_b[batch_b.size() - from_end] : 1;
       batch[d] = ea == 1 ? eb : ea;
     }
-    const int64_t m = sa[sa.size() - 2], k = sa.back(), n = sb.back();
+    const int64_t m = sa[sa.size() - 2];
+    const int64_t k = sa.back();
+    const int64_t n = sb.back();
     const int64_t batches = testing::diff::numel_of(batch);
-    std::vector<double> expected(static_cast<size_t>(batches * m * n)), tol(expected.size());
+    std::vector<double> expected(static_cast<size_t>(batches * m * n));
+    std::vector<double> tol(expected.size());
     const DType out_dtype = promote_types(da, db);
     const double eps = out_dtype == kInt64 ? 0 : testing::diff::eps_of(out_dtype);
     std::vector<int64_t> index(batch.size(), 0);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,7 +86,10 @@ void check_reductions(const Tensor& x, const std::vector<double>& v,
 
   // sum and mean
   {
-    std::vector<double> sum(outs), mean(outs), tol_sum(outs), tol_mean(outs);
+    std::vector<double> sum(outs);
+    std::vector<double> mean(outs);
+    std::vector<double> tol_sum(outs);
+    std::vector<double> tol_mean(outs);
     for (size_t o = 0; o < outs; ++o) {
       long double s = 0;
       double mag = 0;
@@ -110,7 +114,9 @@ void check_reductions(const Tensor& x, const std::vector<double>& v,
   // amax / amin (exact); an empty reduced extent must throw.
   {
     bool empty = false;
-    std::vector<double> hi(outs), lo(outs), zero(outs, 0.0);
+    std::vector<double> hi(outs);
+    std::vector<double> lo(outs);
+    std::vector<double> zero(outs, 0.0);
     for (size_t o = 0; o < outs; ++o) {
       if (g.members[o].empty()) {
         empty = true;
@@ -139,14 +145,16 @@ void check_reductions(const Tensor& x, const std::vector<double>& v,
   }
   // var with correction 0 and 1 (two-pass in double).
   for (const int64_t correction : {int64_t{0}, int64_t{1}}) {
-    std::vector<double> var(outs), tol(outs);
+    std::vector<double> var(outs);
+    std::vector<double> tol(outs);
     for (size_t o = 0; o < outs; ++o) {
       const auto n = static_cast<int64_t>(g.members[o].size());
       long double s = 0;
       for (const int64_t i : g.members[o]) s += v[static_cast<size_t>(i)];
       const long double m = s / static_cast<long double>(n);
       long double ss = 0;
-      double mag = 0, top = 0;
+      double mag = 0;
+      double top = 0;
       for (const int64_t i : g.members[o]) {
         const long double xi = v[static_cast<size_t>(i)];
         ss += (xi - m) * (xi - m);
@@ -163,7 +171,10 @@ void check_reductions(const Tensor& x, const std::vector<double>& v,
               den +
           1e-300;
     }
-    Checker c(context + " var(correction " + std::to_string(correction) + ") dims " + dims_text);
+    std::string what = context;
+    what += " var(correction " + std::to_string(correction) + ") dims ";
+    what += dims_text;
+    Checker c(what);
     c.all(run("var", [&] { return nabla::var(x, dims, correction, keepdim); }), g.out_shape, var,
           tol);
     totals.failing += c.failed();
@@ -171,14 +182,15 @@ void check_reductions(const Tensor& x, const std::vector<double>& v,
   }
   // logsumexp (its dims may not be empty-as-all in the reference, so pass them through).
   {
-    std::vector<double> lse(outs), tol(outs);
+    std::vector<double> lse(outs);
+    std::vector<double> tol(outs);
     for (size_t o = 0; o < outs; ++o) {
       const auto n = static_cast<int64_t>(g.members[o].size());
       if (n == 0) {
-        lse[o] = -INFINITY;
+        lse[o] = -std::numeric_limits<double>::infinity();
         continue;
       }
-      double top = -INFINITY;
+      double top = -std::numeric_limits<double>::infinity();
       for (const int64_t i : g.members[o]) top = std::max(top, v[static_cast<size_t>(i)]);
       long double acc = 0;
       for (const int64_t i : g.members[o]) acc += std::exp(v[static_cast<size_t>(i)] - top);
@@ -210,14 +222,17 @@ void check_arg(const Tensor& x, const std::vector<double>& v, std::optional<int6
   const std::string where =
       context + " dim " + (dim ? std::to_string(*dim) : "none") + (keepdim ? " keepdim" : "");
   bool empty = false;
-  std::vector<double> hi(g.members.size()), lo(g.members.size()), zero(g.members.size(), 0.0);
+  std::vector<double> hi(g.members.size());
+  std::vector<double> lo(g.members.size());
+  std::vector<double> zero(g.members.size(), 0.0);
   for (size_t o = 0; o < g.members.size(); ++o) {
     const auto& m = g.members[o];
     if (m.empty()) {
       empty = true;
       continue;
     }
-    int64_t best_hi = 0, best_lo = 0;
+    int64_t best_hi = 0;
+    int64_t best_lo = 0;
     for (int64_t k = 1; k < static_cast<int64_t>(m.size()); ++k) {
       const double xk = v[static_cast<size_t>(m[static_cast<size_t>(k)])];
       if (xk > v[static_cast<size_t>(m[static_cast<size_t>(best_hi)])]) best_hi = k;
@@ -248,7 +263,10 @@ void check_softmax(const Tensor& x, const std::vector<double>& v, int64_t dim,
                    const std::string& context, Totals& totals, bool threads) {
   const Shape& shape = x.shape();
   const double eps = testing::diff::eps_of(x.dtype());
-  std::vector<double> sm(v.size()), lsm(v.size()), tol_sm(v.size()), tol_lsm(v.size());
+  std::vector<double> sm(v.size());
+  std::vector<double> lsm(v.size());
+  std::vector<double> tol_sm(v.size());
+  std::vector<double> tol_lsm(v.size());
   if (x.dim() == 0) {
     sm = {1.0};
     lsm = {0.0};
@@ -258,7 +276,7 @@ void check_softmax(const Tensor& x, const std::vector<double>& v, int64_t dim,
     reduced[static_cast<size_t>(dim < 0 ? dim + x.dim() : dim)] = true;
     const Groups g = group(shape, reduced, true);
     for (const auto& m : g.members) {
-      double top = -INFINITY;
+      double top = -std::numeric_limits<double>::infinity();
       for (const int64_t i : m) top = std::max(top, v[static_cast<size_t>(i)]);
       long double total = 0;
       for (const int64_t i : m) total += std::exp(v[static_cast<size_t>(i)] - top);
