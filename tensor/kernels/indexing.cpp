@@ -73,6 +73,17 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const T
     throw error("scatter_add: index shape {} differs from source shape {}",
                 shape_str(index.shape()), shape_str(source.shape()));
   }
+  // As in gather: the index walks the output's strides, so it must fit the output's shape.
+  if (index.dim() != static_cast<int64_t>(shape.size())) {
+    throw error("scatter_add: index of shape {} must have the rank of the output shape {}",
+                shape_str(index.shape()), shape_str(shape));
+  }
+  for (int64_t k = 0; k < index.dim(); ++k) {
+    if (k != d && index.size(k) > shape[static_cast<size_t>(k)]) {
+      throw error("scatter_add: index of shape {} is larger than output shape {} in dim {}",
+                  shape_str(index.shape()), shape_str(shape), k);
+    }
+  }
   Tensor out = zeros(shape, source.dtype());
   const Tensor idx = contiguous(index);
   const Tensor src = contiguous(source);

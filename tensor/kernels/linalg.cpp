@@ -16,6 +16,9 @@ struct MatrixLayout {
 // How GEMM can read a rows x cols matrix with these strides without a copy, if it can.
 std::optional<MatrixLayout> layout_of(int64_t rows, int64_t cols, int64_t row_stride,
                                       int64_t col_stride) {
+  // An empty matrix is never read: any layout does (its strides may fit neither test below, e.g.
+  // an expanded [n, 0] view, and contiguous() leaves an empty tensor's strides alone).
+  if (rows == 0 || cols == 0) return MatrixLayout{false, std::max<int64_t>(cols, 1)};
   if ((cols <= 1 || col_stride == 1) && (rows <= 1 || row_stride >= std::max<int64_t>(cols, 1))) {
     return MatrixLayout{false, rows <= 1 ? std::max<int64_t>(cols, 1) : row_stride};
   }

@@ -277,9 +277,9 @@ Tensor arg_extreme(std::string_view op, const Tensor& t, std::optional<int64_t> 
     dims.push_back(*dim);
   } else {
     source = reshape(t, {-1});
-    keepdim = false;
   }
-  const Rows rows = to_rows(op, source, dims, keepdim);
+  // Without a dim the flattened result is 0-d; keepdim reshapes it below.
+  const Rows rows = to_rows(op, source, dims, dim ? keepdim : false);
   check_nonempty(op, t, rows);
   Tensor out = visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -377,9 +377,11 @@ Tensor logsumexp(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim
         for (int64_t i = 0; i < n; ++i) acc += std::exp(x[i]);
         return std::log(acc);
       }
-      T acc = 0;
-      for (int64_t i = 0; i < n; ++i) acc += std::exp(x[i] - top);
-      return top + std::log(acc);
+      // A pairwise sum of the shifted exponentials: a running sum drifts by eps * n.
+      thread_local std::vector<T> exps;
+      exps.resize(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) exps[static_cast<size_t>(i)] = std::exp(x[i] - top);
+      return top + std::log(pairwise_sum(exps.data(), n));
     });
   });
 }

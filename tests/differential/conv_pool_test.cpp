@@ -1,0 +1,327 @@
+// Differential sweep of conv2d (forward, input gradient, weight gradient, bias gradient) and of
+// max/avg pooling with their adjoints, reached through the public ops and autograd::grad, against
+// direct loops in long double. Geometries cover 1x1 pointwise, strides, dilations, asymmetric
+// padding, batches around the weight-gradient chunking (8), windows that do not fit (must throw),
+// tied maxima, every input layout, float32 and float64, at 1 and 2 threads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "nabla.h"
+#include "tests/support/reference.h"
+
+namespace nabla {
+namespace {
+
+using testing::diff::Checker;
+using testing::diff::Layout;
+using testing::diff::Rng;
+
+int64_t window_count(int64_t extent, int64_t pad_before, int64_t pad_after, int64_t kernel,
+                     int64_t stride, int64_t dilation) {
+  const int64_t span = dilation * (kernel - 1) + 1;
+  const int64_t padded = extent + pad_before + pad_after;
+  if (padded < span) return -1;
+  return (padded - span) / stride + 1;
+}
+
+std::string geometry_text(const Shape& input, const std::array<int64_t, 2>& kernel,
+                          const std::array<int64_t, 2>& stride,
+                          const std::array<int64_t, 4>& padding,
+                          const std::array<int64_t, 2>& dilation) {
+  return "input " + testing::diff::shape_string(input) + " kernel " + std::to_string(kernel[0]) +
+         "x" + std::to_string(kernel[1]) + " stride " + std::to_string(stride[0]) + "," +
+         std::to_string(stride[1]) + " padding " + std::to_string(padding[0]) + "," +
+         std::to_string(padding[1]) + "," + std::to_string(padding[2]) + "," +
+         std::to_string(padding[3]) + " dilation " + std::to_string(dilation[0]) + "," +
+         std::to_string(dilation[1]);
+}
+
+Tensor requiring_grad(Tensor t) {
+  t.requires_grad_();
+  return t;
+}
+
+TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
+  const int64_t cases = testing::diff::case_count(600);
+  int64_t ran = 0;
+  int failing = 0;
+  for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
+    const uint64_t seed = 0xC0470000 + static_cast<uint64_t>(i);
+    if (!testing::diff::selected(seed)) continue;
+    Rng rng(seed);
+    const bool big = rng.chance(testing::diff::sanitized() ? 0.03 : 0.1);
+    const int64_t n = big ? rng.pick(std::vector<int64_t>{7, 8, 9, 17})
+                          : testing::diff::draw_size(rng, 0, 9, {8});
+    const int64_t c = rng.range(1, big ? 8 : 5);
+    const int64_t oc = rng.range(1, big ? 16 : 6);
+    const int64_t h = testing::diff::draw_size(rng, 1, big ? 24 : 14);
+    const int64_t w = testing::diff::draw_size(rng, 1, big ? 24 : 14);
+    Conv2dOptions o;
+    std::array<int64_t, 2> kernel{rng.range(1, 5), rng.range(1, 5)};
+    if (rng.chance(0.15)) {
+      kernel = {1, 1};  // the pointwise path
+    } else {
+      o.stride = {rng.range(1, 3), rng.range(1, 3)};
+      o.dilation = {rng.range(1, 2), rng.range(1, 2)};
+      for (int64_t& p : o.padding) p = rng.chance(0.5) ? 0 : rng.range(1, 2);
+    }
+    const DType dtype = rng.chance(0.5) ? kFloat32 : kFloat64;
+    const Shape in_shape = {n, c, h, w};
+    const Shape w_shape = {oc, c, kernel[0], kernel[1]};
+    const bool with_bias = rng.chance(0.6);
+    const Layout layout = testing::diff::draw_layout(rng);
+    const auto values = testing::diff::uniform_values(-1, 1);
+    const Tensor x =
+        requiring_grad(testing::diff::make_input(rng, in_shape, dtype, layout, values));
+    const Tensor wt = requiring_grad(testing::diff::make_input(
+        rng, w_shape, dtype, rng.chance(0.3) ? Layout::Transposed : Layout::Contiguous, values));
+    const Tensor bias = with_bias ? requiring_grad(testing::diff::make_input(
+                                        rng, {oc}, dtype, Layout::Contiguous, values))
+                                  : Tensor();
+    const std::string context = "case seed " + std::to_string(seed) + " conv2d " +
+                                geometry_text(in_shape, kernel, o.stride, o.padding, o.dilation) +
+                                " out_channels " + std::to_string(oc) +
+                                (with_bias ? " bias " : " ") + std::string(dtype_name(dtype)) +
+                                " " + testing::diff::layout_name(layout);
+    ++ran;
+    const int64_t oh =
+        window_count(h, o.padding[0], o.padding[1], kernel[0], o.stride[0], o.dilation[0]);
+    const int64_t ow =
+        window_count(w, o.padding[2], o.padding[3], kernel[1], o.stride[1], o.dilation[1]);
+    if (oh < 0 || ow < 0) {
+      EXPECT_THROW((void)nabla::conv2d(x, wt, bias, o), Error) << context;
+      continue;
+    }
+    const Shape out_shape = {n, oc, oh, ow};
+    Rng grad_rng(seed ^ 0x9999);
+    const Tensor g =
+        testing::diff::make_input(grad_rng, out_shape, dtype, Layout::Contiguous, values);
+    const std::vector<double> vx = testing::diff::read(x);
+    const std::vector<double> vw = testing::diff::read(wt);
+    const std::vector<double> vg = testing::diff::read(g);
+    const std::vector<double> vb = with_bias ? testing::diff::read(bias) : std::vector<double>();
+
+    // Reference: one pass over (n, oc, oh, ow, c, kh, kw) feeds all four results.
+    const auto out_n = static_cast<size_t>(testing::diff::numel_of(out_shape));
+    std::vector<long double> y(out_n, 0);
+    std::vector<long double> gx(vx.size(), 0);
+    std::vector<long double> gw(vw.size(), 0);
+    std::vector<long double> gb(oc, 0);
+    std::vector<double> my(out_n, 0);
+    std::vector<double> mgx(vx.size(), 0);
+    std::vector<double> mgw(vw.size(), 0);
+    std::vector<double> mgb(oc, 0);
+    for (int64_t b = 0; b < n; ++b) {
+      for (int64_t k = 0; k < oc; ++k) {
+        for (int64_t r = 0; r < oh; ++r) {
+          for (int64_t q = 0; q < ow; ++q) {
+            const auto yo = static_cast<size_t>(((b * oc + k) * oh + r) * ow + q);
+            const double gv = vg[yo];
+            if (with_bias) {
+              y[yo] += vb[static_cast<size_t>(k)];
+              my[yo] += std::abs(vb[static_cast<size_t>(k)]);
+            }
+            gb[static_cast<size_t>(k)] += gv;
+            mgb[static_cast<size_t>(k)] += std::abs(gv);
+            for (int64_t ch = 0; ch < c; ++ch) {
+              for (int64_t kh = 0; kh < kernel[0]; ++kh) {
+                const int64_t ih = r * o.stride[0] + kh * o.dilation[0] - o.padding[0];
+                if (ih < 0 || ih >= h) continue;
+                for (int64_t kw = 0; kw < kernel[1]; ++kw) {
+                  const int64_t iw = q * o.stride[1] + kw * o.dilation[1] - o.padding[2];
+                  if (iw < 0 || iw >= w) continue;
+                  const auto xi = static_cast<size_t>(((b * c + ch) * h + ih) * w + iw);
+                  const auto wi =
+                      static_cast<size_t>(((k * c + ch) * kernel[0] + kh) * kernel[1] + kw);
+                  y[yo] += static_cast<long double>(vx[xi]) * vw[wi];
+                  my[yo] += std::abs(vx[xi] * vw[wi]);
+                  gx[xi] += static_cast<long double>(gv) * vw[wi];
+                  mgx[xi] += std::abs(gv * vw[wi]);
+                  gw[wi] += static_cast<long double>(gv) * vx[xi];
+                  mgw[wi] += std::abs(gv * vx[xi]);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    const double eps = testing::diff::eps_of(dtype);
+    auto finish = [&](const std::vector<long double>& ref, const std::vector<double>& mag,
+                      double terms, std::vector<double>& tol) {
+      std::vector<double> out(ref.size());
+      tol.resize(ref.size());
+      for (size_t e = 0; e < ref.size(); ++e) {
+        out[e] = static_cast<double>(ref[e]);
+        tol[e] = eps * (4 + 2 * std::sqrt(terms)) * mag[e];
+      }
+      return out;
+    };
+    std::vector<double> ty;
+    std::vector<double> tgx;
+    std::vector<double> tgw;
+    std::vector<double> tgb;
+    const std::vector<double> ey =
+        finish(y, my, static_cast<double>(c * kernel[0] * kernel[1]), ty);
+    const std::vector<double> egx =
+        finish(gx, mgx, static_cast<double>(oc * kernel[0] * kernel[1]), tgx);
+    const std::vector<double> egw = finish(gw, mgw, static_cast<double>(n * oh * ow), tgw);
+    const std::vector<double> egb = finish(gb, mgb, static_cast<double>(n * oh * ow), tgb);
+
+    const std::vector<Tensor> got = testing::diff::run_both_thread_counts_all(
+        [&] {
+          const Tensor out = nabla::conv2d(x, wt, bias, o);
+          std::vector<Tensor> inputs = {x, wt};
+          if (with_bias) inputs.push_back(bias);
+          std::vector<Tensor> grads = autograd::grad({out}, inputs, {g});
+          grads.insert(grads.begin(), out.detach());
+          return grads;
+        },
+        context);
+    Checker c_y(context + " forward");
+    c_y.all(got[0], out_shape, ey, ty);
+    Checker c_gx(context + " input gradient");
+    c_gx.all(got[1], in_shape, egx, tgx);
+    Checker c_gw(context + " weight gradient");
+    c_gw.all(got[2], w_shape, egw, tgw);
+    bool bad = c_y.failed() || c_gx.failed() || c_gw.failed();
+    if (with_bias) {
+      Checker c_gb(context + " bias gradient");
+      c_gb.all(got[3], {oc}, egb, tgb);
+      bad = bad || c_gb.failed();
+    }
+    failing += bad;
+  }
+  testing::diff::report_cases("conv2d (forward + 3 adjoints)", ran);
+}
+
+TEST(DifferentialConvPool, MaxAndAvgPoolingAndTheirAdjointsMatchDirectLoops) {
+  const int64_t cases = testing::diff::case_count(800);
+  int64_t ran = 0;
+  int failing = 0;
+  for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
+    const uint64_t seed = 0x90010000 + static_cast<uint64_t>(i);
+    if (!testing::diff::selected(seed)) continue;
+    Rng rng(seed);
+    const bool big = rng.chance(testing::diff::sanitized() ? 0.03 : 0.1);
+    const int64_t n = testing::diff::draw_size(rng, 0, big ? 9 : 4);
+    const int64_t c = testing::diff::draw_size(rng, 1, big ? 17 : 5);
+    const int64_t h = testing::diff::draw_size(rng, 1, big ? 64 : 17);
+    const int64_t w = testing::diff::draw_size(rng, 1, big ? 64 : 17);
+    Pool2dOptions o;
+    o.kernel = {rng.range(1, 4), rng.range(1, 4)};
+    o.stride = {rng.range(1, 4), rng.range(1, 4)};
+    for (size_t p = 0; p < 4; ++p) {
+      const int64_t k = o.kernel[p < 2 ? 0 : 1];
+      o.padding[p] = rng.chance(0.6) ? 0 : rng.range(0, k - 1);
+    }
+    const DType dtype = rng.chance(0.5) ? kFloat32 : kFloat64;
+    const bool ties = rng.chance(0.4);
+    const Layout layout = testing::diff::draw_layout(rng);
+    const Shape in_shape = {n, c, h, w};
+    const Tensor x = requiring_grad(testing::diff::make_input(
+        rng, in_shape, dtype, layout,
+        ties ? testing::diff::tie_values(-2, 2) : testing::diff::uniform_values(-3, 3)));
+    const std::string context = "case seed " + std::to_string(seed) + " pool " +
+                                geometry_text(in_shape, o.kernel, o.stride, o.padding, {1, 1}) +
+                                " " + std::string(dtype_name(dtype)) + " " +
+                                testing::diff::layout_name(layout) + (ties ? " ties" : "");
+    ++ran;
+    const int64_t oh = window_count(h, o.padding[0], o.padding[1], o.kernel[0], o.stride[0], 1);
+    const int64_t ow = window_count(w, o.padding[2], o.padding[3], o.kernel[1], o.stride[1], 1);
+    if (oh < 0 || ow < 0) {
+      EXPECT_THROW((void)nabla::max_pool2d(x, o), Error) << context;
+      EXPECT_THROW((void)nabla::avg_pool2d(x, o), Error) << context;
+      continue;
+    }
+    const Shape out_shape = {n, c, oh, ow};
+    Rng grad_rng(seed ^ 0x7777);
+    const Tensor g = testing::diff::make_input(grad_rng, out_shape, dtype, Layout::Contiguous,
+                                               testing::diff::uniform_values(-1, 1));
+    const std::vector<double> vx = testing::diff::read(x);
+    const std::vector<double> vg = testing::diff::read(g);
+    const auto out_n = static_cast<size_t>(testing::diff::numel_of(out_shape));
+    std::vector<double> ymax(out_n);
+    std::vector<double> yavg(out_n);
+    std::vector<double> tavg(out_n);
+    std::vector<double> gmax(vx.size(), 0.0);
+    std::vector<double> gavg(vx.size(), 0.0);
+    std::vector<double> tgavg(vx.size(), 0.0);
+    std::vector<double> zero_out(out_n, 0.0);
+    std::vector<double> zero_in(vx.size(), 0.0);
+    for (int64_t plane = 0; plane < n * c; ++plane) {
+      for (int64_t r = 0; r < oh; ++r) {
+        for (int64_t q = 0; q < ow; ++q) {
+          const auto yo = static_cast<size_t>((plane * oh + r) * ow + q);
+          int64_t best = -1;
+          long double total = 0;
+          double mag = 0;
+          int64_t count = 0;
+          for (int64_t kh = 0; kh < o.kernel[0]; ++kh) {
+            const int64_t ih = r * o.stride[0] + kh - o.padding[0];
+            if (ih < 0 || ih >= h) continue;
+            for (int64_t kw = 0; kw < o.kernel[1]; ++kw) {
+              const int64_t iw = q * o.stride[1] + kw - o.padding[2];
+              if (iw < 0 || iw >= w) continue;
+              const int64_t xi = (plane * h + ih) * w + iw;
+              const double xv = vx[static_cast<size_t>(xi)];
+              if (best < 0 || xv > vx[static_cast<size_t>(best)]) best = xi;
+              total += xv;
+              mag += std::abs(xv);
+              ++count;
+            }
+          }
+          // Every window holds an in-bounds element (padding < kernel, extents >= 1).
+          ymax[yo] = vx[static_cast<size_t>(best)];
+          gmax[static_cast<size_t>(best)] += vg[yo];
+          yavg[yo] = static_cast<double>(total / static_cast<long double>(count));
+          tavg[yo] = testing::diff::eps_of(dtype) * (4 + static_cast<double>(count)) * mag /
+                     static_cast<double>(count);
+          for (int64_t kh = 0; kh < o.kernel[0]; ++kh) {
+            const int64_t ih = r * o.stride[0] + kh - o.padding[0];
+            if (ih < 0 || ih >= h) continue;
+            for (int64_t kw = 0; kw < o.kernel[1]; ++kw) {
+              const int64_t iw = q * o.stride[1] + kw - o.padding[2];
+              if (iw < 0 || iw >= w) continue;
+              const auto xi = static_cast<size_t>((plane * h + ih) * w + iw);
+              gavg[xi] += vg[yo] / static_cast<double>(count);
+              tgavg[xi] += testing::diff::eps_of(dtype) * 4 * std::abs(vg[yo]);
+            }
+          }
+        }
+      }
+    }
+    // Max-pool gradients sum the grads of the windows that picked an element.
+    std::vector<double> tgmax(vx.size(), 0.0);
+    for (size_t e = 0; e < vx.size(); ++e) {
+      tgmax[e] = testing::diff::eps_of(dtype) * 8 * std::abs(gmax[e]) +
+                 (gmax[e] != 0 ? testing::diff::eps_of(dtype) * 8 : 0);
+    }
+
+    const std::vector<Tensor> got = testing::diff::run_both_thread_counts_all(
+        [&] {
+          const Tensor ym = nabla::max_pool2d(x, o);
+          const Tensor gm = autograd::grad({ym}, {x}, {g})[0];
+          const Tensor ya = nabla::avg_pool2d(x, o);
+          const Tensor ga = autograd::grad({ya}, {x}, {g})[0];
+          return std::vector<Tensor>{ym.detach(), gm, ya.detach(), ga};
+        },
+        context);
+    Checker c_ym(context + " max_pool2d");
+    c_ym.all(got[0], out_shape, ymax, zero_out);
+    Checker c_gm(context + " max_pool2d gradient");
+    c_gm.all(got[1], in_shape, gmax, tgmax);
+    Checker c_ya(context + " avg_pool2d");
+    c_ya.all(got[2], out_shape, yavg, tavg);
+    Checker c_ga(context + " avg_pool2d gradient");
+    c_ga.all(got[3], in_shape, gavg, tgavg);
+    failing += c_ym.failed() || c_gm.failed() || c_ya.failed() || c_ga.failed();
+  }
+  testing::diff::report_cases("max/avg pool2d (forward + adjoint)", ran);
+}
+
+}  // namespace
+}  // namespace nabla
