@@ -133,6 +133,12 @@ kernels::Pool2dGeometry pool_geometry(std::string_view op, const Shape& input,
     throw error("{}: padding [{}, {}, {}, {}] must be smaller than the window [{}, {}]", op,
                 o.padding[0], o.padding[1], o.padding[2], o.padding[3], o.kernel[0], o.kernel[1]);
   }
+  // With padding smaller than the window, only an empty input has windows wholly in padding
+  // (max would be -inf, the average 0/0): refused, as PyTorch does.
+  if (input[2] == 0 || input[3] == 0) {
+    throw error("{}: input of shape {} has an empty spatial dim; every window would lie in padding",
+                op, shape_str(input));
+  }
   kernels::Pool2dGeometry g{};
   g.batch = input[0];
   g.channels = input[1];

@@ -187,6 +187,18 @@ TEST(ConvErrors, EmptyWindowsAndOverflowingGeometryAreRefused) {
         (void)max_pool2d(zeros({1, 1, 4, 4}), {.kernel = {kHuge, 2}, .stride = {kHuge, 1}});
       },
       "max_pool2d: window of extent 4611686018427387904 does not fit input extent 4");
+  // Regression: an empty input with padding pooled windows made of padding only (-inf, 0).
+  testing::expect_error_containing(
+      [] {
+        (void)max_pool2d(zeros({1, 1, 0, 3}), {.kernel = {2, 2}, .padding = {1, 1, 0, 0}});
+      },
+      "max_pool2d: input of shape [1, 1, 0, 3] has an empty spatial dim");
+  testing::expect_error_containing(
+      [] {
+        (void)avg_pool2d(zeros({1, 1, 3, 0}), {.kernel = {2, 2}, .padding = {0, 0, 1, 1}});
+      },
+      "avg_pool2d: input of shape [1, 1, 3, 0]");
+  EXPECT_EQ(max_pool2d(zeros({0, 2, 4, 4})).shape(), (Shape{0, 2, 2, 2}));  // empty batch is fine
 }
 
 }  // namespace
