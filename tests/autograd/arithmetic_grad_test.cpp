@@ -9,14 +9,12 @@ namespace nabla {
 namespace {
 
 using testing::BinaryCase;
+using testing::GradTable;
 using testing::UnaryCase;
 
-class UnaryGrad : public ::testing::TestWithParam<UnaryCase> {};
-TEST_P(UnaryGrad, MatchesNumericalOnEveryLayout) { testing::check_unary_layouts(GetParam()); }
-
 INSTANTIATE_TEST_SUITE_P(
-    Arithmetic, UnaryGrad,
-    ::testing::Values(
+    Arithmetic, GradTable,
+    ::testing::ValuesIn(testing::on_every_layout(std::vector<UnaryCase>{
         UnaryCase{"neg", [](const Tensor& a) { return -a; }},
         UnaryCase{"abs", [](const Tensor& a) { return abs(a); }, 0.1, 1.0},
         UnaryCase{"abs_negative", [](const Tensor& a) { return abs(a); }, -1.0, -0.1},
@@ -34,26 +32,24 @@ INSTANTIATE_TEST_SUITE_P(
         UnaryCase{"clamp_mixed", [](const Tensor& a) { return clamp(a, -0.3, 0.4) * a; }},
         UnaryCase{"scalar_ops", [](const Tensor& a) { return (2.0 - a) * 3.0 / (a + 4.0) - 1.0; }},
         UnaryCase{"scalar_div", [](const Tensor& a) { return 1.5 / a; }, 0.5, 2.0},
-        UnaryCase{"where", [](const Tensor& a) { return where(a > 0.0, a * a, -a); }}),
-    [](const auto& case_info) { return case_info.param.name; });
+        UnaryCase{"where", [](const Tensor& a) { return where(a > 0.0, a * a, -a); }}})),
+    testing::grad_case_name);
 
 INSTANTIATE_TEST_SUITE_P(
-    Activation, UnaryGrad,
-    ::testing::Values(UnaryCase{"relu", [](const Tensor& a) { return relu(a) - relu(-a) * 0.5; }},
-                      UnaryCase{"leaky_relu", [](const Tensor& a) { return leaky_relu(a, 0.1); }},
-                      UnaryCase{"sigmoid", [](const Tensor& a) { return sigmoid(a); }, -3.0, 3.0},
-                      UnaryCase{"tanh", [](const Tensor& a) { return tanh(a); }, -2.0, 2.0},
-                      UnaryCase{"gelu", [](const Tensor& a) { return gelu(a); }, -2.0, 2.0},
-                      UnaryCase{"softplus", [](const Tensor& a) { return softplus(a); }, -3.0, 3.0},
-                      UnaryCase{"elu", [](const Tensor& a) { return elu(a, 0.7); }}),
-    [](const auto& case_info) { return case_info.param.name; });
-
-class BinaryGrad : public ::testing::TestWithParam<BinaryCase> {};
-TEST_P(BinaryGrad, MatchesNumericalOnEveryLayout) { testing::check_binary_layouts(GetParam()); }
+    Activation, GradTable,
+    ::testing::ValuesIn(testing::on_every_layout(std::vector<UnaryCase>{
+        UnaryCase{"relu", [](const Tensor& a) { return relu(a) - relu(-a) * 0.5; }},
+        UnaryCase{"leaky_relu", [](const Tensor& a) { return leaky_relu(a, 0.1); }},
+        UnaryCase{"sigmoid", [](const Tensor& a) { return sigmoid(a); }, -3.0, 3.0},
+        UnaryCase{"tanh", [](const Tensor& a) { return tanh(a); }, -2.0, 2.0},
+        UnaryCase{"gelu", [](const Tensor& a) { return gelu(a); }, -2.0, 2.0},
+        UnaryCase{"softplus", [](const Tensor& a) { return softplus(a); }, -3.0, 3.0},
+        UnaryCase{"elu", [](const Tensor& a) { return elu(a, 0.7); }}})),
+    testing::grad_case_name);
 
 INSTANTIATE_TEST_SUITE_P(
-    Arithmetic, BinaryGrad,
-    ::testing::Values(
+    ArithmeticBinary, GradTable,
+    ::testing::ValuesIn(testing::on_every_layout(std::vector<BinaryCase>{
         BinaryCase{"add", [](const Tensor& a, const Tensor& b) { return a + b; }},
         BinaryCase{"sub", [](const Tensor& a, const Tensor& b) { return a - b; }},
         BinaryCase{"mul", [](const Tensor& a, const Tensor& b) { return a * b; }},
@@ -62,8 +58,8 @@ INSTANTIATE_TEST_SUITE_P(
         BinaryCase{"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }},
         BinaryCase{"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }},
         BinaryCase{"where_pair",
-                   [](const Tensor& a, const Tensor& b) { return where(a > b, a * b, a - b); }}),
-    [](const auto& case_info) { return case_info.param.name; });
+                   [](const Tensor& a, const Tensor& b) { return where(a > b, a * b, a - b); }}})),
+    testing::grad_case_name);
 
 TEST(ArithmeticForward, MatchesHandComputedValues) {
   const Tensor a = tensor({{1, 2}, {3, 4}});

@@ -6,40 +6,31 @@
 namespace nabla {
 namespace {
 
+using testing::GradCase;
+using testing::GradTable;
 using testing::leaf;
 using testing::transposed_leaf;
 
-struct MatmulCase {
-  std::string name;
-  Tensor a;
-  Tensor b;
-};
-void PrintTo(const MatmulCase& c, std::ostream* os) { *os << c.name; }
-
-class MatmulGrad : public ::testing::TestWithParam<MatmulCase> {};
-
-TEST_P(MatmulGrad, FirstAndSecondDerivativesMatchNumerical) {
-  const auto& c = GetParam();
-  const GradcheckFn fn = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
-  testing::expect_gradcheck(fn, {c.a, c.b}, c.name);
-  testing::expect_gradgradcheck(fn, {c.a, c.b}, c.name);
+// Every rank combination and layout of matmul, first and second derivatives.
+GradCase matmul_case(const std::string& name, const Tensor& a, const Tensor& b) {
+  return {name, [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }, {a, b}};
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Ranks, MatmulGrad,
-    ::testing::Values(MatmulCase{"2d_2d", leaf({3, 4}, 1), leaf({4, 2}, 2)},
-                      MatmulCase{"1d_1d", leaf({4}, 3), leaf({4}, 4)},
-                      MatmulCase{"1d_2d", leaf({3}, 5), leaf({3, 2}, 6)},
-                      MatmulCase{"2d_1d", leaf({2, 3}, 7), leaf({3}, 8)},
-                      MatmulCase{"batched", leaf({2, 3, 4}, 9), leaf({2, 4, 2}, 10)},
-                      MatmulCase{"broadcast_batch", leaf({2, 1, 2, 3}, 11), leaf({3, 3, 2}, 12)},
-                      MatmulCase{"batched_1d", leaf({2, 3, 4}, 13), leaf({4}, 14)},
-                      MatmulCase{"1d_batched", leaf({3}, 15), leaf({2, 3, 2}, 16)},
-                      MatmulCase{"transposed", transposed_leaf({3, 4}, 17),
-                                 transposed_leaf({4, 2}, 18)},
-                      MatmulCase{"strided", testing::strided_leaf({2, 3}, 19), leaf({3, 3}, 20)},
-                      MatmulCase{"size_one", leaf({1, 1}, 21), leaf({1, 3}, 22)}),
-    [](const auto& case_info) { return case_info.param.name; });
+    Matmul, GradTable,
+    ::testing::Values(matmul_case("2d_2d", leaf({3, 4}, 1), leaf({4, 2}, 2)),
+                      matmul_case("1d_1d", leaf({4}, 3), leaf({4}, 4)),
+                      matmul_case("1d_2d", leaf({3}, 5), leaf({3, 2}, 6)),
+                      matmul_case("2d_1d", leaf({2, 3}, 7), leaf({3}, 8)),
+                      matmul_case("batched", leaf({2, 3, 4}, 9), leaf({2, 4, 2}, 10)),
+                      matmul_case("broadcast_batch", leaf({2, 1, 2, 3}, 11), leaf({3, 3, 2}, 12)),
+                      matmul_case("batched_1d", leaf({2, 3, 4}, 13), leaf({4}, 14)),
+                      matmul_case("1d_batched", leaf({3}, 15), leaf({2, 3, 2}, 16)),
+                      matmul_case("transposed", transposed_leaf({3, 4}, 17),
+                                  transposed_leaf({4, 2}, 18)),
+                      matmul_case("strided", testing::strided_leaf({2, 3}, 19), leaf({3, 3}, 20)),
+                      matmul_case("size_one", leaf({1, 1}, 21), leaf({1, 3}, 22))),
+    testing::grad_case_name);
 
 TEST(MatmulForward, MatchesHandComputedProducts) {
   const Tensor a = tensor({{1, 2, 3}, {4, 5, 6}});

@@ -6,10 +6,8 @@
 namespace nabla {
 namespace {
 
+using testing::GradTable;
 using testing::UnaryCase;
-
-class ReduceGrad : public ::testing::TestWithParam<UnaryCase> {};
-TEST_P(ReduceGrad, MatchesNumericalOnEveryLayout) { testing::check_unary_layouts(GetParam()); }
 
 // Each op is applied over the last dim when the input has one, else over all dims, so the same row
 // works for 0-d inputs.
@@ -22,8 +20,8 @@ std::vector<int64_t> last_dims(const Tensor& a) {
 Tensor pair(const Tensor& a) { return stack({a, a * a + 0.5}, -1); }
 
 INSTANTIATE_TEST_SUITE_P(
-    Reduce, ReduceGrad,
-    ::testing::Values(
+    Reduce, GradTable,
+    ::testing::ValuesIn(testing::on_every_layout(std::vector<UnaryCase>{
         UnaryCase{"sum_all", [](const Tensor& a) { return sum(a * a); }},
         UnaryCase{"sum_last_keepdim",
                   [](const Tensor& a) { return sum(a, last_dims(a), true) * a; }},
@@ -41,11 +39,11 @@ INSTANTIATE_TEST_SUITE_P(
         UnaryCase{"softmax_last", [](const Tensor& a) { return softmax(a, last(a)) * a; }},
         UnaryCase{"softmax_first", [](const Tensor& a) { return softmax(a, 0) * a; }},
         UnaryCase{"log_softmax_last", [](const Tensor& a) { return log_softmax(pair(a), -1); }},
-        UnaryCase{"sum_to",
-                  [](const Tensor& a) {
-                    return a.dim() == 2 ? sum_to(a * a, {1, a.size(1)}) : sum_to(a * a, {});
-                  }}),
-    [](const auto& case_info) { return case_info.param.name; });
+        UnaryCase{
+            "sum_to",
+            [](const Tensor&
+                   a) { return a.dim() == 2 ? sum_to(a * a, {1, a.size(1)}) : sum_to(a * a, {}); }}})),
+    testing::grad_case_name);
 
 TEST(ReduceForward, MatchesHandComputedValues) {
   const Tensor a = tensor({{1, 5, 3}, {4, 2, 6}});

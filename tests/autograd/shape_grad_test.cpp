@@ -6,85 +6,201 @@
 namespace nabla {
 namespace {
 
+using testing::GradTable;
 using testing::UnaryCase;
-
-class ShapeGrad : public ::testing::TestWithParam<UnaryCase> {};
-TEST_P(ShapeGrad, MatchesNumericalOnEveryLayout) { testing::check_unary_layouts(GetParam()); }
 
 // Rows that must accept any of the layouts (0-d included) are written to adapt to the rank.
 INSTANTIATE_TEST_SUITE_P(
-    Shape, ShapeGrad,
-    ::testing::Values(
-        UnaryCase{"reshape", [](const Tensor& a) { return reshape(a, {-1}) * 2.0; }},
-        UnaryCase{"flatten", [](const Tensor& a) { return flatten(a) * flatten(a); }},
-        UnaryCase{"transpose",
-                  [](const Tensor& a) {
-                    return a.dim() < 2 ? a * a
-                                       : transpose(a, 0, 1) *
-                                             arange(1.0, 1.0 + static_cast<double>(a.size(0)), 1.0,
-                                                    kFloat64);
-                  }},
-        UnaryCase{"permute",
-                  [](const Tensor& a) {
-                    std::vector<int64_t> order;
-                    for (int64_t d = a.dim() - 1; d >= 0; --d) order.push_back(d);
-                    return permute(a, order) * permute(a, order);
-                  }},
-        UnaryCase{"unsqueeze_squeeze",
-                  [](const Tensor& a) { return squeeze(unsqueeze(a, 0) * 3.0); }},
-        UnaryCase{"expand",
-                  [](const Tensor& a) {
-                    Shape shape = a.shape();
-                    shape.insert(shape.begin(), 2);
-                    Shape weight_shape(shape.size(), 1);
-                    weight_shape[0] = 2;
-                    return expand(a, shape) * tensor({1.0, 2.0}, kFloat64).reshape(weight_shape);
-                  }},
-        UnaryCase{"slice_step",
-                  [](const Tensor& a) {
-                    return a.dim() == 0 ? a * a : slice(a, -1, 0, std::nullopt, 2) * 5.0;
-                  }},
-        UnaryCase{"slice_negative",
-                  [](const Tensor& a) {
-                    return a.dim() == 0 ? a * a : slice(a, 0, -1, std::nullopt, 1) * a.select(0, 0);
-                  }},
-        UnaryCase{"select",
-                  [](const Tensor& a) { return a.dim() == 0 ? a : select(a, -1, 0) * 2.0; }},
-        UnaryCase{"narrow",
-                  [](const Tensor& a) { return a.dim() == 0 ? a : narrow(a, -1, 0, 1) * a; }},
-        UnaryCase{"contiguous_clone", [](const Tensor& a) { return contiguous(a) * clone(a); }},
-        UnaryCase{"cat",
-                  [](const Tensor& a) {
-                    const Tensor b = a.dim() == 0 ? reshape(a, {1}) : a;
-                    return cat({b, b * b, b * 3.0}, 0);
-                  }},
-        UnaryCase{"stack",
-                  [](const Tensor& a) {
-                    return stack({a, a * a}, 0);
-                  }},
-        UnaryCase{"gather",
-                  [](const Tensor& a) {
-                    const Tensor b = a.dim() == 0 ? reshape(a, {1}) : reshape(a, {-1});
-                    const Tensor index = tensor(std::vector<int64_t>{0, 0, b.numel() - 1}, {3});
-                    return gather(b, 0, index) * 2.0;
-                  }},
-        UnaryCase{"index_select",
-                  [](const Tensor& a) {
-                    const Tensor b = a.dim() == 0 ? reshape(a, {1}) : a;
-                    const Tensor index = tensor(std::vector<int64_t>{0, 0}, {2});
-                    return index_select(b, 0, index) * b.select(0, 0);
-                  }},
-        UnaryCase{"index_add",
-                  [](const Tensor& a) {
-                    const Tensor b = a.dim() == 0 ? reshape(a, {1}) : a;
-                    std::vector<int64_t> positions;  // repeats, so slices add up
-                    for (int64_t i = 0; i < b.size(0); ++i) positions.push_back((2 * i) % 3);
-                    const Tensor index = tensor(positions, {b.size(0)});
-                    Shape shape = b.shape();
-                    shape[0] = 3;
-                    return index_add(shape, 0, index, b) * index_add(shape, 0, index, b);
-                  }}),
-    [](const auto& case_info) { return case_info.param.name; });
+    Shape, GradTable,
+    ::testing::ValuesIn(testing::
+                            on_every_layout(std::vector<UnaryCase>{UnaryCase{"reshape",
+                                                                             [](const Tensor& a) {
+                                                                               return reshape(
+                                                                                          a, {-1}) *
+                                                                                      2.0;
+                                                                             }},
+                                                                   UnaryCase{"flatten",
+                                                                             [](const Tensor& a) {
+                                                                               return flatten(a) *
+                                                                                      flatten(a);
+                                                                             }},
+                                                                   UnaryCase{
+                                                                       "transpose",
+                                                                       [](const Tensor& a) {
+                                                                         return a.dim() < 2
+                                                                                    ? a * a
+                                                                                    : transpose(
+                                                                                          a, 0, 1) *
+                                                                                          arange(
+                                                                                              1.0,
+                                                                                              1.0 +
+                                                                                                  static_cast<
+                                                                                                      double>(
+                                                                                                      a.size(
+                                                                                                          0)),
+                                                                                              1.0,
+                                                                                              kFloat64);
+                                                                       }},
+                                                                   UnaryCase{
+                                                                       "permute",
+                                                                       [](const Tensor& a) {
+                                                                         std::vector<int64_t> order;
+                                                                         for (int64_t d =
+                                                                                  a.dim() - 1;
+                                                                              d >= 0; --d)
+                                                                           order.push_back(d);
+                                                                         return permute(a, order) *
+                                                                                permute(a, order);
+                                                                       }},
+                                                                   UnaryCase{"unsqueeze_squeeze",
+                                                                             [](const Tensor& a) {
+                                                                               return squeeze(
+                                                                                   unsqueeze(a, 0) *
+                                                                                   3.0);
+                                                                             }},
+                                                                   UnaryCase{
+                                                                       "expand",
+                                                                       [](const Tensor& a) {
+                                                                         Shape shape = a.shape();
+                                                                         shape.insert(shape.begin(),
+                                                                                      2);
+                                                                         Shape weight_shape(
+                                                                             shape.size(), 1);
+                                                                         weight_shape[0] = 2;
+                                                                         return expand(a, shape) *
+                                                                                tensor({1.0, 2.0},
+                                                                                       kFloat64)
+                                                                                    .reshape(
+                                                                                        weight_shape);
+                                                                       }},
+                                                                   UnaryCase{
+                                                                       "slice_step",
+                                                                       [](const Tensor& a) {
+                                                                         return a.dim() == 0
+                                                                                    ? a * a
+                                                                                    : slice(
+                                                                                          a, -1, 0,
+                                                                                          std::
+                                                                                              nullopt,
+                                                                                          2) *
+                                                                                          5.0;
+                                                                       }},
+                                                                   UnaryCase{
+                                                                       "slice_negative",
+                                                                       [](const Tensor& a) {
+                                                                         return a.dim() == 0
+                                                                                    ? a * a
+                                                                                    : slice(
+                                                                                          a, 0, -1,
+                                                                                          std::
+                                                                                              nullopt,
+                                                                                          1) *
+                                                                                          a.select(
+                                                                                              0, 0);
+                                                                       }},
+                                                                   UnaryCase{"select",
+                                                                             [](const Tensor& a) {
+                                                                               return a.dim() == 0
+                                                                                          ? a
+                                                                                          : select(
+                                                                                                a,
+                                                                                                -1,
+                                                                                                0) *
+                                                                                                2.0;
+                                                                             }},
+                                                                   UnaryCase{
+                                                                       "narrow",
+                                                                       [](const Tensor& a) {
+                                                                         return a.dim() == 0
+                                                                                    ? a
+                                                                                    : narrow(a, -1,
+                                                                                             0, 1) *
+                                                                                          a;
+                                                                       }},
+                                                                   UnaryCase{"contiguous_clone",
+                                                                             [](const Tensor& a) {
+                                                                               return contiguous(
+                                                                                          a) *
+                                                                                      clone(a);
+                                                                             }},
+                                                                   UnaryCase{"cat",
+                                                                             [](const Tensor& a) {
+                                                                               const Tensor b =
+                                                                                   a.dim() == 0
+                                                                                       ? reshape(
+                                                                                             a, {1})
+                                                                                       : a;
+                                                                               return cat({b, b * b,
+                                                                                           b * 3.0},
+                                                                                          0);
+                                                                             }},
+                                                                   UnaryCase{"stack",
+                                                                             [](const Tensor& a) {
+                                                                               return stack(
+                                                                                   {a, a * a}, 0);
+                                                                             }},
+                                                                   UnaryCase{
+                                                                       "gather",
+                                                                       [](const Tensor& a) {
+                                                                         const Tensor b =
+                                                                             a.dim() == 0
+                                                                                 ? reshape(a, {1})
+                                                                                 : reshape(a, {-1});
+                                                                         const Tensor index =
+                                                                             tensor(
+                                                                                 std::vector<
+                                                                                     int64_t>{
+                                                                                     0, 0,
+                                                                                     b.numel() - 1},
+                                                                                 {3});
+                                                                         return gather(b, 0,
+                                                                                       index) *
+                                                                                2.0;
+                                                                       }},
+                                                                   UnaryCase{
+                                                                       "index_select",
+                                                                       [](const Tensor& a) {
+                                                                         const Tensor b =
+                                                                             a.dim() == 0
+                                                                                 ? reshape(a, {1})
+                                                                                 : a;
+                                                                         const Tensor index =
+                                                                             tensor(
+                                                                                 std::vector<
+                                                                                     int64_t>{0, 0},
+                                                                                 {2});
+                                                                         return index_select(
+                                                                                    b, 0, index) *
+                                                                                b.select(0, 0);
+                                                                       }},
+                                                                   UnaryCase{
+                                                                       "index_add",
+                                                                       [](const Tensor& a) {
+                                                                         const Tensor b =
+                                                                             a.dim() == 0
+                                                                                 ? reshape(a, {1})
+                                                                                 : a;
+                                                                         std::vector<int64_t>
+                                                                             positions;  // repeats,
+                                                                                         // so
+                                                                                         // slices
+                                                                                         // add up
+                                                                         for (int64_t i = 0;
+                                                                              i < b.size(0); ++i)
+                                                                           positions.push_back(
+                                                                               (2 * i) % 3);
+                                                                         const Tensor index =
+                                                                             tensor(positions,
+                                                                                    {b.size(0)});
+                                                                         Shape shape = b.shape();
+                                                                         shape[0] = 3;
+                                                                         return index_add(shape, 0,
+                                                                                          index,
+                                                                                          b) *
+                                                                                index_add(shape, 0,
+                                                                                          index, b);
+                                                                       }}})),
+    testing::grad_case_name);
 
 TEST(ShapeGrad, CatGradientGoesToEachPiece) {
   Tensor a = ones({2}).requires_grad_();

@@ -86,44 +86,62 @@ struct BinaryCase {
   bool second_order = true;
 };
 
-inline void PrintTo(const UnaryCase& c, std::ostream* os) { *os << c.name; }
-inline void PrintTo(const BinaryCase& c, std::ostream* os) { *os << c.name; }
-
-// Runs gradcheck (and gradgradcheck) of a unary op on same-shape, non-contiguous (transposed and
-// strided), 0-d and size-1 inputs.
-inline void check_unary_layouts(const UnaryCase& c) {
-  const GradcheckFn fn = [&c](const std::vector<Tensor>& in) { return c.op(in[0]); };
-  const std::vector<std::pair<std::string, Tensor>> layouts = {
-      {"contiguous [3,4]", leaf({3, 4}, 1, c.low, c.high)},
-      {"transposed [3,4]", transposed_leaf({3, 4}, 2, c.low, c.high)},
-      {"strided [2,3]", strided_leaf({2, 3}, 3, c.low, c.high)},
-      {"0-d", leaf({}, 4, c.low, c.high)},
-      {"size-1 [1,3,1]", leaf({1, 3, 1}, 5, c.low, c.high)},
-  };
-  for (const auto& [layout, input] : layouts) {
-    expect_gradcheck(fn, {input}, c.name + " " + layout);
-    if (c.second_order) expect_gradgradcheck(fn, {input}, c.name + " " + layout);
-  }
+// The one gradient-table fixture (its TEST_P is in tests/support/grad_table.cpp): a named
+// function of explicit float64 inputs, checked by gradcheck and, when second_order, gradgradcheck.
+// Each family file instantiates it with its rows:
+//   INSTANTIATE_TEST_SUITE_P(Family, GradTable, ValuesIn(on_every_layout({UnaryCase{...}, ...})),
+//                            grad_case_name);
+struct GradCase {
+  std::string name;  // letters, digits and '_' (a GoogleTest name)
+  GradcheckFn fn;
+  std::vector<Tensor> inputs;
+  bool second_order = true;
+};
+inline void PrintTo(const GradCase& c, std::ostream* os) { *os << c.name; }
+class GradTable : public ::testing::TestWithParam<GradCase> {};
+inline std::string grad_case_name(const ::testing::TestParamInfo<GradCase>& info) {
+  return info.param.name;
 }
 
-// Runs gradcheck of a binary op on same shapes, broadcast pairs ([3,1,4] with [2,1] and a 0-d
-// operand), non-contiguous operands, 0-d pairs and size-1 dims.
-inline void check_binary_layouts(const BinaryCase& c) {
-  const GradcheckFn fn = [&c](const std::vector<Tensor>& in) { return c.op(in[0], in[1]); };
-  const std::vector<std::pair<std::string, std::vector<Tensor>>> layouts = {
-      {"same [2,3]", {leaf({2, 3}, 11, c.low, c.high), leaf({2, 3}, 12, c.low, c.high)}},
-      {"broadcast [3,1,4]x[2,1]",
-       {leaf({3, 1, 4}, 13, c.low, c.high), leaf({2, 1}, 14, c.low, c.high)}},
-      {"broadcast [3,4]x0-d", {leaf({3, 4}, 15, c.low, c.high), leaf({}, 16, c.low, c.high)}},
-      {"transposed x strided [3,2]",
-       {transposed_leaf({3, 2}, 17, c.low, c.high), strided_leaf({3, 2}, 18, c.low, c.high)}},
-      {"0-d x 0-d", {leaf({}, 19, c.low, c.high), leaf({}, 20, c.low, c.high)}},
-      {"size-1 [1,3]x[1,1]", {leaf({1, 3}, 21, c.low, c.high), leaf({1, 1}, 22, c.low, c.high)}},
-  };
-  for (const auto& [layout, inputs] : layouts) {
-    expect_gradcheck(fn, inputs, c.name + " " + layout);
-    if (c.second_order) expect_gradgradcheck(fn, inputs, c.name + " " + layout);
+// Each unary op on same-shape, non-contiguous (transposed and strided), 0-d and size-1 inputs.
+inline std::vector<GradCase> on_every_layout(const std::vector<UnaryCase>& rows) {
+  std::vector<GradCase> cases;
+  for (const UnaryCase& c : rows) {
+    const GradcheckFn fn = [op = c.op](const std::vector<Tensor>& in) { return op(in[0]); };
+    const std::vector<std::pair<std::string, Tensor>> layouts = {
+        {"contiguous", leaf({3, 4}, 1, c.low, c.high)},
+        {"transposed", transposed_leaf({3, 4}, 2, c.low, c.high)},
+        {"strided", strided_leaf({2, 3}, 3, c.low, c.high)},
+        {"scalar", leaf({}, 4, c.low, c.high)},
+        {"size_one", leaf({1, 3, 1}, 5, c.low, c.high)},
+    };
+    for (const auto& [layout, input] : layouts) {
+      cases.push_back({c.name + "_" + layout, fn, {input}, c.second_order});
+    }
   }
+  return cases;
+}
+
+// Each binary op on same shapes, broadcast pairs ([3,1,4] with [2,1] and a 0-d operand),
+// non-contiguous operands, 0-d pairs and size-1 dims.
+inline std::vector<GradCase> on_every_layout(const std::vector<BinaryCase>& rows) {
+  std::vector<GradCase> cases;
+  for (const BinaryCase& c : rows) {
+    const GradcheckFn fn = [op = c.op](const std::vector<Tensor>& in) { return op(in[0], in[1]); };
+    const std::vector<std::pair<std::string, std::vector<Tensor>>> layouts = {
+        {"same", {leaf({2, 3}, 11, c.low, c.high), leaf({2, 3}, 12, c.low, c.high)}},
+        {"broadcast", {leaf({3, 1, 4}, 13, c.low, c.high), leaf({2, 1}, 14, c.low, c.high)}},
+        {"broadcast_scalar", {leaf({3, 4}, 15, c.low, c.high), leaf({}, 16, c.low, c.high)}},
+        {"transposed_strided",
+         {transposed_leaf({3, 2}, 17, c.low, c.high), strided_leaf({3, 2}, 18, c.low, c.high)}},
+        {"scalars", {leaf({}, 19, c.low, c.high), leaf({}, 20, c.low, c.high)}},
+        {"size_one", {leaf({1, 3}, 21, c.low, c.high), leaf({1, 1}, 22, c.low, c.high)}},
+    };
+    for (const auto& [layout, inputs] : layouts) {
+      cases.push_back({c.name + "_" + layout, fn, inputs, c.second_order});
+    }
+  }
+  return cases;
 }
 
 }  // namespace nabla::testing
