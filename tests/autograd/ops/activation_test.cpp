@@ -1,0 +1,36 @@
+// Activations (autograd/ops/activation.cpp): gradient table and stability at extreme inputs.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "tests/support/gradcheck_support.h"
+
+namespace nabla {
+namespace {
+
+using testing::GradTable;
+using testing::UnaryCase;
+
+INSTANTIATE_TEST_SUITE_P(
+    Activation, GradTable,
+    ::testing::ValuesIn(testing::on_every_layout(std::vector<UnaryCase>{
+        UnaryCase{"relu", [](const Tensor& a) { return relu(a) - relu(-a) * 0.5; }},
+        UnaryCase{"leaky_relu", [](const Tensor& a) { return leaky_relu(a, 0.1); }},
+        UnaryCase{"sigmoid", [](const Tensor& a) { return sigmoid(a); }, -3.0, 3.0},
+        UnaryCase{"tanh", [](const Tensor& a) { return tanh(a); }, -2.0, 2.0},
+        UnaryCase{"gelu", [](const Tensor& a) { return gelu(a); }, -2.0, 2.0},
+        UnaryCase{"softplus", [](const Tensor& a) { return softplus(a); }, -3.0, 3.0},
+        UnaryCase{"elu", [](const Tensor& a) { return elu(a, 0.7); }}})),
+    testing::grad_case_name);
+
+TEST(ActivationForward, StableAtExtremeValues) {
+  const Tensor big = tensor({-1000.0, 1000.0}, kFloat64);
+  EXPECT_EQ(sigmoid(big).to_vector<double>(), (std::vector<double>{0.0, 1.0}));
+  EXPECT_EQ(softplus(big).to_vector<double>(), (std::vector<double>{0.0, 1000.0}));
+  EXPECT_EQ(elu(big).to_vector<double>(), (std::vector<double>{-1.0, 1000.0}));
+}
+
+// Regression: d(a^b)/da was 0 * 0^-1 = NaN at a == 0, b == 0. PyTorch (and nabla's scalar-exponent
+// pow) give 0 there; d(a^b)/db at a == 0 is 0 too, and log(a) * a^b elsewhere.
+}  // namespace
+}  // namespace nabla
