@@ -11,48 +11,15 @@
 #include "nn/module.h"
 #include "nn/serialization.h"
 #include "optim/sgd.h"
+#include "tests/train/train_test_support.h"
 
 namespace nabla::train {
 namespace {
 
-// y = x @ w + b, with parameters created at the first call like a Keras layer.
-class Linear : public nn::Module {
- public:
-  explicit Linear(int64_t units) : units_(units) { set_name(nn::unique_layer_name(type_name())); }
-  Shape build(const Shape& input_shape) override {
-    if (!built()) {
-      Generator generator(1);
-      weight_ = register_parameter(
-          "kernel", uniform({input_shape.back(), units_}, -0.1, 0.1, kFloat32, &generator));
-      bias_ = register_parameter("bias", zeros({units_}));
-      mark_built();
-    }
-    return {input_shape.front(), units_};
-  }
-  Tensor forward(const Tensor& input) override { return matmul(input, weight_) + bias_; }
-  [[nodiscard]] std::string type_name() const override { return "TestLinear"; }
-
- private:
-  int64_t units_;
-  Tensor weight_;
-  Tensor bias_;
-};
-
-Loss mse() {
-  return {"mse", [](const Tensor& p, const Tensor& t) { return mean(square(p - t)); }};
-}
-
-struct LineData {
-  Tensor x;
-  Tensor y;
-};
-
-LineData line(int64_t n) {
-  Generator generator(2);
-  Tensor x = uniform({n, 1}, -1.0, 1.0, kFloat32, &generator);
-  const NoGradGuard no_grad;
-  return {x, x * 2.0 + 1.0};
-}
+using testing::line;
+using testing::Linear;
+using testing::LineData;
+using testing::mse;
 
 TEST(Model, FitLearnsALineAndRecordsHistory) {
   auto network = std::make_shared<Linear>(1);
@@ -89,81 +56,6 @@ TEST(Model, SameSeedGivesSameTraining) {
         .values("loss");
   };
   EXPECT_EQ(run(), run());
-}
-
-TEST(Model, EarlyStoppingStopsAndRestoresBestWeights) {
-  // A learning rate far too large makes the loss grow after the first epoch.
-  auto network = std::make_shared<Linear>(1);
-  Model model(network);
-  model.compile(
-      std::make_shared<optim::SGD>(std::vector<Tensor>{}, optim::SgdOptions{.learning_rate = 3.0}),
-      mse());
-  auto stopper = std::make_shared<EarlyStopping>(
-      EarlyStoppingOptions{.monitor = "loss", .patience = 1, .restore_best_weights = true});
-  const LineData data = line(64);
-  const History history = model.fit(
-      data.x, data.y, {.epochs = 20, .batch_size = 64, .callbacks = {stopper}, .verbose = 0});
-  EXPECT_LT(history.epochs().size(), 20U);
-  EXPECT_GE(stopper->stopped_epoch(), 1);
-}
-
-// Regression: EarlyStopping stopped one epoch late. Keras stops once `patience` epochs in a row
-// have not improved: losses 1.0, 0.5, 0.6, 0.7 with patience 2 stop at epoch 3.
-TEST(Model, EarlyStoppingStopsAfterPatienceEpochsWithoutImprovement) {
-  for (const int64_t patience : {0, 1, 2, 3}) {
-    Model model(std::make_shared<Linear>(1));
-    EarlyStopping stopper(EarlyStoppingOptions{.monitor = "loss", .patience = patience});
-    stopper.on_train_begin(model);
-    const std::vector<double> losses = {1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
-    int64_t stopped = -1;
-    for (size_t epoch = 0; epoch < losses.size() && stopped < 0; ++epoch) {
-      Logs logs{{"loss", losses[epoch]}};
-      stopper.on_epoch_end(model, static_cast<int64_t>(epoch), logs);
-      stopped = stopper.stopped_epoch();
-    }
-    // Epoch 1 is the best; epochs 2, 3, ... do not improve.
-    EXPECT_EQ(stopped, 1 + std::max<int64_t>(patience, 1)) << "patience " << patience;
-  }
-}
-
-TEST(Model, CallbacksWriteCsvAndCheckpointsAndScheduleTheLearningRate) {
-  const auto dir = std::filesystem::temp_directory_path() / "nabla_model_test";
-  std::filesystem::create_directories(dir);
-  auto network = std::make_shared<Linear>(1);
-  Model model(network);
-  model.compile(
-      std::make_shared<optim::SGD>(std::vector<Tensor>{}, optim::SgdOptions{.learning_rate = 0.1}),
-      mse());
-  const LineData data = line(32);
-  const std::string csv = (dir / "log.csv").string();
-  const std::string checkpoint = (dir / "weights_{epoch}.safetensors").string();
-  model.fit(data.x, data.y,
-            {.epochs = 3,
-             .batch_size = 8,
-             .callbacks = {std::make_shared<CSVLogger>(csv),
-                           std::make_shared<ModelCheckpoint>(
-                               checkpoint, ModelCheckpointOptions{.monitor = "loss"}),
-                           std::make_shared<LearningRateScheduler>([](int64_t epoch, double lr) {
-                             return epoch == 0 ? lr : lr * 0.5;
-                           })},
-             .verbose = 0});
-  std::ifstream file(csv);
-  std::string header;
-  std::getline(file, header);
-  EXPECT_EQ(header, "epoch,loss,lr");
-  int rows = 0;
-  for (std::string row; std::getline(file, row);) ++rows;
-  EXPECT_EQ(rows, 3);
-  EXPECT_TRUE(std::filesystem::exists(dir / "weights_3.safetensors"));
-  EXPECT_DOUBLE_EQ(model.optimizer().learning_rate(), 0.025);
-  EXPECT_EQ(model.history().values("lr"), (std::vector<double>{0.1, 0.05, 0.025}));
-  // The checkpoint loads back into a fresh network and predicts the same.
-  auto restored = std::make_shared<Linear>(1);
-  restored->build({1, 1});
-  nn::load_weights(*restored, (dir / "weights_3.safetensors").string());
-  EXPECT_EQ(restored->named_parameters()[0].second.to_vector<float>(),
-            network->named_parameters()[0].second.to_vector<float>());
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Model, ErrorsAreClear) {
