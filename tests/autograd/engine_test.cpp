@@ -7,6 +7,7 @@
 
 #include "nabla.h"
 #include "tensor/kernels/kernels.h"
+#include "tests/support/expect_error.h"
 
 namespace nabla {
 namespace {
@@ -292,6 +293,29 @@ TEST(Engine, MixedDtypesGetGradientsInTheirOwnDtype) {
   sum(a * b).backward();
   EXPECT_EQ(a.grad().dtype(), kFloat32);
   EXPECT_EQ(b.grad().dtype(), kFloat64);
+}
+
+// Regression: a hook returning another shape was accepted; the error surfaced in the optimizer.
+TEST(Engine, HookResultsMustKeepTheGradientsShapeAndDtype) {
+  const Tensor leaf = ones({3}, kFloat64).requires_grad_();
+  leaf.register_hook([](const Tensor& g) { return g.sum(); });
+  testing::expect_error_containing(
+      [&] { (leaf * 2.0).sum().backward(); },
+      "register_hook: hook 0 of the leaf tensor of shape [3] returned a gradient "
+      "of shape [] and dtype float64; the gradient it received has shape [3]");
+  const Tensor x = ones({2, 2}, kFloat64).requires_grad_();
+  const Tensor y = x * 3.0;
+  y.register_hook([](const Tensor& g) { return g.to(kFloat32); });
+  testing::expect_error_containing(
+      [&] { y.sum().backward(); },
+      "hook 0 of the output of mul returned a gradient of shape [2, 2] and "
+      "dtype float32; the gradient it received has shape [2, 2] and dtype "
+      "float64");
+  // A hook that keeps the shape may still replace the values.
+  const Tensor z = ones({2}, kFloat64).requires_grad_();
+  z.register_hook([](const Tensor& g) { return g * 10.0; });
+  (z * 1.0).sum().backward();
+  EXPECT_EQ(z.grad().to_vector<double>(), (std::vector<double>{10.0, 10.0}));
 }
 
 }  // namespace

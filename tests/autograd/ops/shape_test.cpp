@@ -1,6 +1,10 @@
 // Gradient table for views, copies, concatenation and indexing.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+
+#include "tests/support/expect_error.h"
 #include "tests/support/gradcheck_support.h"
 
 namespace nabla {
@@ -215,6 +219,24 @@ TEST(ShapeGrad, StridedSliceLeavesSkippedElementsAtZero) {
   Tensor a = ones({5}).requires_grad_();
   sum(slice(a, 0, 1, std::nullopt, 2)).backward();
   EXPECT_EQ(a.grad().to_vector<float>(), (std::vector<float>{0, 1, 0, 1, 0}));
+}
+
+// Regression: slice and narrow with bounds near INT64_MAX returned wrong shapes (or overflowed).
+TEST(ShapeOps, SliceAndNarrowHandleBoundsNearInt64Max) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  const Tensor t = arange(10).reshape({2, 5});
+  const Tensor first = t.slice(1, 0, 5, kMax);
+  EXPECT_EQ(first.shape(), (Shape{2, 1}));
+  EXPECT_EQ(first.to_vector<int64_t>(), (std::vector<int64_t>{0, 5}));
+  EXPECT_EQ(t.slice(1, kMax, kMax, 1).shape(), (Shape{2, 0}));
+  EXPECT_EQ(t.slice(1, std::numeric_limits<int64_t>::min(), kMax, kMax - 1).shape(), (Shape{2, 1}));
+  EXPECT_EQ(t.slice(1, 1, kMax, 3).to_vector<int64_t>(), (std::vector<int64_t>{1, 4, 6, 9}));
+  testing::expect_error_containing(
+      [&] { (void)t.narrow(1, 1, kMax); },
+      "narrow: start 1 and length 9223372036854775807 do not fit dim 1 of size 5");
+  testing::expect_error_containing([&] { (void)t.narrow(1, kMax, 1); }, "narrow: start");
+  testing::expect_error_containing([&] { (void)t.narrow(1, -1, kMax); }, "narrow: start");
+  EXPECT_EQ(t.narrow(1, 5, 0).shape(), (Shape{2, 0}));
 }
 
 }  // namespace
