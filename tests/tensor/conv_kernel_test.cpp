@@ -460,15 +460,15 @@ TEST(ConvKernel, TakesAnyLayoutAndPromotesDtypes) {
       }
     }
   }
-  const std::vector<double>* const kNoBias = nullptr;
+  const std::vector<double>* const no_bias = nullptr;
   const Tensor stored = as_tensor(transposed, {g.batch, g.in_channels, g.in_w, g.in_h});
   const Tensor view = nabla::kernels::transpose(stored, 2, 3);
   ASSERT_FALSE(view.is_contiguous());
   const Tensor output =
       nabla::kernels::conv2d(view, as_tensor(weight, weight_shape(g)), Tensor(), o);
   ASSERT_EQ(output.dtype(), nabla::kFloat64);
-  expect_close(output.to_vector<double>(), reference_forward(g, input, weight, kNoBias),
-               reference_forward(g, absolute(input), absolute(weight), kNoBias), 1e-13, "output");
+  expect_close(output.to_vector<double>(), reference_forward(g, input, weight, no_bias),
+               reference_forward(g, absolute(input), absolute(weight), no_bias), 1e-13, "output");
 }
 
 }  // namespace
