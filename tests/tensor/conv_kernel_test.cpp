@@ -14,6 +14,7 @@
 
 #include "tensor/kernels/conv.h"
 #include "tensor/kernels/kernels.h"
+#include "tests/support/expect_error.h"
 
 namespace {
 
@@ -469,6 +470,33 @@ TEST(ConvKernel, TakesAnyLayoutAndPromotesDtypes) {
   ASSERT_EQ(output.dtype(), nabla::kFloat64);
   expect_close(output.to_vector<double>(), reference_forward(g, input, weight, no_bias),
                reference_forward(g, absolute(input), absolute(weight), no_bias), 1e-13, "output");
+}
+
+// The gradient kernels read grad as a contiguous [N, OC, OH, OW] buffer: any other shape, or an
+// int64 grad, is refused before anything is read.
+TEST(ConvKernel, GradientKernelsRefuseAMisfitGrad) {
+  const Conv2dOptions o{};
+  const Tensor input = nabla::zeros({2, 3, 5, 5});
+  const Tensor weight = nabla::zeros({4, 3, 3, 3});
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::conv2d_input_grad(nabla::zeros({2, 4, 3, 4}), weight, input.shape(),
+                                                o);
+      },
+      "conv2d_input_grad: grad of shape [2, 4, 3, 4] does not match the output shape [2, 4, 3, 3]");
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::conv2d_weight_grad(nabla::zeros({2, 4, 3, 3}, nabla::kInt64), input,
+                                                 weight.shape(), o);
+      },
+      "conv2d_weight_grad: grad must be float32 or float64, got int64");
+  // The geometry is validated as in the forward: channels must match.
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::conv2d_input_grad(nabla::zeros({2, 4, 3, 3}), weight, {2, 2, 5, 5},
+                                                o);
+      },
+      "conv2d: input of shape [2, 2, 5, 5] has 2 channels, weight of shape [4, 3, 3, 3] expects 3");
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "tensor/kernels/kernels.h"
 #include "tensor/kernels/pool.h"
+#include "tests/support/expect_error.h"
 
 namespace {
 
@@ -468,6 +469,32 @@ TEST(PoolKernel, BitIdenticalForAnyThreadCount) {
     EXPECT_EQ(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)), 0) << threads;
   }
   omp_set_num_threads(saved_threads);
+}
+
+// The backward kernels read grad and argmax as contiguous [N, C, OH, OW] buffers, and argmax as
+// indices: a misfit shape or dtype is refused before anything is read or written.
+TEST(PoolKernel, BackwardKernelsRefuseAMisfitGradOrArgmax) {
+  const Pool2dOptions o{};
+  const Shape input{1, 2, 4, 4};
+  const Tensor grad = nabla::zeros({1, 2, 2, 2});
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::avg_pool2d_backward(nabla::zeros({1, 2, 2, 3}), input, o);
+      },
+      "avg_pool2d_backward: grad of shape [1, 2, 2, 3] does not match the output shape "
+      "[1, 2, 2, 2]");
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::max_pool2d_backward(grad, nabla::zeros({1, 2, 2, 2}), input, o);
+      },
+      "max_pool2d_backward: argmax must be int64 of the output shape [1, 2, 2, 2], got float32");
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::max_pool2d_backward(grad, nabla::zeros({1, 2, 4}, nabla::kInt64),
+                                                  input, o);
+      },
+      "max_pool2d_backward: argmax must be int64 of the output shape [1, 2, 2, 2], got int64 "
+      "[1, 2, 4]");
 }
 
 }  // namespace
