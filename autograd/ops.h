@@ -2,11 +2,11 @@
 // when grad mode is on and an input requires grad. Shapes broadcast like NumPy.
 #pragma once
 
-#include <array>
 #include <optional>
 #include <vector>
 
 #include "autograd/node.h"
+#include "tensor/kernels/window.h"  // Conv2dOptions, Pool2dOptions
 #include "tensor/tensor.h"
 
 namespace nabla {
@@ -128,20 +128,11 @@ Tensor select_backward(const Tensor& grad, const Shape& input_shape, int64_t dim
 Tensor matmul(const Tensor& a, const Tensor& b);
 
 // ---- convolution and pooling (autograd/ops/conv.cpp); tensors are NCHW ----
-struct Conv2dOptions {
-  std::array<int64_t, 2> stride{1, 1};
-  std::array<int64_t, 4> padding{0, 0, 0, 0};  // top, bottom, left, right (zeros)
-  std::array<int64_t, 2> dilation{1, 1};
-};
+// Conv2dOptions and Pool2dOptions ({.stride, .padding, ...}) come from tensor/kernels/window.h.
 // input [N,C,H,W], weight [OC,C,KH,KW], bias [OC] or undefined -> [N,OC,OH,OW]
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options = {});
 
-struct Pool2dOptions {
-  std::array<int64_t, 2> kernel{2, 2};
-  std::array<int64_t, 2> stride{2, 2};
-  std::array<int64_t, 4> padding{0, 0, 0, 0};  // top, bottom, left, right (never picked / counted)
-};
 // Max over each window; the gradient goes to the first maximum of a window.
 Tensor max_pool2d(const Tensor& input, const Pool2dOptions& options = {});
 // Mean over the in-bounds elements of each window.

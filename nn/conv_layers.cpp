@@ -4,6 +4,7 @@
 #include "nn/activations.h"
 #include "nn/init.h"
 #include "nn/layer_util.h"
+#include "tensor/kernels/window.h"
 
 namespace nabla::nn {
 namespace {
@@ -31,8 +32,8 @@ std::array<int64_t, 4> padding_for(const std::string& who, const std::string& mo
                                    const Shape& input_shape, const Size2& kernel,
                                    const Size2& strides, const Size2& dilation) {
   if (mode == "valid") return {0, 0, 0, 0};
-  const auto h = detail::same_padding(who, input_shape[2], kernel[0], strides[0], dilation[0]);
-  const auto w = detail::same_padding(who, input_shape[3], kernel[1], strides[1], dilation[1]);
+  const auto h = kernels::same_padding(who, input_shape[2], kernel[0], strides[0], dilation[0]);
+  const auto w = kernels::same_padding(who, input_shape[3], kernel[1], strides[1], dilation[1]);
   return {h[0], h[1], w[0], w[1]};
 }
 
@@ -42,8 +43,8 @@ int64_t output_extent(const std::string& who, const Shape& input_shape, int64_t 
                       int64_t dilation) {
   const size_t i = dim == 2 ? 0 : 2;
   const int64_t positions =
-      detail::window_positions(who, input_shape[static_cast<size_t>(dim)], padding[i],
-                               padding[i + 1], kernel, stride, dilation);
+      kernels::window_positions(who, input_shape[static_cast<size_t>(dim)], padding[i],
+                                padding[i + 1], kernel, stride, dilation);
   if (positions < 1) {
     throw error("{}: input of shape {} is too small for a {} window of extent {} (dilation {})",
                 who, shape_str(input_shape), dim == 2 ? "height" : "width", kernel, dilation);

@@ -1,4 +1,4 @@
-// Throughput of the raw conv2d and pooling kernels on the layers of a small Fashion-MNIST CNN
+// Throughput of the conv2d and pooling kernels on the layers of a small Fashion-MNIST CNN
 // (Conv2D 32 3x3 -> MaxPooling2D 2x2 -> Conv2D 64 3x3), batch 64, float32.
 #include "tensor/kernels/conv.h"
 
@@ -11,8 +11,9 @@
 
 namespace {
 
+using nabla::Shape;
+using nabla::Tensor;
 using nabla::kernels::Conv2dGeometry;
-using nabla::kernels::Pool2dGeometry;
 
 constexpr int64_t kBatch = 64;
 
@@ -48,23 +49,26 @@ double conv_flops(const Conv2dGeometry& g) {
                                    g.kernel_w * g.out_h * g.out_w);
 }
 
-std::vector<float> filled(int64_t count, float value) {
-  std::vector<float> values(static_cast<size_t>(count));
+Tensor filled(const Shape& shape, float value) {
+  std::vector<float> values(static_cast<size_t>(nabla::shape_numel(shape)));
   for (size_t i = 0; i < values.size(); ++i) {
     // Varied, bounded values so no pass runs on denormals or trivially constant data.
     values[i] = value * static_cast<float>(static_cast<int64_t>(i % 17) - 8) / 8.0F;
   }
-  return values;
+  return nabla::tensor(values, shape);
 }
 
-struct ConvBuffers {
-  explicit ConvBuffers(const Conv2dGeometry& g)
-      : input(filled(g.batch * g.in_channels * g.in_h * g.in_w, 1.0F)),
-        weight(filled(g.out_channels * g.in_channels * g.kernel_h * g.kernel_w, 0.1F)),
-        bias(filled(g.out_channels, 0.01F)),
-        output(filled(g.batch * g.out_channels * g.out_h * g.out_w, 0.5F)) {}
-  std::vector<float> input, weight, bias, output;
+struct ConvTensors {
+  explicit ConvTensors(const Conv2dGeometry& g)
+      : input(filled({g.batch, g.in_channels, g.in_h, g.in_w}, 1.0F)),
+        weight(filled({g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}, 0.1F)),
+        bias(filled({g.out_channels}, 0.01F)),
+        output(filled({g.batch, g.out_channels, g.out_h, g.out_w}, 0.5F)) {}
+  Tensor input, weight, bias, output;
 };
+
+// The layers are 'valid' stride-1 convolutions: the default options.
+constexpr nabla::Conv2dOptions kConv{};
 
 void set_conv_counters(benchmark::State& state, const Conv2dGeometry& g) {
   state.SetLabel(layer_label(state.range(0)));
@@ -72,13 +76,13 @@ void set_conv_counters(benchmark::State& state, const Conv2dGeometry& g) {
       conv_flops(g) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// Each call allocates its output from the caching allocator, as the autograd op does.
 void BM_Conv2dForward(benchmark::State& state) {
   const Conv2dGeometry g = layer(state.range(0));
-  ConvBuffers b(g);
+  const ConvTensors t(g);
   for (auto _ : state) {
-    nabla::kernels::conv2d_forward(g, b.input.data(), b.weight.data(), b.bias.data(),
-                                   b.output.data());
-    benchmark::DoNotOptimize(b.output.data());
+    Tensor output = nabla::kernels::conv2d(t.input, t.weight, t.bias, kConv);
+    benchmark::DoNotOptimize(output.data_ptr<float>());
     benchmark::ClobberMemory();
   }
   set_conv_counters(state, g);
@@ -86,10 +90,11 @@ void BM_Conv2dForward(benchmark::State& state) {
 
 void BM_Conv2dBackwardInput(benchmark::State& state) {
   const Conv2dGeometry g = layer(state.range(0));
-  ConvBuffers b(g);
+  const ConvTensors t(g);
   for (auto _ : state) {
-    nabla::kernels::conv2d_backward_input(g, b.output.data(), b.weight.data(), b.input.data());
-    benchmark::DoNotOptimize(b.input.data());
+    Tensor grad_input =
+        nabla::kernels::conv2d_input_grad(t.output, t.weight, t.input.shape(), kConv);
+    benchmark::DoNotOptimize(grad_input.data_ptr<float>());
     benchmark::ClobberMemory();
   }
   set_conv_counters(state, g);
@@ -97,19 +102,20 @@ void BM_Conv2dBackwardInput(benchmark::State& state) {
 
 void BM_Conv2dBackwardWeight(benchmark::State& state) {
   const Conv2dGeometry g = layer(state.range(0));
-  ConvBuffers b(g);
+  const ConvTensors t(g);
   for (auto _ : state) {
-    nabla::kernels::conv2d_backward_weight(g, b.output.data(), b.input.data(), b.weight.data());
-    benchmark::DoNotOptimize(b.weight.data());
+    Tensor grad_weight =
+        nabla::kernels::conv2d_weight_grad(t.output, t.input, t.weight.shape(), kConv);
+    benchmark::DoNotOptimize(grad_weight.data_ptr<float>());
     benchmark::ClobberMemory();
   }
   set_conv_counters(state, g);
 }
 
 // MaxPooling2D 2x2 after the first convolution: [64, 32, 26, 26] -> [64, 32, 13, 13].
-constexpr Pool2dGeometry kPool = {kBatch, 32, 26, 26, 2, 2, 2, 2, 0, 0, 13, 13};
+constexpr nabla::Pool2dOptions kPool{};
 constexpr int64_t kPoolInput = kBatch * 32 * 26 * 26;
-constexpr int64_t kPoolOutput = kBatch * 32 * 13 * 13;
+Shape pool_input_shape() { return {kBatch, 32, 26, 26}; }
 
 void set_pool_counters(benchmark::State& state) {
   state.SetLabel("N64 C32 26x26 k2 s2");
@@ -119,26 +125,23 @@ void set_pool_counters(benchmark::State& state) {
 }
 
 void BM_MaxPool2dForward(benchmark::State& state) {
-  const std::vector<float> input = filled(kPoolInput, 1.0F);
-  std::vector<float> output(static_cast<size_t>(kPoolOutput));
-  std::vector<int64_t> argmax(static_cast<size_t>(kPoolOutput));
+  const Tensor input = filled(pool_input_shape(), 1.0F);
   for (auto _ : state) {
-    nabla::kernels::max_pool2d_forward(kPool, input.data(), output.data(), argmax.data());
-    benchmark::DoNotOptimize(output.data());
+    auto [output, argmax] = nabla::kernels::max_pool2d_with_argmax(input, kPool);
+    benchmark::DoNotOptimize(output.data_ptr<float>());
+    benchmark::DoNotOptimize(argmax.data_ptr<int64_t>());
     benchmark::ClobberMemory();
   }
   set_pool_counters(state);
 }
 
 void BM_MaxPool2dBackward(benchmark::State& state) {
-  const std::vector<float> input = filled(kPoolInput, 1.0F);
-  std::vector<float> output(static_cast<size_t>(kPoolOutput));
-  std::vector<int64_t> argmax(static_cast<size_t>(kPoolOutput));
-  nabla::kernels::max_pool2d_forward(kPool, input.data(), output.data(), argmax.data());
-  std::vector<float> grad_input(static_cast<size_t>(kPoolInput));
+  const Tensor input = filled(pool_input_shape(), 1.0F);
+  const auto [output, argmax] = nabla::kernels::max_pool2d_with_argmax(input, kPool);
   for (auto _ : state) {
-    nabla::kernels::max_pool2d_backward(kPool, output.data(), argmax.data(), grad_input.data());
-    benchmark::DoNotOptimize(grad_input.data());
+    Tensor grad_input =
+        nabla::kernels::max_pool2d_backward(output, argmax, pool_input_shape(), kPool);
+    benchmark::DoNotOptimize(grad_input.data_ptr<float>());
     benchmark::ClobberMemory();
   }
   set_pool_counters(state);

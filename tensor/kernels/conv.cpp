@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "tensor/kernels/gemm.h"
-#include "tensor/kernels/window.h"
+#include "tensor/kernels/kernels.h"
 
 namespace nabla::kernels {
 namespace {
@@ -276,31 +276,55 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
 
 }  // namespace
 
-void conv2d_forward(const Conv2dGeometry& g, const float* input, const float* weight,
-                    const float* bias, float* output) {
-  forward_impl(g, input, weight, bias, output);
-}
-void conv2d_forward(const Conv2dGeometry& g, const double* input, const double* weight,
-                    const double* bias, double* output) {
-  forward_impl(g, input, weight, bias, output);
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options) {
+  detail::check_floating_4d("conv2d", "input", input);
+  detail::check_floating_4d("conv2d", "weight", weight);
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0))) {
+    throw error("conv2d: bias of shape {} does not match {} output channels",
+                shape_str(bias.shape()), weight.size(0));
+  }
+  const Conv2dGeometry g = conv2d_geometry(input.shape(), weight.shape(), options);
+  const DType dtype = promote_types(input.dtype(), weight.dtype());
+  const Tensor input_c = contiguous(to_dtype(input, dtype));
+  const Tensor weight_c = contiguous(to_dtype(weight, dtype));
+  const Tensor bias_c = bias.defined() ? contiguous(to_dtype(bias, dtype)) : Tensor();
+  Tensor out = Tensor::empty({g.batch, g.out_channels, g.out_h, g.out_w}, dtype);
+  visit_floating(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    forward_impl(g, input_c.data_ptr<T>(), weight_c.data_ptr<T>(),
+                 bias_c.defined() ? bias_c.data_ptr<T>() : nullptr, out.data_ptr<T>());
+  });
+  return out;
 }
 
-void conv2d_backward_input(const Conv2dGeometry& g, const float* grad_output, const float* weight,
-                           float* grad_input) {
-  backward_input_impl(g, grad_output, weight, grad_input);
-}
-void conv2d_backward_input(const Conv2dGeometry& g, const double* grad_output, const double* weight,
-                           double* grad_input) {
-  backward_input_impl(g, grad_output, weight, grad_input);
+Tensor conv2d_input_grad(const Tensor& grad, const Tensor& weight, const Shape& input_shape,
+                         const Conv2dOptions& options) {
+  const Conv2dGeometry g = conv2d_geometry(input_shape, weight.shape(), options);
+  detail::check_output_grad("conv2d_input_grad", grad, {g.batch, g.out_channels, g.out_h, g.out_w});
+  const Tensor grad_c = contiguous(grad);
+  const Tensor weight_c = contiguous(to_dtype(weight, grad.dtype()));
+  Tensor out = Tensor::empty(input_shape, grad.dtype());
+  visit_floating(grad.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    backward_input_impl(g, grad_c.data_ptr<T>(), weight_c.data_ptr<T>(), out.data_ptr<T>());
+  });
+  return out;
 }
 
-void conv2d_backward_weight(const Conv2dGeometry& g, const float* grad_output, const float* input,
-                            float* grad_weight) {
-  backward_weight_impl(g, grad_output, input, grad_weight);
-}
-void conv2d_backward_weight(const Conv2dGeometry& g, const double* grad_output, const double* input,
-                            double* grad_weight) {
-  backward_weight_impl(g, grad_output, input, grad_weight);
+Tensor conv2d_weight_grad(const Tensor& grad, const Tensor& input, const Shape& weight_shape,
+                          const Conv2dOptions& options) {
+  const Conv2dGeometry g = conv2d_geometry(input.shape(), weight_shape, options);
+  detail::check_output_grad("conv2d_weight_grad", grad,
+                            {g.batch, g.out_channels, g.out_h, g.out_w});
+  const Tensor grad_c = contiguous(grad);
+  const Tensor input_c = contiguous(to_dtype(input, grad.dtype()));
+  Tensor out = Tensor::empty(weight_shape, grad.dtype());
+  visit_floating(grad.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    backward_weight_impl(g, grad_c.data_ptr<T>(), input_c.data_ptr<T>(), out.data_ptr<T>());
+  });
+  return out;
 }
 
 }  // namespace nabla::kernels

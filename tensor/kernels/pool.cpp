@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "tensor/kernels/window.h"
+#include "tensor/kernels/kernels.h"
 
 namespace nabla::kernels {
 namespace {
@@ -203,36 +203,62 @@ void avg_backward_impl(const Pool2dGeometry& g, const T* grad_output, T* grad_in
 
 }  // namespace
 
-void max_pool2d_forward(const Pool2dGeometry& g, const float* input, float* output,
-                        int64_t* argmax) {
-  max_forward_impl(g, input, output, argmax);
-}
-void max_pool2d_forward(const Pool2dGeometry& g, const double* input, double* output,
-                        int64_t* argmax) {
-  max_forward_impl(g, input, output, argmax);
-}
-
-void max_pool2d_backward(const Pool2dGeometry& g, const float* grad_output, const int64_t* argmax,
-                         float* grad_input) {
-  max_backward_impl(g, grad_output, argmax, grad_input);
-}
-void max_pool2d_backward(const Pool2dGeometry& g, const double* grad_output, const int64_t* argmax,
-                         double* grad_input) {
-  max_backward_impl(g, grad_output, argmax, grad_input);
+std::pair<Tensor, Tensor> max_pool2d_with_argmax(const Tensor& input,
+                                                 const Pool2dOptions& options) {
+  detail::check_floating_4d("max_pool2d", "input", input);
+  const Pool2dGeometry g = pool2d_geometry("max_pool2d", input.shape(), options);
+  const Tensor input_c = contiguous(input);
+  Tensor out = Tensor::empty({g.batch, g.channels, g.out_h, g.out_w}, input.dtype());
+  Tensor argmax = Tensor::empty(out.shape(), kInt64);
+  visit_floating(input.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    max_forward_impl(g, input_c.data_ptr<T>(), out.data_ptr<T>(), argmax.data_ptr<int64_t>());
+  });
+  return {out, argmax};
 }
 
-void avg_pool2d_forward(const Pool2dGeometry& g, const float* input, float* output) {
-  avg_forward_impl(g, input, output);
-}
-void avg_pool2d_forward(const Pool2dGeometry& g, const double* input, double* output) {
-  avg_forward_impl(g, input, output);
+Tensor max_pool2d_backward(const Tensor& grad, const Tensor& argmax, const Shape& input_shape,
+                           const Pool2dOptions& options) {
+  const Pool2dGeometry g = pool2d_geometry("max_pool2d", input_shape, options);
+  const Shape output_shape{g.batch, g.channels, g.out_h, g.out_w};
+  detail::check_output_grad("max_pool2d_backward", grad, output_shape);
+  if (argmax.shape() != output_shape || argmax.dtype() != kInt64) {
+    throw error("max_pool2d_backward: argmax must be int64 of the output shape {}, got {} {}",
+                shape_str(output_shape), dtype_name(argmax.dtype()), shape_str(argmax.shape()));
+  }
+  const Tensor grad_c = contiguous(grad);
+  const Tensor argmax_c = contiguous(argmax);
+  Tensor out = Tensor::empty(input_shape, grad.dtype());
+  visit_floating(grad.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    max_backward_impl(g, grad_c.data_ptr<T>(), argmax_c.data_ptr<int64_t>(), out.data_ptr<T>());
+  });
+  return out;
 }
 
-void avg_pool2d_backward(const Pool2dGeometry& g, const float* grad_output, float* grad_input) {
-  avg_backward_impl(g, grad_output, grad_input);
+Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& options) {
+  detail::check_floating_4d("avg_pool2d", "input", input);
+  const Pool2dGeometry g = pool2d_geometry("avg_pool2d", input.shape(), options);
+  const Tensor input_c = contiguous(input);
+  Tensor out = Tensor::empty({g.batch, g.channels, g.out_h, g.out_w}, input.dtype());
+  visit_floating(input.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    avg_forward_impl(g, input_c.data_ptr<T>(), out.data_ptr<T>());
+  });
+  return out;
 }
-void avg_pool2d_backward(const Pool2dGeometry& g, const double* grad_output, double* grad_input) {
-  avg_backward_impl(g, grad_output, grad_input);
+
+Tensor avg_pool2d_backward(const Tensor& grad, const Shape& input_shape,
+                           const Pool2dOptions& options) {
+  const Pool2dGeometry g = pool2d_geometry("avg_pool2d", input_shape, options);
+  detail::check_output_grad("avg_pool2d_backward", grad, {g.batch, g.channels, g.out_h, g.out_w});
+  const Tensor grad_c = contiguous(grad);
+  Tensor out = Tensor::empty(input_shape, grad.dtype());
+  visit_floating(grad.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    avg_backward_impl(g, grad_c.data_ptr<T>(), out.data_ptr<T>());
+  });
+  return out;
 }
 
 }  // namespace nabla::kernels

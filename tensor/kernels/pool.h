@@ -1,42 +1,30 @@
-// 2-D max and average pooling kernels (forward and backward) on raw contiguous NCHW buffers.
+// 2-D max and average pooling kernels (forward and backward) on NCHW tensors. Any layout in;
+// float32/float64; contiguous out.
 #pragma once
 
-#include <cstdint>
+#include <utility>
+
+#include "tensor/kernels/window.h"
+#include "tensor/tensor.h"
 
 namespace nabla::kernels {
 
-// Window (oh, ow) covers input rows [oh * stride_h - pad_top, + kernel_h) and the matching
-// columns; out-of-bounds positions (padding, including the padding after the input implied by
-// out_h/out_w) are ignored.
-struct Pool2dGeometry {
-  int64_t batch, channels, in_h, in_w;
-  int64_t kernel_h, kernel_w, stride_h, stride_w;
-  int64_t pad_top, pad_left;
-  int64_t out_h, out_w;
-};
+// input [N,C,H,W] -> (output [N,C,OH,OW], argmax [N,C,OH,OW] int64 holding h * W + w of the
+// maximum within its input plane). Ties go to the first maximum in row-major window order; a NaN
+// wins (the output is NaN, argmax the first NaN).
+std::pair<Tensor, Tensor> max_pool2d_with_argmax(const Tensor& input, const Pool2dOptions& options);
 
-// input [N,C,H,W] -> output [N,C,OH,OW]; argmax [N,C,OH,OW] holds h * in_w + w of the maximum
-// within its input plane. Ties go to the first maximum in row-major window order; a NaN wins
-// (the output is NaN, argmax the first NaN). A window lying entirely in padding gives -inf and
-// argmax -1.
-void max_pool2d_forward(const Pool2dGeometry& g, const float* input, float* output,
-                        int64_t* argmax);
-void max_pool2d_forward(const Pool2dGeometry& g, const double* input, double* output,
-                        int64_t* argmax);
-
-// Overwrites grad_input [N,C,H,W]: zero, then grad_output scattered to argmax (-1 is skipped).
-void max_pool2d_backward(const Pool2dGeometry& g, const float* grad_output, const int64_t* argmax,
-                         float* grad_input);
-void max_pool2d_backward(const Pool2dGeometry& g, const double* grad_output, const int64_t* argmax,
-                         double* grad_input);
+// grad_input [N,C,H,W] (input_shape): zero, then grad [N,C,OH,OW] scattered to argmax.
+Tensor max_pool2d_backward(const Tensor& grad, const Tensor& argmax, const Shape& input_shape,
+                           const Pool2dOptions& options);
 
 // Mean over the in-bounds elements of each window (padding is not counted, as Keras 'same' and
-// PyTorch count_include_pad=false). A window entirely in padding gives 0.
-void avg_pool2d_forward(const Pool2dGeometry& g, const float* input, float* output);
-void avg_pool2d_forward(const Pool2dGeometry& g, const double* input, double* output);
+// PyTorch count_include_pad=false).
+Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& options);
 
-// Overwrites grad_input [N,C,H,W]: each window spreads grad / count over its in-bounds elements.
-void avg_pool2d_backward(const Pool2dGeometry& g, const float* grad_output, float* grad_input);
-void avg_pool2d_backward(const Pool2dGeometry& g, const double* grad_output, double* grad_input);
+// grad_input [N,C,H,W] (input_shape): each window spreads grad / count over its in-bounds
+// elements.
+Tensor avg_pool2d_backward(const Tensor& grad, const Shape& input_shape,
+                           const Pool2dOptions& options);
 
 }  // namespace nabla::kernels

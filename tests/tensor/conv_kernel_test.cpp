@@ -1,4 +1,4 @@
-// Tests of the raw conv2d kernels against direct-loop references (double accumulation), finite
+// Tests of the conv2d kernels against direct-loop references (double accumulation), finite
 // differences, and bit-identical results across thread counts.
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -9,12 +9,18 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/kernels/conv.h"
+#include "tensor/kernels/kernels.h"
+#include "tests/support/expect_error.h"
 
 namespace {
 
+using nabla::Conv2dOptions;
+using nabla::Shape;
+using nabla::Tensor;
 using nabla::kernels::Conv2dGeometry;
 
 struct Spec {
@@ -41,6 +47,40 @@ Conv2dGeometry make_geometry(const Spec& s) {
           s.dilation_w,
           (s.in_h + s.pad_top + s.pad_bottom - span_h) / s.stride_h + 1,
           (s.in_w + s.pad_left + s.pad_right - span_w) / s.stride_w + 1};
+}
+
+Conv2dOptions options_of(const Spec& s) {
+  return {.stride = {s.stride_h, s.stride_w},
+          .padding = {s.pad_top, s.pad_bottom, s.pad_left, s.pad_right},
+          .dilation = {s.dilation_h, s.dilation_w}};
+}
+
+Shape input_shape(const Conv2dGeometry& g) { return {g.batch, g.in_channels, g.in_h, g.in_w}; }
+Shape weight_shape(const Conv2dGeometry& g) {
+  return {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+}
+Shape output_shape(const Conv2dGeometry& g) { return {g.batch, g.out_channels, g.out_h, g.out_w}; }
+
+template <typename T>
+nabla::DType dtype_of() {
+  return std::is_same_v<T, double> ? nabla::kFloat64 : nabla::kFloat32;
+}
+
+template <typename T>
+Tensor as_tensor(const std::vector<T>& values, const Shape& shape) {
+  if constexpr (std::is_same_v<T, double>) {
+    return nabla::tensor(values, shape, nabla::kFloat64);
+  } else {
+    return nabla::tensor(values, shape);
+  }
+}
+
+// The caching allocator hands a freed block to the next request of its size: filling one with
+// `value` and dropping it makes a kernel's output start as `value`, so a kernel that reads its
+// output before writing it shows up.
+template <typename T>
+void poison_next_allocation(const Shape& shape, double value) {
+  static_cast<void>(nabla::full(shape, value, dtype_of<T>()));
 }
 
 std::string describe(const Conv2dGeometry& g) {
@@ -230,24 +270,34 @@ void check_against_reference(const Spec& spec, bool with_bias, double tolerance)
   const auto abs_bias = absolute(bias);
   const T nan = std::numeric_limits<T>::quiet_NaN();
 
+  const Conv2dOptions o = options_of(spec);
+  const Tensor input_t = as_tensor(input, input_shape(g));
+  const Tensor weight_t = as_tensor(weight, weight_shape(g));
+  const Tensor grad_output_t = as_tensor(grad_output, output_shape(g));
+
   // Outputs start as NaN: the kernels must overwrite, never read them.
-  std::vector<T> output(static_cast<size_t>(output_size(g)), nan);
-  nabla::kernels::conv2d_forward(g, input.data(), weight.data(), with_bias ? bias.data() : nullptr,
-                                 output.data());
+  poison_next_allocation<T>(output_shape(g), nan);
+  const Tensor output = nabla::kernels::conv2d(
+      input_t, weight_t, with_bias ? as_tensor(bias, {g.out_channels}) : Tensor(), o);
+  ASSERT_EQ(output.shape(), output_shape(g));
   expect_close(
-      output, reference_forward(g, input, weight, with_bias ? &bias : nullptr),
+      output.to_vector<T>(), reference_forward(g, input, weight, with_bias ? &bias : nullptr),
       reference_forward(g, absolute(input), absolute(weight), with_bias ? &abs_bias : nullptr),
       tolerance, "output");
 
-  std::vector<T> grad_input(static_cast<size_t>(input_size(g)), nan);
-  nabla::kernels::conv2d_backward_input(g, grad_output.data(), weight.data(), grad_input.data());
-  expect_close(grad_input, reference_backward_input(g, grad_output, weight),
+  poison_next_allocation<T>(input_shape(g), nan);
+  const Tensor grad_input =
+      nabla::kernels::conv2d_input_grad(grad_output_t, weight_t, input_shape(g), o);
+  ASSERT_EQ(grad_input.shape(), input_shape(g));
+  expect_close(grad_input.to_vector<T>(), reference_backward_input(g, grad_output, weight),
                reference_backward_input(g, absolute(grad_output), absolute(weight)), tolerance,
                "grad_input");
 
-  std::vector<T> grad_weight(static_cast<size_t>(weight_size(g)), nan);
-  nabla::kernels::conv2d_backward_weight(g, grad_output.data(), input.data(), grad_weight.data());
-  expect_close(grad_weight, reference_backward_weight(g, grad_output, input),
+  poison_next_allocation<T>(weight_shape(g), nan);
+  const Tensor grad_weight =
+      nabla::kernels::conv2d_weight_grad(grad_output_t, input_t, weight_shape(g), o);
+  ASSERT_EQ(grad_weight.shape(), weight_shape(g));
+  expect_close(grad_weight.to_vector<T>(), reference_backward_weight(g, grad_output, input),
                reference_backward_weight(g, absolute(grad_output), absolute(input)), tolerance,
                "grad_weight");
 }
@@ -266,16 +316,21 @@ TEST(ConvKernel, DoubleMatchesDirectLoops) {
   }
 }
 
-// Input elements that no window reads get a gradient of exactly 0, even when grad_input held
-// garbage before the call.
+// Input elements that no window reads get a gradient of exactly 0, even when the output buffer
+// held garbage before the call.
 TEST(ConvKernel, UncoveredInputGetsExactlyZeroGradient) {
   // H=5, W=5, kernel 2, stride 2: row 4 and column 4 are never read.
-  const Conv2dGeometry g = make_geometry({2, 2, 5, 5, 3, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1});
+  const Spec spec{2, 2, 5, 5, 3, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1};
+  const Conv2dGeometry g = make_geometry(spec);
   ASSERT_EQ(g.out_h, 2);
   const auto grad_output = random_values<float>(output_size(g), 5);
   const auto weight = random_values<float>(weight_size(g), 6);
-  std::vector<float> grad_input(static_cast<size_t>(input_size(g)), 123.0F);
-  nabla::kernels::conv2d_backward_input(g, grad_output.data(), weight.data(), grad_input.data());
+  poison_next_allocation<float>(input_shape(g), 123.0);
+  const std::vector<float> grad_input =
+      nabla::kernels::conv2d_input_grad(as_tensor(grad_output, output_shape(g)),
+                                        as_tensor(weight, weight_shape(g)), input_shape(g),
+                                        options_of(spec))
+          .to_vector<float>();
   for (int64_t n = 0; n < g.batch; ++n) {
     for (int64_t c = 0; c < g.in_channels; ++c) {
       for (int64_t i = 0; i < 5; ++i) {
@@ -289,17 +344,20 @@ TEST(ConvKernel, UncoveredInputGetsExactlyZeroGradient) {
   }
 }
 
-// Loss L = sum(R * conv(x, w, b)): dL/dx = backward_input(R), dL/dw = backward_weight(R, x).
+// Loss L = sum(R * conv(x, w, b)): dL/dx = input_grad(R, w), dL/dw = weight_grad(R, x).
 void check_finite_differences(const Spec& spec) {
   const Conv2dGeometry g = make_geometry(spec);
   SCOPED_TRACE(describe(g));
+  const Conv2dOptions o = options_of(spec);
   auto input = random_values<double>(input_size(g), 7);
   auto weight = random_values<double>(weight_size(g), 8);
-  const auto bias = random_values<double>(g.out_channels, 9);
+  const Tensor bias = as_tensor(random_values<double>(g.out_channels, 9), {g.out_channels});
   const auto seed_grad = random_values<double>(output_size(g), 10);
-  std::vector<double> output(static_cast<size_t>(output_size(g)));
   auto loss = [&] {
-    nabla::kernels::conv2d_forward(g, input.data(), weight.data(), bias.data(), output.data());
+    const std::vector<double> output =
+        nabla::kernels::conv2d(as_tensor(input, input_shape(g)), as_tensor(weight, weight_shape(g)),
+                               bias, o)
+            .to_vector<double>();
     double sum = 0;
     for (size_t i = 0; i < output.size(); ++i) {
       sum += seed_grad[i] * output[i];
@@ -317,13 +375,16 @@ void check_finite_differences(const Spec& spec) {
     return (plus - minus) / (2 * kStep);
   };
 
-  std::vector<double> grad_input(input.size());
-  nabla::kernels::conv2d_backward_input(g, seed_grad.data(), weight.data(), grad_input.data());
+  const Tensor seed = as_tensor(seed_grad, output_shape(g));
+  const std::vector<double> grad_input =
+      nabla::kernels::conv2d_input_grad(seed, as_tensor(weight, weight_shape(g)), input_shape(g), o)
+          .to_vector<double>();
   for (size_t i = 0; i < input.size(); ++i) {
     EXPECT_NEAR(grad_input[i], numeric_gradient(input, i), 1e-8) << "input " << i;
   }
-  std::vector<double> grad_weight(weight.size());
-  nabla::kernels::conv2d_backward_weight(g, seed_grad.data(), input.data(), grad_weight.data());
+  const std::vector<double> grad_weight =
+      nabla::kernels::conv2d_weight_grad(seed, as_tensor(input, input_shape(g)), weight_shape(g), o)
+          .to_vector<double>();
   for (size_t i = 0; i < weight.size(); ++i) {
     EXPECT_NEAR(grad_weight[i], numeric_gradient(weight, i), 1e-8) << "weight " << i;
   }
@@ -336,24 +397,23 @@ TEST(ConvKernel, BackwardMatchesFiniteDifferences) {
 
 // Results must be bit-identical for any number of threads (fixed chunking, no float atomics).
 TEST(ConvKernel, BitIdenticalForAnyThreadCount) {
-  const Conv2dGeometry g = make_geometry({13, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
-  const auto input = random_values<float>(input_size(g), 11);
-  const auto weight = random_values<float>(weight_size(g), 12);
-  const auto bias = random_values<float>(g.out_channels, 13);
-  const auto grad_output = random_values<float>(output_size(g), 14);
+  const Spec spec{13, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+  const Conv2dGeometry g = make_geometry(spec);
+  const Conv2dOptions o = options_of(spec);
+  const Tensor input = as_tensor(random_values<float>(input_size(g), 11), input_shape(g));
+  const Tensor weight = as_tensor(random_values<float>(weight_size(g), 12), weight_shape(g));
+  const Tensor bias = as_tensor(random_values<float>(g.out_channels, 13), {g.out_channels});
+  const Tensor grad_output = as_tensor(random_values<float>(output_size(g), 14), output_shape(g));
   struct Results {
     std::vector<float> output, grad_input, grad_weight;
   };
   auto run = [&](int threads) {
     omp_set_num_threads(threads);
-    Results r{std::vector<float>(static_cast<size_t>(output_size(g))),
-              std::vector<float>(input.size()), std::vector<float>(weight.size())};
-    nabla::kernels::conv2d_forward(g, input.data(), weight.data(), bias.data(), r.output.data());
-    nabla::kernels::conv2d_backward_input(g, grad_output.data(), weight.data(),
-                                          r.grad_input.data());
-    nabla::kernels::conv2d_backward_weight(g, grad_output.data(), input.data(),
-                                           r.grad_weight.data());
-    return r;
+    return Results{nabla::kernels::conv2d(input, weight, bias, o).to_vector<float>(),
+                   nabla::kernels::conv2d_input_grad(grad_output, weight, input_shape(g), o)
+                       .to_vector<float>(),
+                   nabla::kernels::conv2d_weight_grad(grad_output, input, weight_shape(g), o)
+                       .to_vector<float>()};
   };
   const int saved_threads = omp_get_max_threads();
   const Results one = run(1);
@@ -371,13 +431,72 @@ TEST(ConvKernel, BitIdenticalForAnyThreadCount) {
 
 // A batch of zero images leaves nothing to write except a zero weight gradient.
 TEST(ConvKernel, EmptyBatchGivesZeroWeightGradient) {
-  Conv2dGeometry g = make_geometry({1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
-  g.batch = 0;
-  std::vector<float> grad_weight(static_cast<size_t>(weight_size(g)), 7.0F);
-  nabla::kernels::conv2d_backward_weight(g, nullptr, nullptr, grad_weight.data());
-  for (float v : grad_weight) {
+  const Spec spec{0, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+  const Conv2dGeometry g = make_geometry(spec);
+  poison_next_allocation<float>(weight_shape(g), 7.0);
+  const Tensor grad_weight = nabla::kernels::conv2d_weight_grad(nabla::zeros(output_shape(g)),
+                                                                nabla::zeros(input_shape(g)),
+                                                                weight_shape(g), options_of(spec));
+  ASSERT_EQ(grad_weight.shape(), weight_shape(g));
+  for (float v : grad_weight.to_vector<float>()) {
     EXPECT_EQ(v, 0.0F);
   }
+}
+
+// Any layout and mixed dtypes in: a transposed (non-contiguous) float32 input with a float64
+// weight gives the float64 result of the contiguous float64 operands.
+TEST(ConvKernel, TakesAnyLayoutAndPromotesDtypes) {
+  const Spec spec{2, 3, 5, 6, 2, 3, 2, 1, 2, 1, 0, 1, 1, 1, 1};
+  const Conv2dGeometry g = make_geometry(spec);
+  const Conv2dOptions o = options_of(spec);
+  const auto input = random_values<float>(input_size(g), 15);
+  const auto weight = random_values<double>(weight_size(g), 16);
+  // Stored as [N, C, W, H] and viewed as [N, C, H, W].
+  std::vector<float> transposed(input.size());
+  for (int64_t p = 0; p < g.batch * g.in_channels; ++p) {
+    for (int64_t h = 0; h < g.in_h; ++h) {
+      for (int64_t w = 0; w < g.in_w; ++w) {
+        transposed[static_cast<size_t>((p * g.in_w + w) * g.in_h + h)] =
+            input[static_cast<size_t>((p * g.in_h + h) * g.in_w + w)];
+      }
+    }
+  }
+  const std::vector<double>* const no_bias = nullptr;
+  const Tensor stored = as_tensor(transposed, {g.batch, g.in_channels, g.in_w, g.in_h});
+  const Tensor view = nabla::kernels::transpose(stored, 2, 3);
+  ASSERT_FALSE(view.is_contiguous());
+  const Tensor output =
+      nabla::kernels::conv2d(view, as_tensor(weight, weight_shape(g)), Tensor(), o);
+  ASSERT_EQ(output.dtype(), nabla::kFloat64);
+  expect_close(output.to_vector<double>(), reference_forward(g, input, weight, no_bias),
+               reference_forward(g, absolute(input), absolute(weight), no_bias), 1e-13, "output");
+}
+
+// The gradient kernels read grad as a contiguous [N, OC, OH, OW] buffer: any other shape, or an
+// int64 grad, is refused before anything is read.
+TEST(ConvKernel, GradientKernelsRefuseAMisfitGrad) {
+  const Conv2dOptions o{};
+  const Tensor input = nabla::zeros({2, 3, 5, 5});
+  const Tensor weight = nabla::zeros({4, 3, 3, 3});
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::conv2d_input_grad(nabla::zeros({2, 4, 3, 4}), weight, input.shape(),
+                                                o);
+      },
+      "conv2d_input_grad: grad of shape [2, 4, 3, 4] does not match the output shape [2, 4, 3, 3]");
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::conv2d_weight_grad(nabla::zeros({2, 4, 3, 3}, nabla::kInt64), input,
+                                                 weight.shape(), o);
+      },
+      "conv2d_weight_grad: grad must be float32 or float64, got int64");
+  // The geometry is validated as in the forward: channels must match.
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::conv2d_input_grad(nabla::zeros({2, 4, 3, 3}), weight, {2, 2, 5, 5},
+                                                o);
+      },
+      "conv2d: input of shape [2, 2, 5, 5] has 2 channels, weight of shape [4, 3, 3, 3] expects 3");
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Tests of the raw max/avg pooling kernels against direct-loop references, plus ties, NaN,
-// padding-only windows, padding-excluding averages and bit-identical results across threads.
+// Tests of the max/avg pooling kernels against direct-loop references, plus ties, NaN,
+// padding-excluding averages, any input layout and bit-identical results across threads.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -9,12 +9,19 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "tensor/kernels/kernels.h"
 #include "tensor/kernels/pool.h"
+#include "tests/support/expect_error.h"
 
 namespace {
 
+using nabla::Pool2dOptions;
+using nabla::Shape;
+using nabla::Tensor;
 using nabla::kernels::Pool2dGeometry;
 
 struct Spec {
@@ -35,6 +42,80 @@ Pool2dGeometry make_geometry(const Spec& s) {
           s.pad_left,
           (s.in_h + s.pad_top + s.pad_bottom - s.kernel_h) / s.stride_h + 1,
           (s.in_w + s.pad_left + s.pad_right - s.kernel_w) / s.stride_w + 1};
+}
+
+Pool2dOptions options_of(const Spec& s) {
+  return {.kernel = {s.kernel_h, s.kernel_w},
+          .stride = {s.stride_h, s.stride_w},
+          .padding = {s.pad_top, s.pad_bottom, s.pad_left, s.pad_right}};
+}
+
+Shape input_shape(const Spec& s) { return {s.batch, s.channels, s.in_h, s.in_w}; }
+Shape output_shape(const Spec& s) {
+  const Pool2dGeometry g = make_geometry(s);
+  return {g.batch, g.channels, g.out_h, g.out_w};
+}
+
+template <typename T>
+nabla::DType dtype_of() {
+  return std::is_same_v<T, double> ? nabla::kFloat64 : nabla::kFloat32;
+}
+
+template <typename T>
+Tensor as_tensor(const std::vector<T>& values, const Shape& shape) {
+  if constexpr (std::is_same_v<T, double>) {
+    return nabla::tensor(values, shape, nabla::kFloat64);
+  } else {
+    return nabla::tensor(values, shape);
+  }
+}
+
+// The caching allocator hands a freed block to the next request of its size: filling one with
+// `value` and dropping it makes a kernel's output start as `value`, so a kernel that reads its
+// output before writing it shows up.
+template <typename T>
+void poison_next_allocation(const Shape& shape, T value) {
+  static_cast<void>(nabla::full(shape, static_cast<double>(value), dtype_of<T>()));
+}
+
+// The kernels on vectors; each output starts as `poison`.
+template <typename T>
+std::pair<std::vector<T>, std::vector<int64_t>> max_forward(
+    const Spec& s, const std::vector<T>& input, T poison = std::numeric_limits<T>::quiet_NaN()) {
+  poison_next_allocation(output_shape(s), poison);
+  const auto [output, argmax] =
+      nabla::kernels::max_pool2d_with_argmax(as_tensor(input, input_shape(s)), options_of(s));
+  EXPECT_EQ(output.shape(), output_shape(s));
+  EXPECT_EQ(argmax.dtype(), nabla::kInt64);
+  return {output.template to_vector<T>(), argmax.template to_vector<int64_t>()};
+}
+
+template <typename T>
+std::vector<T> max_backward(const Spec& s, const std::vector<T>& grad_output,
+                            const std::vector<int64_t>& argmax,
+                            T poison = std::numeric_limits<T>::quiet_NaN()) {
+  poison_next_allocation(input_shape(s), poison);
+  return nabla::kernels::max_pool2d_backward(as_tensor(grad_output, output_shape(s)),
+                                             nabla::tensor(argmax, output_shape(s)), input_shape(s),
+                                             options_of(s))
+      .template to_vector<T>();
+}
+
+template <typename T>
+std::vector<T> avg_forward(const Spec& s, const std::vector<T>& input,
+                           T poison = std::numeric_limits<T>::quiet_NaN()) {
+  poison_next_allocation(output_shape(s), poison);
+  return nabla::kernels::avg_pool2d(as_tensor(input, input_shape(s)), options_of(s))
+      .template to_vector<T>();
+}
+
+template <typename T>
+std::vector<T> avg_backward(const Spec& s, const std::vector<T>& grad_output,
+                            T poison = std::numeric_limits<T>::quiet_NaN()) {
+  poison_next_allocation(input_shape(s), poison);
+  return nabla::kernels::avg_pool2d_backward(as_tensor(grad_output, output_shape(s)),
+                                             input_shape(s), options_of(s))
+      .template to_vector<T>();
 }
 
 std::string describe(const Pool2dGeometry& g) {
@@ -171,7 +252,7 @@ std::vector<Spec> specs() {
       {3, 1, 6, 6, 3, 3, 2, 2, 0, 0, 1, 1},     // TF 'same' stride 2: pad only after
       {1, 3, 7, 9, 3, 2, 2, 1, 1, 0, 0, 1},     // 3x2 kernel, strides 2/1
       {3, 3, 5, 6, 1, 1, 1, 1, 0, 0, 0, 0},     // 1x1 identity
-      {1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},     // windows entirely in padding
+      {2, 2, 3, 4, 2, 3, 1, 2, 1, 2, 1, 1},     // padding one short of the window
       {4, 16, 26, 26, 2, 2, 2, 2, 0, 0, 0, 0},  // large enough for the parallel path
       {2, 8, 33, 31, 3, 3, 2, 2, 1, 1, 1, 1},   // parallel, overlapping, padded
   };
@@ -183,36 +264,25 @@ void check_against_reference(const Spec& spec, double tolerance) {
   SCOPED_TRACE(describe(g));
   const auto input = random_values<T>(input_size(g), 1);
   const auto grad_output = random_values<T>(output_size(g), 2);
-  const T nan = std::numeric_limits<T>::quiet_NaN();
 
   const MaxReference max_ref = reference_max(g, input, grad_output);
-  std::vector<T> output(output_size(g), nan);
-  std::vector<int64_t> argmax(output_size(g), 12345);
-  nabla::kernels::max_pool2d_forward(g, input.data(), output.data(), argmax.data());
+  const auto [output, argmax] = max_forward(spec, input);
   expect_near_all(output, max_ref.output, 0.0, "max output");
   EXPECT_EQ(argmax, max_ref.argmax);
-  std::vector<T> grad_input(input_size(g), nan);
-  nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), grad_input.data());
-  expect_near_all(grad_input, max_ref.grad_input, tolerance, "max grad_input");
+  const std::vector<T> max_grad = max_backward(spec, grad_output, argmax);
+  expect_near_all(max_grad, max_ref.grad_input, tolerance, "max grad_input");
 
   const AvgReference avg_ref = reference_avg(g, input, grad_output);
-  std::fill(output.begin(), output.end(), nan);
-  nabla::kernels::avg_pool2d_forward(g, input.data(), output.data());
-  expect_near_all(output, avg_ref.output, tolerance, "avg output");
-  std::fill(grad_input.begin(), grad_input.end(), nan);
-  nabla::kernels::avg_pool2d_backward(g, grad_output.data(), grad_input.data());
-  expect_near_all(grad_input, avg_ref.grad_input, tolerance, "avg grad_input");
+  expect_near_all(avg_forward(spec, input), avg_ref.output, tolerance, "avg output");
+  const std::vector<T> avg_grad = avg_backward(spec, grad_output);
+  expect_near_all(avg_grad, avg_ref.grad_input, tolerance, "avg grad_input");
 
   // Elements no window covers get exactly zero from both backwards (the references say which).
-  std::vector<T> avg_grad = grad_input;
-  nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), grad_input.data());
-  const std::vector<T> ones(output_size(g), T(1));
-  std::vector<T> coverage(input_size(g), nan);
-  nabla::kernels::avg_pool2d_backward(g, ones.data(), coverage.data());
+  const std::vector<T> coverage = avg_backward(spec, std::vector<T>(output_size(g), T(1)));
   for (size_t i = 0; i < coverage.size(); ++i) {
     if (coverage[i] == T(0)) {
       EXPECT_EQ(avg_grad[i], T(0)) << i;
-      EXPECT_EQ(grad_input[i], T(0)) << i;
+      EXPECT_EQ(max_grad[i], T(0)) << i;
     }
   }
 }
@@ -231,17 +301,13 @@ TEST(PoolKernel, DoubleMatchesDirectLoops) {
 
 TEST(PoolKernel, UncoveredRowsAndColumnsGetZeroGradient) {
   // H=W=5, 2x2 stride 2: row 4 and column 4 belong to no window.
-  const Pool2dGeometry g = make_geometry({1, 1, 5, 5, 2, 2, 2, 2, 0, 0, 0, 0});
-  ASSERT_EQ(g.out_h, 2);
+  const Spec spec{1, 1, 5, 5, 2, 2, 2, 2, 0, 0, 0, 0};
+  ASSERT_EQ(make_geometry(spec).out_h, 2);
   const auto input = random_values<float>(25, 3);
   const std::vector<float> grad_output(4, 1.0F);
-  std::vector<float> output(4);
-  std::vector<int64_t> argmax(4);
-  nabla::kernels::max_pool2d_forward(g, input.data(), output.data(), argmax.data());
-  std::vector<float> max_grad(25, 9.0F);
-  nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), max_grad.data());
-  std::vector<float> avg_grad(25, 9.0F);
-  nabla::kernels::avg_pool2d_backward(g, grad_output.data(), avg_grad.data());
+  const std::vector<int64_t> argmax = max_forward(spec, input).second;
+  const std::vector<float> max_grad = max_backward(spec, grad_output, argmax, 9.0F);
+  const std::vector<float> avg_grad = avg_backward(spec, grad_output, 9.0F);
   float max_total = 0;
   for (int64_t i = 0; i < 5; ++i) {
     EXPECT_EQ(max_grad[static_cast<size_t>(20 + i)], 0.0F);
@@ -260,7 +326,7 @@ TEST(PoolKernel, UncoveredRowsAndColumnsGetZeroGradient) {
 
 // Equal maxima: the first in row-major window order wins and alone receives the gradient.
 TEST(PoolKernel, MaxTieGoesToFirstMaximum) {
-  const Pool2dGeometry g = make_geometry({1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0});
+  const Spec spec{1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0};
   // clang-format off
   const std::vector<float> input = {
       1, 5, 7, 7,
@@ -268,15 +334,10 @@ TEST(PoolKernel, MaxTieGoesToFirstMaximum) {
       0, 0, -3, -1,
       0, 0, -1, -3};
   // clang-format on
-  std::vector<float> output(4);
-  std::vector<int64_t> argmax(4);
-  nabla::kernels::max_pool2d_forward(g, input.data(), output.data(), argmax.data());
+  const auto [output, argmax] = max_forward(spec, input);
   EXPECT_EQ(output, (std::vector<float>{5, 7, 0, -1}));
   EXPECT_EQ(argmax, (std::vector<int64_t>{1, 2, 8, 11}));
 
-  const std::vector<float> grad_output = {1, 2, 3, 4};
-  std::vector<float> grad_input(16, -1.0F);
-  nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), grad_input.data());
   // clang-format off
   const std::vector<float> expected = {
       0, 1, 2, 0,
@@ -284,118 +345,77 @@ TEST(PoolKernel, MaxTieGoesToFirstMaximum) {
       3, 0, 0, 4,
       0, 0, 0, 0};
   // clang-format on
-  EXPECT_EQ(grad_input, expected);
+  EXPECT_EQ(max_backward(spec, std::vector<float>{1, 2, 3, 4}, argmax, -1.0F), expected);
 }
 
 // Overlapping windows that pick the same element add their gradients there.
 TEST(PoolKernel, MaxOverlappingWindowsAccumulate) {
-  const Pool2dGeometry g = make_geometry({1, 1, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0});
+  const Spec spec{1, 1, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0};
   const std::vector<double> input = {0, 0, 0, 0, 9, 0, 0, 0, 0};
-  std::vector<double> output(4);
-  std::vector<int64_t> argmax(4);
-  nabla::kernels::max_pool2d_forward(g, input.data(), output.data(), argmax.data());
+  const std::vector<int64_t> argmax = max_forward(spec, input).second;
   EXPECT_EQ(argmax, (std::vector<int64_t>{4, 4, 4, 4}));
-  const std::vector<double> grad_output = {1, 2, 3, 4};
-  std::vector<double> grad_input(9);
-  nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), grad_input.data());
-  EXPECT_EQ(grad_input, (std::vector<double>{0, 0, 0, 0, 10, 0, 0, 0, 0}));
+  EXPECT_EQ(max_backward(spec, std::vector<double>{1, 2, 3, 4}, argmax),
+            (std::vector<double>{0, 0, 0, 0, 10, 0, 0, 0, 0}));
 }
 
 // Like PyTorch: any NaN in a window makes that output NaN; other windows are unaffected.
 TEST(PoolKernel, MaxPropagatesNaN) {
-  const Pool2dGeometry g = make_geometry({1, 1, 2, 6, 2, 2, 2, 2, 0, 0, 0, 0});
+  const Spec spec{1, 1, 2, 6, 2, 2, 2, 2, 0, 0, 0, 0};
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   // Windows: {NaN first, then larger}, {larger first, then NaN}, {no NaN}.
   const std::vector<float> input = {nan, 3, 4, 1, 1, 2, 1, 9, nan, 1, 2, inf};
-  std::vector<float> output(3);
-  std::vector<int64_t> argmax(3);
-  nabla::kernels::max_pool2d_forward(g, input.data(), output.data(), argmax.data());
+  const auto [output, argmax] = max_forward(spec, input, 0.0F);
   EXPECT_TRUE(std::isnan(output[0]));
   EXPECT_TRUE(std::isnan(output[1]));
   EXPECT_EQ(output[2], inf);
   EXPECT_EQ(argmax, (std::vector<int64_t>{0, 8, 11}));
 }
 
-// A window of -inf still picks its first element; a window entirely in padding gives -inf,
-// argmax -1, no gradient; its average is 0.
-TEST(PoolKernel, NegativeInfinityAndPaddingOnlyWindows) {
+// A window of -inf still picks its first element.
+TEST(PoolKernel, NegativeInfinityWindowPicksItsFirstElement) {
   const float inf = std::numeric_limits<float>::infinity();
-  {
-    const Pool2dGeometry g = make_geometry({1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0});
-    const std::vector<float> input = {-inf, -inf, -inf, -inf};
-    float output = 0;
-    int64_t argmax = 7;
-    nabla::kernels::max_pool2d_forward(g, input.data(), &output, &argmax);
-    EXPECT_EQ(output, -inf);
-    EXPECT_EQ(argmax, 0);
-  }
-  {
-    // 1x1 kernel with padding 1 around a 1x1 input: only the centre window sees the input.
-    const Pool2dGeometry g = make_geometry({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1});
-    ASSERT_EQ(g.out_h, 3);
-    const float input = 5;
-    std::vector<float> output(9);
-    std::vector<int64_t> argmax(9);
-    nabla::kernels::max_pool2d_forward(g, &input, output.data(), argmax.data());
-    for (size_t i = 0; i < 9; ++i) {
-      EXPECT_EQ(output[i], i == 4 ? 5.0F : -inf) << i;
-      EXPECT_EQ(argmax[i], i == 4 ? 0 : -1) << i;
-    }
-    const std::vector<float> grad_output(9, 1.0F);
-    float grad_input = -1;
-    nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), &grad_input);
-    EXPECT_EQ(grad_input, 1.0F);
-    nabla::kernels::avg_pool2d_forward(g, &input, output.data());
-    for (size_t i = 0; i < 9; ++i) {
-      EXPECT_EQ(output[i], i == 4 ? 5.0F : 0.0F) << i;
-    }
-    nabla::kernels::avg_pool2d_backward(g, grad_output.data(), &grad_input);
-    EXPECT_EQ(grad_input, 1.0F);
-  }
+  const Spec spec{1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0};
+  const auto [output, argmax] = max_forward(spec, std::vector<float>(4, -inf), 0.0F);
+  EXPECT_EQ(output, (std::vector<float>{-inf}));
+  EXPECT_EQ(argmax, (std::vector<int64_t>{0}));
 }
 
 // Padding is not counted: a 3x3 'same' average of ones is exactly 1 everywhere, and a corner
 // window averages its 4 in-bounds elements.
 TEST(PoolKernel, AvgCountsOnlyInBoundsElements) {
-  const Pool2dGeometry g = make_geometry({1, 1, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1});
-  const std::vector<float> ones(16, 1.0F);
-  std::vector<float> output(16);
-  nabla::kernels::avg_pool2d_forward(g, ones.data(), output.data());
-  for (float v : output) {
+  const Spec spec{1, 1, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1};
+  for (float v : avg_forward(spec, std::vector<float>(16, 1.0F))) {
     EXPECT_EQ(v, 1.0F);
   }
   std::vector<float> input(16);
   for (size_t i = 0; i < 16; ++i) {
     input[i] = static_cast<float>(i);
   }
-  nabla::kernels::avg_pool2d_forward(g, input.data(), output.data());
+  const std::vector<float> output = avg_forward(spec, input);
   EXPECT_FLOAT_EQ(output[0], (0.0F + 1 + 4 + 5) / 4);          // corner: 4 elements
   EXPECT_FLOAT_EQ(output[1], (0.0F + 1 + 2 + 4 + 5 + 6) / 6);  // edge: 6 elements
   EXPECT_FLOAT_EQ(output[5], (0.0F + 1 + 2 + 4 + 5 + 6 + 8 + 9 + 10) / 9);
   // Backward: the corner input receives 1/4 (own corner window) + 2 * 1/6 + 1/9.
-  const std::vector<float> grad_output(16, 1.0F);
-  std::vector<float> grad_input(16);
-  nabla::kernels::avg_pool2d_backward(g, grad_output.data(), grad_input.data());
+  const std::vector<float> grad_input = avg_backward(spec, std::vector<float>(16, 1.0F));
   EXPECT_FLOAT_EQ(grad_input[0], 1.0F / 4 + 2.0F / 6 + 1.0F / 9);
 }
 
 // The average is linear: its backward must be the exact adjoint (checked by finite differences).
 TEST(PoolKernel, AvgBackwardMatchesFiniteDifferences) {
-  const Pool2dGeometry g = make_geometry({2, 2, 5, 6, 3, 2, 2, 1, 1, 0, 1, 1});
+  const Spec spec{2, 2, 5, 6, 3, 2, 2, 1, 1, 0, 1, 1};
+  const Pool2dGeometry g = make_geometry(spec);
   auto input = random_values<double>(input_size(g), 4);
   const auto seed_grad = random_values<double>(output_size(g), 5);
-  std::vector<double> output(output_size(g));
   auto loss = [&] {
-    nabla::kernels::avg_pool2d_forward(g, input.data(), output.data());
+    const std::vector<double> output = avg_forward(spec, input);
     double sum = 0;
     for (size_t i = 0; i < output.size(); ++i) {
       sum += seed_grad[i] * output[i];
     }
     return sum;
   };
-  std::vector<double> grad_input(input.size());
-  nabla::kernels::avg_pool2d_backward(g, seed_grad.data(), grad_input.data());
+  const std::vector<double> grad_input = avg_backward(spec, seed_grad);
   for (size_t i = 0; i < input.size(); ++i) {
     const double saved = input[i];
     input[i] = saved + 1e-4;
@@ -407,31 +427,74 @@ TEST(PoolKernel, AvgBackwardMatchesFiniteDifferences) {
   }
 }
 
+// Any layout in: a transposed (non-contiguous) input pools like its contiguous copy.
+TEST(PoolKernel, TakesAnyLayout) {
+  const Spec spec{2, 3, 7, 6, 3, 2, 2, 1, 1, 0, 1, 1};
+  const auto input = random_values<float>(input_size(make_geometry(spec)), 8);
+  // The [N, C, W, H] tensor whose transpose is `input` as [N, C, H, W].
+  const Tensor stored = nabla::kernels::contiguous(
+      nabla::kernels::transpose(as_tensor(input, input_shape(spec)), 2, 3));
+  const Tensor view = nabla::kernels::transpose(stored, 2, 3);
+  ASSERT_FALSE(view.is_contiguous());
+  const auto [output, argmax] = nabla::kernels::max_pool2d_with_argmax(view, options_of(spec));
+  const auto [expected, expected_argmax] = max_forward(spec, input);
+  EXPECT_EQ(output.to_vector<float>(), expected);
+  EXPECT_EQ(argmax.to_vector<int64_t>(), expected_argmax);
+  EXPECT_EQ(nabla::kernels::avg_pool2d(view, options_of(spec)).to_vector<float>(),
+            avg_forward(spec, input));
+}
+
 TEST(PoolKernel, BitIdenticalForAnyThreadCount) {
-  const Pool2dGeometry g = make_geometry({5, 7, 30, 30, 3, 3, 2, 2, 1, 1, 1, 1});
+  const Spec spec{5, 7, 30, 30, 3, 3, 2, 2, 1, 1, 1, 1};
+  const Pool2dGeometry g = make_geometry(spec);
   const auto input = random_values<float>(input_size(g), 6);
   const auto grad_output = random_values<float>(output_size(g), 7);
   auto run = [&](int threads) {
     omp_set_num_threads(threads);
-    std::vector<float> out(output_size(g) * 2 + input_size(g) * 2);
-    std::vector<int64_t> argmax(output_size(g));
-    float* max_out = out.data();
-    float* avg_out = max_out + output_size(g);
-    float* max_grad = avg_out + output_size(g);
-    float* avg_grad = max_grad + input_size(g);
-    nabla::kernels::max_pool2d_forward(g, input.data(), max_out, argmax.data());
-    nabla::kernels::max_pool2d_backward(g, grad_output.data(), argmax.data(), max_grad);
-    nabla::kernels::avg_pool2d_forward(g, input.data(), avg_out);
-    nabla::kernels::avg_pool2d_backward(g, grad_output.data(), avg_grad);
+    const auto [max_out, argmax] = max_forward(spec, input);
+    std::vector<float> out = max_out;
+    const std::vector<float> max_grad = max_backward(spec, grad_output, argmax);
+    const std::vector<float> avg_out = avg_forward(spec, input);
+    const std::vector<float> avg_grad = avg_backward(spec, grad_output);
+    out.insert(out.end(), avg_out.begin(), avg_out.end());
+    out.insert(out.end(), max_grad.begin(), max_grad.end());
+    out.insert(out.end(), avg_grad.begin(), avg_grad.end());
     return out;
   };
   const int saved_threads = omp_get_max_threads();
   const std::vector<float> one = run(1);
   for (int threads : {2, 3}) {
     const std::vector<float> many = run(threads);
+    ASSERT_EQ(one.size(), many.size());
     EXPECT_EQ(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)), 0) << threads;
   }
   omp_set_num_threads(saved_threads);
+}
+
+// The backward kernels read grad and argmax as contiguous [N, C, OH, OW] buffers, and argmax as
+// indices: a misfit shape or dtype is refused before anything is read or written.
+TEST(PoolKernel, BackwardKernelsRefuseAMisfitGradOrArgmax) {
+  const Pool2dOptions o{};
+  const Shape input{1, 2, 4, 4};
+  const Tensor grad = nabla::zeros({1, 2, 2, 2});
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::avg_pool2d_backward(nabla::zeros({1, 2, 2, 3}), input, o);
+      },
+      "avg_pool2d_backward: grad of shape [1, 2, 2, 3] does not match the output shape "
+      "[1, 2, 2, 2]");
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::max_pool2d_backward(grad, nabla::zeros({1, 2, 2, 2}), input, o);
+      },
+      "max_pool2d_backward: argmax must be int64 of the output shape [1, 2, 2, 2], got float32");
+  nabla::testing::expect_error_containing(
+      [&] {
+        (void)nabla::kernels::max_pool2d_backward(grad, nabla::zeros({1, 2, 4}, nabla::kInt64),
+                                                  input, o);
+      },
+      "max_pool2d_backward: argmax must be int64 of the output shape [1, 2, 2, 2], got int64 "
+      "[1, 2, 4]");
 }
 
 }  // namespace
