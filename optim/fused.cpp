@@ -67,7 +67,7 @@ struct SgdArgs {
   bool nesterov;
 };
 
-enum class Momentum { kNone, kFirst, kRunning };
+enum class Momentum { None, First, Running };
 
 template <typename T, bool kDecay, Momentum kMomentum, bool kNesterov>
 [[gnu::always_inline]] inline void sgd_loop(T* __restrict p, const T* __restrict g,
@@ -80,9 +80,9 @@ template <typename T, bool kDecay, Momentum kMomentum, bool kNesterov>
   for (int64_t i = 0; i < n; ++i) {
     T d = g[i];
     if constexpr (kDecay) d = d + p[i] * weight_decay;
-    if constexpr (kMomentum != Momentum::kNone) {
+    if constexpr (kMomentum != Momentum::None) {
       T b = d;
-      if constexpr (kMomentum == Momentum::kRunning) b = buf[i] * momentum + d * keep;
+      if constexpr (kMomentum == Momentum::Running) b = buf[i] * momentum + d * keep;
       buf[i] = b;
       if constexpr (kNesterov) {
         d = d + b * momentum;
@@ -98,17 +98,17 @@ template <typename T, bool kDecay>
 [[gnu::always_inline]] inline void sgd_momentum(T* __restrict p, const T* __restrict g,
                                                 T* __restrict buf, int64_t n, const SgdArgs<T>& a) {
   if (!a.use_momentum) {
-    sgd_loop<T, kDecay, Momentum::kNone, false>(p, g, buf, n, a);
+    sgd_loop<T, kDecay, Momentum::None, false>(p, g, buf, n, a);
   } else if (a.first_step) {
     if (a.nesterov) {
-      sgd_loop<T, kDecay, Momentum::kFirst, true>(p, g, buf, n, a);
+      sgd_loop<T, kDecay, Momentum::First, true>(p, g, buf, n, a);
     } else {
-      sgd_loop<T, kDecay, Momentum::kFirst, false>(p, g, buf, n, a);
+      sgd_loop<T, kDecay, Momentum::First, false>(p, g, buf, n, a);
     }
   } else if (a.nesterov) {
-    sgd_loop<T, kDecay, Momentum::kRunning, true>(p, g, buf, n, a);
+    sgd_loop<T, kDecay, Momentum::Running, true>(p, g, buf, n, a);
   } else {
-    sgd_loop<T, kDecay, Momentum::kRunning, false>(p, g, buf, n, a);
+    sgd_loop<T, kDecay, Momentum::Running, false>(p, g, buf, n, a);
   }
 }
 
@@ -254,7 +254,7 @@ struct AdamArgs {
   bool amsgrad;
 };
 
-enum class Decay { kNone, kL2, kDecoupled };
+enum class Decay { None, L2, Decoupled };
 
 template <typename T, Decay kDecay, bool kAmsgrad>
 [[gnu::always_inline]] inline void adam_loop(T* __restrict p, const T* __restrict g,
@@ -273,8 +273,8 @@ template <typename T, Decay kDecay, bool kAmsgrad>
   for (int64_t i = 0; i < n; ++i) {
     T pi = p[i];
     T gi = g[i];
-    if constexpr (kDecay == Decay::kDecoupled) pi = pi * decay_factor;
-    if constexpr (kDecay == Decay::kL2) gi = gi + pi * weight_decay;
+    if constexpr (kDecay == Decay::Decoupled) pi = pi * decay_factor;
+    if constexpr (kDecay == Decay::L2) gi = gi + pi * weight_decay;
     const T mi = m[i] * beta1 + gi * one_minus_beta1;
     m[i] = mi;
     T vi = v[i] * beta2 + (gi * gi) * one_minus_beta2;
@@ -311,9 +311,9 @@ template <typename T>
   T* v_max = a.v_max != nullptr ? a.v_max + begin : nullptr;
   const int64_t n = end - begin;
   switch (static_cast<Decay>(a.decay)) {
-    case Decay::kNone: adam_amsgrad<T, Decay::kNone>(p, g, m, v, v_max, n, a); break;
-    case Decay::kL2: adam_amsgrad<T, Decay::kL2>(p, g, m, v, v_max, n, a); break;
-    case Decay::kDecoupled: adam_amsgrad<T, Decay::kDecoupled>(p, g, m, v, v_max, n, a); break;
+    case Decay::None: adam_amsgrad<T, Decay::None>(p, g, m, v, v_max, n, a); break;
+    case Decay::L2: adam_amsgrad<T, Decay::L2>(p, g, m, v, v_max, n, a); break;
+    case Decay::Decoupled: adam_amsgrad<T, Decay::Decoupled>(p, g, m, v, v_max, n, a); break;
   }
 }
 
@@ -432,8 +432,8 @@ void rmsprop(const RmspropUpdate& u, const Tensor& param, const Tensor& grad,
 
 void adam(const AdamUpdate& u, const Tensor& param, const Tensor& grad, const Tensor& m,
           const Tensor& v, const Tensor& v_max) {
-  detail::Decay decay = detail::Decay::kNone;
-  if (u.weight_decay != 0.0) decay = u.decoupled ? detail::Decay::kDecoupled : detail::Decay::kL2;
+  detail::Decay decay = detail::Decay::None;
+  if (u.weight_decay != 0.0) decay = u.decoupled ? detail::Decay::Decoupled : detail::Decay::L2;
   visit_floating(param.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const detail::AdamArgs<T> args{

@@ -31,10 +31,10 @@ struct ParameterSet {
 };
 
 const std::vector<ParameterSet>& parameter_sets() {
-  static const std::vector<ParameterSet> sets = {
+  static const std::vector<ParameterSet> kSets = {
       {"mlp", {{784, 512}, {512}, {512, 10}, {10}}},
       {"cnn", {{32, 1, 3, 3}, {32}, {64, 32, 3, 3}, {64}, {1600, 128}, {128}, {128, 10}, {10}}}};
-  return sets;
+  return kSets;
 }
 
 int64_t total_numel(const Shapes& shapes) {

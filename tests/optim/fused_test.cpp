@@ -23,7 +23,7 @@ namespace {
 
 using testing::diff::Rng;
 
-enum class Kind { kSgd, kRmsprop, kAdam, kAdamW, kAdagrad };
+enum class Kind { Sgd, Rmsprop, Adam, AdamW, Adagrad };
 
 struct Config {
   Kind kind;
@@ -49,14 +49,14 @@ struct Config {
 std::vector<Config> all_configs() {
   std::vector<Config> out;
   for (const double wd : {0.0, 0.1}) {
-    out.push_back({.kind = Kind::kSgd, .learning_rate = 0.05, .weight_decay = wd});
-    out.push_back({.kind = Kind::kSgd, .learning_rate = 0.05, .weight_decay = wd, .momentum = 0.9});
-    out.push_back({.kind = Kind::kSgd,
+    out.push_back({.kind = Kind::Sgd, .learning_rate = 0.05, .weight_decay = wd});
+    out.push_back({.kind = Kind::Sgd, .learning_rate = 0.05, .weight_decay = wd, .momentum = 0.9});
+    out.push_back({.kind = Kind::Sgd,
                    .learning_rate = 0.05,
                    .weight_decay = wd,
                    .momentum = 0.9,
                    .nesterov = true});
-    out.push_back({.kind = Kind::kSgd,
+    out.push_back({.kind = Kind::Sgd,
                    .learning_rate = 0.05,
                    .weight_decay = wd,
                    .momentum = 0.8,
@@ -65,7 +65,7 @@ std::vector<Config> all_configs() {
       for (const double momentum : {0.0, 0.9}) {
         // NOTE: centered, v - a^2 cancels when a coordinate's gradients are nearly equal; a
         // larger eps keeps the comparison with the double loop well conditioned.
-        out.push_back({.kind = Kind::kRmsprop,
+        out.push_back({.kind = Kind::Rmsprop,
                        .learning_rate = 0.01,
                        .weight_decay = wd,
                        .momentum = momentum,
@@ -75,12 +75,12 @@ std::vector<Config> all_configs() {
     }
     for (const bool amsgrad : {false, true}) {
       out.push_back(
-          {.kind = Kind::kAdam, .learning_rate = 0.01, .weight_decay = wd, .amsgrad = amsgrad});
+          {.kind = Kind::Adam, .learning_rate = 0.01, .weight_decay = wd, .amsgrad = amsgrad});
       out.push_back(
-          {.kind = Kind::kAdamW, .learning_rate = 0.01, .weight_decay = wd, .amsgrad = amsgrad});
+          {.kind = Kind::AdamW, .learning_rate = 0.01, .weight_decay = wd, .amsgrad = amsgrad});
     }
     for (const double acc0 : {0.1, 0.0}) {
-      out.push_back({.kind = Kind::kAdagrad,
+      out.push_back({.kind = Kind::Adagrad,
                      .learning_rate = 0.01,
                      .weight_decay = wd,
                      .initial_accumulator = acc0});
@@ -91,31 +91,31 @@ std::vector<Config> all_configs() {
 
 std::unique_ptr<Optimizer> make(const Config& c, std::vector<Tensor> params) {
   switch (c.kind) {
-    case Kind::kSgd:
+    case Kind::Sgd:
       return std::make_unique<SGD>(std::move(params), SgdOptions{.learning_rate = c.learning_rate,
                                                                  .momentum = c.momentum,
                                                                  .dampening = c.dampening,
                                                                  .nesterov = c.nesterov,
                                                                  .weight_decay = c.weight_decay});
-    case Kind::kRmsprop:
+    case Kind::Rmsprop:
       return std::make_unique<RMSprop>(std::move(params),
                                        RmspropOptions{.learning_rate = c.learning_rate,
                                                       .epsilon = c.epsilon,
                                                       .momentum = c.momentum,
                                                       .centered = c.centered,
                                                       .weight_decay = c.weight_decay});
-    case Kind::kAdam:
+    case Kind::Adam:
       return std::make_unique<Adam>(std::move(params), AdamOptions{.learning_rate = c.learning_rate,
                                                                    .epsilon = c.epsilon,
                                                                    .amsgrad = c.amsgrad,
                                                                    .weight_decay = c.weight_decay});
-    case Kind::kAdamW:
+    case Kind::AdamW:
       return std::make_unique<AdamW>(std::move(params),
                                      AdamWOptions{.learning_rate = c.learning_rate,
                                                   .epsilon = c.epsilon,
                                                   .amsgrad = c.amsgrad,
                                                   .weight_decay = c.weight_decay});
-    case Kind::kAdagrad:
+    case Kind::Adagrad:
       return std::make_unique<Adagrad>(
           std::move(params), AdagradOptions{.learning_rate = c.learning_rate,
                                             .initial_accumulator_value = c.initial_accumulator,
@@ -137,7 +137,7 @@ void reference_step(const Config& c, Reference& r, const std::vector<double>& gr
   const double lr = c.learning_rate;
   const auto n = r.p.size();
   if (r.t == 1) {
-    const double fill = c.kind == Kind::kAdagrad ? c.initial_accumulator : 0.0;
+    const double fill = c.kind == Kind::Adagrad ? c.initial_accumulator : 0.0;
     r.s0.assign(n, fill);
     r.s1.assign(n, 0.0);
     r.s2.assign(n, 0.0);
@@ -146,7 +146,7 @@ void reference_step(const Config& c, Reference& r, const std::vector<double>& gr
     double& p = r.p[i];
     double g = grad[i];
     switch (c.kind) {
-      case Kind::kSgd: {
+      case Kind::Sgd: {
         g += c.weight_decay * p;
         double d = g;
         if (c.momentum != 0.0) {
@@ -157,7 +157,7 @@ void reference_step(const Config& c, Reference& r, const std::vector<double>& gr
         p -= lr * d;
         break;
       }
-      case Kind::kRmsprop: {
+      case Kind::Rmsprop: {
         const double rho = 0.9;
         g += c.weight_decay * p;
         double& v = r.s0[i];
@@ -178,11 +178,11 @@ void reference_step(const Config& c, Reference& r, const std::vector<double>& gr
         }
         break;
       }
-      case Kind::kAdam:
-      case Kind::kAdamW: {
+      case Kind::Adam:
+      case Kind::AdamW: {
         const double beta1 = 0.9;
         const double beta2 = 0.999;
-        if (c.kind == Kind::kAdamW) {
+        if (c.kind == Kind::AdamW) {
           p *= 1.0 - lr * c.weight_decay;
         } else {
           g += c.weight_decay * p;
@@ -202,7 +202,7 @@ void reference_step(const Config& c, Reference& r, const std::vector<double>& gr
         p -= lr / c1 * m / (std::sqrt(v_used) / std::sqrt(c2) + c.epsilon);
         break;
       }
-      case Kind::kAdagrad: {
+      case Kind::Adagrad: {
         g += c.weight_decay * p;
         double& acc = r.s0[i];
         acc += g * g;
@@ -216,22 +216,22 @@ void reference_step(const Config& c, Reference& r, const std::vector<double>& gr
 // Which state slots the configuration uses, by the optimizer's names.
 std::vector<std::pair<std::string, int>> used_slots(const Config& c) {
   switch (c.kind) {
-    case Kind::kSgd:
+    case Kind::Sgd:
       if (c.momentum != 0.0) return {{"momentum_buffer", 0}};
       return {};
-    case Kind::kRmsprop: {
+    case Kind::Rmsprop: {
       std::vector<std::pair<std::string, int>> out{{"velocity", 0}};
       if (c.centered) out.emplace_back("average_gradient", 1);
       if (c.momentum > 0.0) out.emplace_back("momentum", 2);
       return out;
     }
-    case Kind::kAdam:
-    case Kind::kAdamW: {
+    case Kind::Adam:
+    case Kind::AdamW: {
       std::vector<std::pair<std::string, int>> out{{"m", 0}, {"v", 1}};
       if (c.amsgrad) out.emplace_back("v_max", 2);
       return out;
     }
-    case Kind::kAdagrad: return {{"accumulator", 0}};
+    case Kind::Adagrad: return {{"accumulator", 0}};
   }
   return {};
 }
@@ -290,7 +290,8 @@ TEST(FusedUpdate, MatchesDoubleLoopForEveryOptimizerOptionSizeAndDtype) {
         const std::vector<double>* slots[] = {&ref.s0, &ref.s1, &ref.s2};
         for (const auto& [name, index] : used_slots(c)) {
           expect_close(optimizer->state(0, name).to_vector<double>(),
-                       *slots[static_cast<size_t>(index)], tol, context + " state " + name);
+                       *slots[static_cast<size_t>(index)], tol,
+                       fmt::format("{} state {}", context, name));
         }
         ++cases;
         if (::testing::Test::HasFailure()) return;
