@@ -4,6 +4,10 @@
 
 #include <torch/torch.h>
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "bench_counters.h"
 
 namespace nabla_bench::torch_ref {
@@ -119,6 +123,46 @@ void mlp_step(benchmark::State& state, int64_t batch) {
     }
   }
   set_mlp_counters(state, batch);
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
+                                                        const std::vector<torch::Tensor>& params) {
+  namespace optim = torch::optim;
+  // nabla's defaults (Keras' learning rates and epsilon 1e-7; RMSprop's rho 0.9 is torch's alpha).
+  if (name == "SGD")
+    return std::make_unique<optim::SGD>(params, optim::SGDOptions(0.01).momentum(0.9));
+  if (name == "RMSprop") {
+    return std::make_unique<optim::RMSprop>(params,
+                                            optim::RMSpropOptions(1e-3).alpha(0.9).eps(1e-7));
+  }
+  if (name == "Adam")
+    return std::make_unique<optim::Adam>(params, optim::AdamOptions(1e-3).eps(1e-7));
+  if (name == "AdamW") {
+    return std::make_unique<optim::AdamW>(params,
+                                          optim::AdamWOptions(1e-3).eps(1e-7).weight_decay(1e-2));
+  }
+  return std::make_unique<optim::Adagrad>(
+      params, optim::AdagradOptions(1e-3).initial_accumulator_value(0.1).eps(1e-7));
+}
+
+void optimizer_step(benchmark::State& state, const std::string& optimizer,
+                    const std::vector<std::vector<int64_t>>& shapes, int64_t streams) {
+  torch::manual_seed(0);
+  std::vector<torch::Tensor> params;
+  int64_t numel = 0;
+  for (const std::vector<int64_t>& s : shapes) {
+    torch::Tensor p = (torch::randn(s, torch::dtype(torch::kFloat32)) * 0.05).requires_grad_();
+    p.mutable_grad() = torch::randn(s, torch::dtype(torch::kFloat32));
+    numel += p.numel();
+    params.push_back(p);
+  }
+  const std::unique_ptr<torch::optim::Optimizer> opt = make_optimizer(optimizer, params);
+  opt->step();  // creates the state
+  for (auto _ : state) {
+    opt->step();
+    benchmark::DoNotOptimize(params.front().data_ptr());
+  }
+  set_elementwise_counters(state, numel, streams);
 }
 
 }  // namespace nabla_bench::torch_ref

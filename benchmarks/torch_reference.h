@@ -5,6 +5,8 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace nabla_bench::torch_ref {
 
@@ -23,6 +25,12 @@ void softmax_rows(benchmark::State& state, int64_t rows, int64_t cols);
 void mm(benchmark::State& state, int64_t m, int64_t n, int64_t k);
 // One forward + backward of the 784-512-10 MLP (relu, log_softmax, NLL mean) on a batch.
 void mlp_step(benchmark::State& state, int64_t batch);
+// One step of torch::optim::<optimizer> ("SGD" with momentum 0.9, "RMSprop", "Adam", "AdamW",
+// "Adagrad", with nabla's default hyper-parameters) over float32 parameters of `shapes`, gradients
+// in place and state created by a warm-up step; bytes/s as `streams` arrays of the parameters'
+// size.
+void optimizer_step(benchmark::State& state, const std::string& optimizer,
+                    const std::vector<std::vector<int64_t>>& shapes, int64_t streams);
 
 }  // namespace nabla_bench::torch_ref
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "optim/fused.h"
 
 namespace nabla::optim {
 
@@ -42,6 +43,26 @@ void Adam::step() {
   const double lr = learning_rate();
   for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
     const auto t = static_cast<double>(parameter_steps(index));
+    const double bias_correction1 = 1.0 - std::pow(o.beta1, t);
+    const double bias_correction2 = 1.0 - std::pow(o.beta2, t);
+    if (fused::can_fuse(p)) {
+      const Tensor no_state;
+      const Tensor& m = slot_or_fill(index, kFirstMoment);
+      const Tensor& v = slot_or_fill(index, kSecondMoment);
+      const Tensor& v_max = o.amsgrad ? slot_or_fill(index, kMaxSecondMoment) : no_state;
+      fused::adam({.learning_rate = lr,
+                   .beta1 = o.beta1,
+                   .beta2 = o.beta2,
+                   .epsilon = o.epsilon,
+                   .amsgrad = o.amsgrad,
+                   .weight_decay = o.weight_decay,
+                   .decoupled = decoupled_,
+                   .bias_correction1 = bias_correction1,
+                   .bias_correction2 = bias_correction2},
+                  p, fused::fusable_gradient(grad, {&p, &m, &v, &v_max}), m, v, v_max);
+      return;
+    }
+    // A non-contiguous parameter (a view) takes the tensor ops, which compute the same roundings.
     Tensor g = grad;
     if (o.weight_decay != 0.0) {
       if (decoupled_) {
@@ -60,8 +81,6 @@ void Adam::step() {
       v_max.copy_(maximum(v_max, v));
       v_used = v_max;
     }
-    const double bias_correction1 = 1.0 - std::pow(o.beta1, t);
-    const double bias_correction2 = 1.0 - std::pow(o.beta2, t);
     const Tensor denominator = sqrt(v_used) / std::sqrt(bias_correction2) + o.epsilon;
     p.add_(m / denominator, -lr / bias_correction1);
   });

@@ -20,6 +20,8 @@ namespace nabla::optim {
 //   AdamW where it is decoupled (p *= 1 - lr * wd before the update).
 // - Per-parameter state tensors (momentum buffers, moments, accumulators) are created at a
 //   parameter's first update, contiguous, with the parameter's shape and dtype.
+// - A contiguous parameter is updated in one fused pass (optim/fused.h) that rounds exactly like
+//   the tensor-op formulas, which a non-contiguous parameter (a view) still runs.
 // - Hyper-parameters are checked at construction; a bad value throws nabla::Error naming the
 //   optimizer, the hyper-parameter and the value.
 class Optimizer {
