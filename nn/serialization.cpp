@@ -307,6 +307,15 @@ Entry parse_entry(const std::string& prefix, const std::string& name, const nloh
       throw error("{}shape {} has more elements than fit in 64 bits", where, quote_json(shape));
     }
   }
+  // A shape with a 0 extent has no elements, but a tensor of it still has strides: the product
+  // of the other extents must fit in 64 bits too ([0, 2^32, 2^32] does not).
+  int64_t strided = 1;
+  for (const int64_t extent : entry.shape) {
+    if (__builtin_mul_overflow(strided, std::max<int64_t>(extent, 1), &strided)) {
+      throw error("{}shape {}: the product of its nonzero extents does not fit in 64 bits", where,
+                  quote_json(shape));
+    }
+  }
   int64_t nbytes = 0;
   if (__builtin_mul_overflow(numel, static_cast<int64_t>(dtype_size(entry.dtype)), &nbytes)) {
     throw error("{}shape {} has more bytes than fit in 64 bits", where, quote_json(shape));

@@ -376,6 +376,28 @@ TEST(Safetensors, RejectsShapesThatDisagreeWithTheOffsets) {
   EXPECT_CONTAINS(message, "shape must be a list of non-negative integers");
 }
 
+// Found while writing tests/fuzz/safetensors_fuzzer.cpp, confirmed by it under UBSan (corpus
+// crash-empty-huge-shape): a tensor with a 0 extent and others whose product overflows int64 was
+// accepted, and Tensor::empty then overflowed computing its strides.
+TEST(Safetensors, RejectsEmptyShapesWhoseOtherExtentsOverflow) {
+  ScratchDir dir;
+  const std::string message = load_error_of_bytes(
+      dir,
+      safetensors_bytes(
+          R"({"w":{"dtype":"F32","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}})", ""));
+  EXPECT_CONTAINS(message,
+                  "tensor 'w': shape [0,4294967296,4294967296]: the product of its "
+                  "nonzero extents does not fit in 64 bits");
+  const std::string path = dir.file("fits.safetensors");
+  write_bytes(
+      path,
+      safetensors_bytes(
+          R"({"w":{"dtype":"F32","shape":[0,4294967296,2147483647],"data_offsets":[0,0]}})", ""));
+  const NamedTensors loaded = load_safetensors(path);
+  ASSERT_EQ(loaded.size(), 1U);
+  EXPECT_EQ(loaded[0].second.numel(), 0);
+}
+
 TEST(Safetensors, RejectsOffsetsBeyondTheBufferAndTruncatedFiles) {
   ScratchDir dir;
   std::string message = load_error_of_bytes(
