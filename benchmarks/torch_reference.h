@@ -1,5 +1,7 @@
 // LibTorch references for the benchmarks, compiled in one translation unit (torch_reference.cpp,
 // only when CMake finds LibTorch: NABLA_BENCH_TORCH) so <torch/torch.h> is parsed once.
+// NOTE: bench files include this header unconditionally (it needs only Google Benchmark), so the
+// NABLA_TORCH_REF macro exists on machines without LibTorch; only the calls are guarded.
 #pragma once
 
 #include <benchmark/benchmark.h>

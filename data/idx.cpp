@@ -375,6 +375,17 @@ IdxArray read_from(ByteSource& source, const Context& context) {
   if (overflow) {
     throw error("{}dimensions {} overflow: their size in bytes does not fit in 64 bits", p, what);
   }
+  // An array with a 0 dimension is empty, but a tensor of its shape still has strides: the
+  // product of the other dimensions must fit in 64 bits too (0x4294967295x4294967295 does not).
+  int64_t strided = 1;
+  for (const int64_t dim : out.dims) {
+    if (!checked_mul(strided, std::max<int64_t>(dim, 1), &strided)) {
+      throw error(
+          "{}dimensions {} overflow: the product of the nonzero dimensions does not fit in 64 "
+          "bits, so no tensor can have this shape",
+          p, what);
+    }
+  }
 
   // Check the claim against what the source can hold before allocating anything from it.
   if (const int64_t known = source.known_size(); known >= 0) {

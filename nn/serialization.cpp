@@ -36,6 +36,10 @@ constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 constexpr std::string_view kMetadataKey = "__metadata__";
 // Longest piece of offending JSON quoted in an error message.
 constexpr size_t kMaxQuotedJson = 80;
+// A valid header nests 3 deep (header object, entry object, shape list). Deeper nesting is
+// invalid anyway; the bound keeps anything that walks the parsed JSON recursively (quoting a
+// value, comparing, copying) from overflowing the stack on a header like [[[[...]]]].
+constexpr int kMaxHeaderDepth = 64;
 // Longest list of tensor names in one load_weights message.
 constexpr size_t kMaxListedNames = 10;
 
@@ -90,9 +94,51 @@ void swap_to_from_little_endian(uint8_t* bytes, size_t size, size_t element_size
 
 std::string errno_message(int code) { return std::strerror(code); }
 
-// A JSON value as text for an error message, shortened: the header may be megabytes long.
+// Appends `value` as compact JSON to `out`, stopping soon after `out` passes `limit` characters:
+// the header may be megabytes long, and a dump of a deeply nested value would recurse as deep as
+// it nests. Each level appends a bracket before descending, so recursion stops within `limit`.
+void append_json(const nlohmann::json& value, std::string& out, size_t limit) {
+  const auto scalar = [](const nlohmann::json& v) {
+    return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  // Long strings are cut before they are escaped (replace turns a cut UTF-8 sequence into U+FFFD).
+  const auto string = [&](const std::string& text) {
+    return scalar(nlohmann::json(text.size() > limit ? text.substr(0, limit) : text));
+  };
+  if (out.size() > limit) return;
+  if (value.is_array()) {
+    out += '[';
+    bool first = true;
+    for (const nlohmann::json& item : value) {
+      if (out.size() > limit) return;
+      if (!first) out += ',';
+      first = false;
+      append_json(item, out, limit);
+    }
+    out += ']';
+  } else if (value.is_object()) {
+    out += '{';
+    bool first = true;
+    for (const auto& [key, item] : value.items()) {
+      if (out.size() > limit) return;
+      if (!first) out += ',';
+      first = false;
+      out += string(key);
+      out += ':';
+      append_json(item, out, limit);
+    }
+    out += '}';
+  } else if (value.is_string()) {
+    out += string(value.get_ref<const std::string&>());
+  } else {
+    out += scalar(value);
+  }
+}
+
+// A JSON value as text for an error message, shortened to kMaxQuotedJson characters.
 std::string quote_json(const nlohmann::json& value) {
-  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string text;
+  append_json(value, text, kMaxQuotedJson);
   if (text.size() > kMaxQuotedJson) text = text.substr(0, kMaxQuotedJson) + "...";
   return text;
 }
@@ -261,6 +307,15 @@ Entry parse_entry(const std::string& prefix, const std::string& name, const nloh
       throw error("{}shape {} has more elements than fit in 64 bits", where, quote_json(shape));
     }
   }
+  // A shape with a 0 extent has no elements, but a tensor of it still has strides: the product
+  // of the other extents must fit in 64 bits too ([0, 2^32, 2^32] does not).
+  int64_t strided = 1;
+  for (const int64_t extent : entry.shape) {
+    if (__builtin_mul_overflow(strided, std::max<int64_t>(extent, 1), &strided)) {
+      throw error("{}shape {}: the product of its nonzero extents does not fit in 64 bits", where,
+                  quote_json(shape));
+    }
+  }
   int64_t nbytes = 0;
   if (__builtin_mul_overflow(numel, static_cast<int64_t>(dtype_size(entry.dtype)), &nbytes)) {
     throw error("{}shape {} has more bytes than fit in 64 bits", where, quote_json(shape));
@@ -368,50 +423,88 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   file.commit(prefix);
 }
 
-NamedTensors load_safetensors(const std::string& path,
-                              std::map<std::string, std::string>* metadata) {
-  const std::string prefix = fmt::format("load_safetensors: {}: ", path);
+namespace {
 
-  FilePtr file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw error("{}cannot open: {}", prefix, errno_message(errno));
-  struct stat info {};
-  if (::fstat(::fileno(file.get()), &info) != 0) {
-    throw error("{}cannot stat: {}", prefix, errno_message(errno));
-  }
-  if (!S_ISREG(info.st_mode)) throw error("{}not a regular file", prefix);
-  const auto file_size = static_cast<uint64_t>(info.st_size);
+// Where the bytes come from, for error messages: the "load_safetensors: PATH: " or
+// "parse_safetensors: NAME: " prefix, and "file" or "buffer" for what holds them.
+struct Origin {
+  std::string prefix;
+  const char* holder;
+};
 
-  if (file_size < kLengthPrefixBytes) {
-    throw error("{}file has {} bytes; a safetensors file starts with an 8-byte header length",
-                prefix, file_size);
-  }
-  uint8_t length_prefix[kLengthPrefixBytes];
-  if (std::fread(length_prefix, 1, sizeof(length_prefix), file.get()) != sizeof(length_prefix)) {
-    throw error("{}read error at file offset 0", prefix);
-  }
+// The validated header: entries sorted by offsets, covering the data buffer exactly.
+struct Header {
+  std::vector<Entry> entries;
+  std::map<std::string, std::string> metadata;
+  uint64_t data_start = 0;
+};
+
+// The header length from the 8-byte little-endian prefix, checked against the limit and against
+// `total_size`, the bytes of the whole file.
+uint64_t header_length(const Origin& origin, const uint8_t* length_prefix, uint64_t total_size) {
   uint64_t header_size = 0;
   for (size_t i = 0; i < kLengthPrefixBytes; ++i) {
     header_size |= static_cast<uint64_t>(length_prefix[i]) << (8 * i);
   }
   if (header_size > kMaxHeaderBytes) {
     throw error("{}header length {} exceeds the limit of {} bytes (not a safetensors file?)",
-                prefix, header_size, kMaxHeaderBytes);
+                origin.prefix, header_size, kMaxHeaderBytes);
   }
-  if (header_size > file_size - kLengthPrefixBytes) {
+  if (header_size > total_size - kLengthPrefixBytes) {
     throw error(
-        "{}header length {} runs past the end of the file: the header would end at file "
-        "offset {}, the file has {} bytes",
-        prefix, header_size, kLengthPrefixBytes + header_size, file_size);
+        "{}header length {} runs past the end of the {}: the header would end at {} offset {}, "
+        "the {} has {} bytes",
+        origin.prefix, header_size, origin.holder, origin.holder, kLengthPrefixBytes + header_size,
+        origin.holder, total_size);
   }
-  const uint64_t data_start = kLengthPrefixBytes + header_size;
-  const uint64_t buffer_size = file_size - data_start;
+  return header_size;
+}
 
-  std::string header_text(static_cast<size_t>(header_size), '\0');
-  if (header_size > 0 &&
-      std::fread(header_text.data(), 1, header_text.size(), file.get()) != header_text.size()) {
-    throw error("{}read error in the header (file offsets {} to {})", prefix, kLengthPrefixBytes,
-                data_start);
+void check_total_size(const Origin& origin, uint64_t total_size) {
+  if (total_size < kLengthPrefixBytes) {
+    throw error("{}{} has {} bytes; a safetensors file starts with an 8-byte header length",
+                origin.prefix, origin.holder, total_size);
   }
+}
+
+// Rejects arrays and objects nested deeper than kMaxHeaderDepth before the JSON is parsed. Only
+// brackets outside strings count; unbalanced ones are left for the parser to report.
+void check_nesting(const Origin& origin, std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxHeaderDepth) {
+        throw error(
+            "{}header nests JSON arrays and objects more than {} deep: header byte {} ({} offset "
+            "{}) opens level {} (a safetensors header nests 3 deep)",
+            origin.prefix, kMaxHeaderDepth, i, origin.holder, kLengthPrefixBytes + i, depth);
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
+
+// Parses and validates the JSON header completely; `total_size` is the bytes of the whole file.
+Header parse_header(const Origin& origin, std::string_view header_text, uint64_t total_size) {
+  const std::string& prefix = origin.prefix;
+  Header out;
+  out.data_start = kLengthPrefixBytes + header_text.size();
+  const uint64_t buffer_size = total_size - out.data_start;
+  check_nesting(origin, header_text);
 
   // nlohmann keeps the last of duplicate keys silently; the callback sees every top-level key,
   // so a tensor declared twice is caught instead of one declaration vanishing.
@@ -427,12 +520,16 @@ NamedTensors load_safetensors(const std::string& path,
   };
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(header_text, on_event);
+    header = nlohmann::json::parse(header_text.begin(), header_text.end(), on_event);
   } catch (const nlohmann::json::parse_error& e) {
     // e.byte counts the characters read, so the offending one is at e.byte - 1.
     const uint64_t at = e.byte > 0 ? static_cast<uint64_t>(e.byte) - 1 : 0;
-    throw error("{}header is not valid JSON: error at header byte {} (file offset {}): {}", prefix,
-                at, kLengthPrefixBytes + at, e.what());
+    throw error("{}header is not valid JSON: error at header byte {} ({} offset {}): {}", prefix,
+                at, origin.holder, kLengthPrefixBytes + at, e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // Not a syntax error but a value the parser cannot hold: out_of_range 406 for a number
+    // beyond double range ("shape": [1e400]).
+    throw error("{}header cannot be parsed: {}", prefix, e.what());
   }
   if (!header.is_object()) {
     throw error("{}header is a JSON {}, expected an object", prefix, header.type_name());
@@ -441,28 +538,32 @@ NamedTensors load_safetensors(const std::string& path,
     throw error("{}tensor '{}' is declared twice in the header", prefix, *duplicate_key);
   }
 
-  std::map<std::string, std::string> file_metadata;
-  std::vector<Entry> entries;
-  for (const auto& [key, value] : header.items()) {
-    if (key == kMetadataKey) {
-      if (!value.is_object()) {
-        throw error("{}\"{}\" is a JSON {}, expected an object of strings", prefix, kMetadataKey,
-                    value.type_name());
-      }
-      for (const auto& [meta_key, meta_value] : value.items()) {
-        if (!meta_value.is_string()) {
-          throw error(R"({}"{}" entry "{}" must be a string, found {})", prefix, kMetadataKey,
-                      meta_key, quote_json(meta_value));
+  try {
+    for (const auto& [key, value] : header.items()) {
+      if (key == kMetadataKey) {
+        if (!value.is_object()) {
+          throw error("{}\"{}\" is a JSON {}, expected an object of strings", prefix, kMetadataKey,
+                      value.type_name());
         }
-        file_metadata.emplace(meta_key, meta_value.get<std::string>());
+        for (const auto& [meta_key, meta_value] : value.items()) {
+          if (!meta_value.is_string()) {
+            throw error(R"({}"{}" entry "{}" must be a string, found {})", prefix, kMetadataKey,
+                        meta_key, quote_json(meta_value));
+          }
+          out.metadata.emplace(meta_key, meta_value.get<std::string>());
+        }
+        continue;
       }
-      continue;
+      out.entries.push_back(parse_entry(prefix, key, value));
     }
-    entries.push_back(parse_entry(prefix, key, value));
+  } catch (const nlohmann::json::exception& e) {
+    // The checks above test every type before using it; this keeps a missed case an Error.
+    throw error("{}unexpected JSON in the header: {}", prefix, e.what());
   }
 
   // The buffer must be covered exactly: sorted by offsets, each tensor begins where the previous
   // one ended. stable_sort keeps name order (the map's) among empty tensors at the same offset.
+  std::vector<Entry>& entries = out.entries;
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
@@ -487,21 +588,54 @@ NamedTensors load_safetensors(const std::string& path,
     const auto past_end = std::find_if(entries.begin(), entries.end(),
                                        [&](const Entry& e) { return e.end > buffer_size; });
     throw error(
-        "{}file is truncated: tensor '{}' (data_offsets [{}, {}]) ends at file offset {}, "
-        "but the file has {} bytes (data buffer of {} bytes after the {}-byte header)",
-        prefix, past_end->name, past_end->begin, past_end->end, data_start + past_end->end,
-        file_size, buffer_size, header_size);
+        "{}{} is truncated: tensor '{}' (data_offsets [{}, {}]) ends at {} offset {}, "
+        "but the {} has {} bytes (data buffer of {} bytes after the {}-byte header)",
+        prefix, origin.holder, past_end->name, past_end->begin, past_end->end, origin.holder,
+        out.data_start + past_end->end, origin.holder, total_size, buffer_size, header_text.size());
   }
   if (covered < buffer_size) {
-    throw error("{}{} trailing bytes: the tensors end at file offset {}, the file has {} bytes",
-                prefix, buffer_size - covered, data_start + covered, file_size);
+    throw error("{}{} trailing bytes: the tensors end at {} offset {}, the {} has {} bytes", prefix,
+                buffer_size - covered, origin.holder, out.data_start + covered, origin.holder,
+                total_size);
   }
+  return out;
+}
+
+}  // namespace
+
+NamedTensors load_safetensors(const std::string& path,
+                              std::map<std::string, std::string>* metadata) {
+  const Origin origin{fmt::format("load_safetensors: {}: ", path), "file"};
+  const std::string& prefix = origin.prefix;
+
+  FilePtr file(std::fopen(path.c_str(), "rb"));
+  if (!file) throw error("{}cannot open: {}", prefix, errno_message(errno));
+  struct stat info {};
+  if (::fstat(::fileno(file.get()), &info) != 0) {
+    throw error("{}cannot stat: {}", prefix, errno_message(errno));
+  }
+  if (!S_ISREG(info.st_mode)) throw error("{}not a regular file", prefix);
+  const auto file_size = static_cast<uint64_t>(info.st_size);
+
+  check_total_size(origin, file_size);
+  uint8_t length_prefix[kLengthPrefixBytes];
+  if (std::fread(length_prefix, 1, sizeof(length_prefix), file.get()) != sizeof(length_prefix)) {
+    throw error("{}read error at file offset 0", prefix);
+  }
+  const uint64_t header_size = header_length(origin, length_prefix, file_size);
+  std::string header_text(static_cast<size_t>(header_size), '\0');
+  if (header_size > 0 &&
+      std::fread(header_text.data(), 1, header_text.size(), file.get()) != header_text.size()) {
+    throw error("{}read error in the header (file offsets {} to {})", prefix, kLengthPrefixBytes,
+                kLengthPrefixBytes + header_size);
+  }
+  Header header = parse_header(origin, header_text, file_size);
 
   // Everything checked: the numbers are now safe to allocate from. Data follows the header
   // without gaps in the sorted order, so it reads sequentially.
   NamedTensors out;
-  out.reserve(entries.size());
-  for (const Entry& entry : entries) {
+  out.reserve(header.entries.size());
+  for (const Entry& entry : header.entries) {
     Tensor tensor = Tensor::empty(entry.shape, entry.dtype);
     const size_t nbytes = entry.end - entry.begin;
     if (nbytes > 0) {
@@ -510,13 +644,40 @@ NamedTensors load_safetensors(const std::string& path,
         throw error(
             "{}read error in tensor '{}' at file offsets [{}, {}) (file changed while "
             "reading?)",
-            prefix, entry.name, data_start + entry.begin, data_start + entry.end);
+            prefix, entry.name, header.data_start + entry.begin, header.data_start + entry.end);
       }
       swap_to_from_little_endian(bytes, nbytes, dtype_size(entry.dtype));
     }
     out.emplace_back(entry.name, std::move(tensor));
   }
-  if (metadata != nullptr) *metadata = std::move(file_metadata);
+  if (metadata != nullptr) *metadata = std::move(header.metadata);
+  return out;
+}
+
+NamedTensors parse_safetensors(std::span<const uint8_t> bytes, const std::string& name_for_errors,
+                               std::map<std::string, std::string>* metadata) {
+  const Origin origin{fmt::format("parse_safetensors: {}: ", name_for_errors), "buffer"};
+  const auto total_size = static_cast<uint64_t>(bytes.size());
+  check_total_size(origin, total_size);
+  const uint64_t header_size = header_length(origin, bytes.data(), total_size);
+  const std::string_view header_text(
+      reinterpret_cast<const char*>(bytes.data()) + kLengthPrefixBytes,
+      static_cast<size_t>(header_size));
+  Header header = parse_header(origin, header_text, total_size);
+
+  NamedTensors out;
+  out.reserve(header.entries.size());
+  for (const Entry& entry : header.entries) {
+    Tensor tensor = Tensor::empty(entry.shape, entry.dtype);
+    const size_t nbytes = entry.end - entry.begin;
+    if (nbytes > 0) {
+      auto* data = static_cast<uint8_t*>(tensor.raw_data());
+      std::memcpy(data, bytes.data() + header.data_start + entry.begin, nbytes);
+      swap_to_from_little_endian(data, nbytes, dtype_size(entry.dtype));
+    }
+    out.emplace_back(entry.name, std::move(tensor));
+  }
+  if (metadata != nullptr) *metadata = std::move(header.metadata);
   return out;
 }
 

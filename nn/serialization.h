@@ -2,7 +2,9 @@
 // header-length + JSON header + raw little-endian buffer), readable by the reference library.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 
 #include "nn/module.h"
@@ -25,6 +27,11 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
 // `metadata`, when given, receives the "__metadata__" entries (cleared when there are none).
 NamedTensors load_safetensors(const std::string& path,
                               std::map<std::string, std::string>* metadata = nullptr);
+
+// Parses a safetensors file held in memory, with the same checks as load_safetensors.
+// `name_for_errors` stands in for the path in error messages.
+NamedTensors parse_safetensors(std::span<const uint8_t> bytes, const std::string& name_for_errors,
+                               std::map<std::string, std::string>* metadata = nullptr);
 
 // Saves module.state() (parameters, then buffers) with the metadata {"format": "nabla"}.
 void save_weights(const Module& module, const std::string& path);

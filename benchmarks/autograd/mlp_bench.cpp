@@ -9,9 +9,7 @@
 
 #include "bench_counters.h"
 #include "nabla.h"
-#ifdef NABLA_BENCH_TORCH
 #include "torch_reference.h"
-#endif
 
 namespace {
 

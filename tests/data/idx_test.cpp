@@ -340,6 +340,19 @@ TEST(Idx, RejectsOverflowingDimsWithoutAllocating) {
                   {"edge", "overflow"});
 }
 
+// Found while writing tests/fuzz/mnist_fuzzer.cpp, confirmed by it under UBSan (corpus
+// crash-empty-images-huge-dims): an empty image file of dims 0x4294967295x4294967295 was accepted,
+// and load_mnist_files' Tensor::empty then overflowed int64 computing its strides.
+TEST(Idx, RejectsEmptyArraysWhoseOtherDimsOverflow) {
+  expect_contains(error_of([] {
+                    (void)parse_idx(idx_header(0x08, {0, 0xFFFFFFFF, 0xFFFFFFFF}), "empty");
+                  }),
+                  {"empty", "0x4294967295x4294967295 uint8", "nonzero dimensions"});
+  // The product of the nonzero dims fits: a valid empty array.
+  const IdxArray fits = parse_idx(idx_header(0x08, {0, 0xFFFFFFFF, 0x7FFFFFFF}), "fits");
+  EXPECT_EQ(fits.numel(), 0);
+}
+
 TEST(Idx, RejectsHugeClaimsInTinyFilesWithoutAllocating) {
   // 2^32-1 x 2^16 float64s = 2 PiB: fits in 64 bits, so only the length checks stand between
   // this header and a huge allocation (which AddressSanitizer would also report).

@@ -16,6 +16,7 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -375,6 +376,28 @@ TEST(Safetensors, RejectsShapesThatDisagreeWithTheOffsets) {
   EXPECT_CONTAINS(message, "shape must be a list of non-negative integers");
 }
 
+// Found while writing tests/fuzz/safetensors_fuzzer.cpp, confirmed by it under UBSan (corpus
+// crash-empty-huge-shape): a tensor with a 0 extent and others whose product overflows int64 was
+// accepted, and Tensor::empty then overflowed computing its strides.
+TEST(Safetensors, RejectsEmptyShapesWhoseOtherExtentsOverflow) {
+  ScratchDir dir;
+  const std::string message = load_error_of_bytes(
+      dir,
+      safetensors_bytes(
+          R"({"w":{"dtype":"F32","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}})", ""));
+  EXPECT_CONTAINS(message,
+                  "tensor 'w': shape [0,4294967296,4294967296]: the product of its "
+                  "nonzero extents does not fit in 64 bits");
+  const std::string path = dir.file("fits.safetensors");
+  write_bytes(
+      path,
+      safetensors_bytes(
+          R"({"w":{"dtype":"F32","shape":[0,4294967296,2147483647],"data_offsets":[0,0]}})", ""));
+  const NamedTensors loaded = load_safetensors(path);
+  ASSERT_EQ(loaded.size(), 1U);
+  EXPECT_EQ(loaded[0].second.numel(), 0);
+}
+
 TEST(Safetensors, RejectsOffsetsBeyondTheBufferAndTruncatedFiles) {
   ScratchDir dir;
   std::string message = load_error_of_bytes(
@@ -433,6 +456,113 @@ TEST(Safetensors, RejectsATensorDeclaredTwice) {
                              R"("w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})";
   EXPECT_CONTAINS(load_error_of_bytes(dir, safetensors_bytes(header, std::string(16, '\0'))),
                   "tensor 'w' is declared twice");
+}
+
+// Issue 7 (kept in tests/fuzz/corpus/safetensors_fuzzer/crash-nested-*): quoting a value in a
+// message dumped it recursively, so a header nested 100,000 deep overflowed the stack. Nesting
+// beyond 64 is refused with the byte offset before the JSON is parsed, wherever it occurs.
+TEST(Safetensors, RejectsDeeplyNestedHeadersNamingTheOffset) {
+  ScratchDir dir;
+  constexpr size_t kDepth = 100'000;
+  const std::string deep = std::string(kDepth, '[') + std::string(kDepth, ']');
+  // {"a": [[[...: '{' is level 1 at byte 0, the first '[' is level 2 at byte 6, level 65 is
+  // reached at byte 6 + 63.
+  std::string message = load_error_of_bytes(dir, safetensors_bytes(R"({"a": )" + deep + "}", ""));
+  EXPECT_CONTAINS(message, "nests JSON arrays and objects more than 64 deep");
+  EXPECT_CONTAINS(message, "header byte 69 (file offset 77) opens level 65");
+  for (const std::string& header :
+       {R"({"w":{"dtype":"F32","shape":)" + deep + R"(,"data_offsets":[0,8]}})",
+        R"({"w":{"dtype":)" + deep + R"(,"shape":[2],"data_offsets":[0,8]}})",
+        R"({"w":{"dtype":"F32","shape":[2],"data_offsets":)" + deep + "}}",
+        R"({"__metadata__":{"k":)" + deep + "}}", R"({"__metadata__":)" + deep + "}",
+        std::string(kDepth, '{') + std::string(kDepth, '}'),
+        std::string(kDepth, '[') + std::string(kDepth, ']')}) {
+    EXPECT_CONTAINS(load_error_of_bytes(dir, safetensors_bytes(header, kGoodData)),
+                    "more than 64 deep");
+  }
+  // Brackets inside strings do not count.
+  const std::string in_name = std::string(100, '[') + "\\\"{";
+  const std::string path = dir.file("brackets.safetensors");
+  write_bytes(path, safetensors_bytes(R"({")" + in_name +
+                                          R"(":{"dtype":"F32","shape":[2],)"
+                                          R"("data_offsets":[0,8]}})",
+                                      kGoodData));
+  const NamedTensors loaded = load_safetensors(path);
+  ASSERT_EQ(loaded.size(), 1U);
+  EXPECT_EQ(loaded[0].first, std::string(100, '[') + "\"{");
+}
+
+// Messages quote at most 80 characters of the offending JSON, however big or deep it is.
+TEST(Safetensors, QuotesOnlyTheStartOfBigOrDeepValues) {
+  ScratchDir dir;
+  const auto entry_error = [&](const std::string& shape) {
+    return load_error_of_bytes(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":)" + shape +
+                                                          R"(,"data_offsets":[0,8]}})",
+                                                      kGoodData));
+  };
+  std::string long_shape = "[";
+  for (int i = 0; i < 100'000; ++i) long_shape += "1,";
+  long_shape += "-1]";
+  std::string message = entry_error(long_shape);
+  EXPECT_CONTAINS(message, "found [1,1,1,");
+  EXPECT_CONTAINS(message, "...");
+  EXPECT_LT(message.size(), 400U);
+  message = entry_error(std::string(60, '[') + std::string(60, ']'));
+  EXPECT_CONTAINS(message, "found " + std::string(60, '[') + std::string(20, ']') + "...");
+  message = entry_error(R"([")" + std::string(1'000'000, 'x') + R"("])");
+  EXPECT_CONTAINS(message, R"(found [")" + std::string(10, 'x'));
+  EXPECT_LT(message.size(), 400U);
+}
+
+// Issue 7 (corpus crash-number-overflow): a number beyond double range made nlohmann throw
+// out_of_range (406), which escaped as a raw nlohmann exception instead of a nabla::Error.
+TEST(Safetensors, RejectsNumbersBeyondDoubleRangeAsAnError) {
+  ScratchDir dir;
+  for (const std::string& header :
+       {std::string(R"({"w":{"dtype":"F32","shape":[1e400],"data_offsets":[0,8]}})"),
+        std::string(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,-1e400]}})"),
+        std::string(R"({"__metadata__":{"k":1e999}})")}) {
+    const std::string message = load_error_of_bytes(dir, safetensors_bytes(header, kGoodData));
+    EXPECT_CONTAINS(message, "header cannot be parsed");
+    EXPECT_CONTAINS(message, "number overflow");
+  }
+}
+
+// parse_safetensors reads bytes held in memory with the same checks, naming the buffer.
+TEST(Safetensors, ParsesFromMemoryLikeFromAFile) {
+  ScratchDir dir;
+  const std::string path = dir.file("t.safetensors");
+  save_safetensors(path,
+                   {{"w", tensor({{1.5, -2.0}, {0.25, 8.0}}, kFloat32)},
+                    {"steps", tensor(std::vector<int64_t>{3, -4}, {2})}},
+                   {{"format", "nabla"}});
+  const std::string bytes = read_bytes(path);
+  const auto as_span = [](const std::string& text) {
+    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  };
+  std::map<std::string, std::string> metadata;
+  const NamedTensors parsed = parse_safetensors(as_span(bytes), "mem", &metadata);
+  const NamedTensors loaded = load_safetensors(path);
+  ASSERT_EQ(parsed.size(), 2U);
+  ASSERT_EQ(loaded.size(), 2U);
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    EXPECT_EQ(parsed[i].first, loaded[i].first);
+    EXPECT_EQ(parsed[i].second.shape(), loaded[i].second.shape());
+    EXPECT_EQ(parsed[i].second.dtype(), loaded[i].second.dtype());
+  }
+  EXPECT_EQ(parsed[0].second.to_vector<int64_t>(), (std::vector<int64_t>{3, -4}));
+  EXPECT_EQ(parsed[1].second.to_vector<float>(), (std::vector<float>{1.5F, -2.0F, 0.25F, 8.0F}));
+  EXPECT_EQ(metadata, (std::map<std::string, std::string>{{"format", "nabla"}}));
+
+  const auto parse_error = [&](const std::string& text) {
+    return error_of([&] { (void)parse_safetensors(as_span(text), "mem"); });
+  };
+  EXPECT_CONTAINS(parse_error(std::string("\x05\0\0", 3)),
+                  "parse_safetensors: mem: buffer has 3 bytes");
+  EXPECT_CONTAINS(parse_error(bytes.substr(0, bytes.size() - 3)), "buffer is truncated");
+  EXPECT_CONTAINS(parse_error(bytes + "x"), "1 trailing bytes");
+  EXPECT_CONTAINS(parse_error(safetensors_bytes(R"({"a": [1,})", "")),
+                  "header byte 9 (buffer offset 17)");
 }
 
 TEST(Safetensors, AcceptsTheValidFileTheErrorTestsStartFrom) {
