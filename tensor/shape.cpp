@@ -39,7 +39,10 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t stride = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = stride;
-    stride *= std::max<int64_t>(shape[i], 1);
+    // NOTE: an empty tensor's other extents can multiply past int64 ([0, 2^32, 2^32]).
+    if (i > 0 && __builtin_mul_overflow(stride, std::max<int64_t>(shape[i], 1), &stride)) {
+      throw error("strides: the extents of shape {} multiply past int64", shape_str(shape));
+    }
   }
   return strides;
 }

@@ -82,6 +82,12 @@ TEST(Factories, RejectBadArguments) {
       error_message([] { (void)arange(0, 1e30); }).c_str(),
       "arange: start=0 stop=1e+30 step=1 gives 1e+30 elements, more than can be allocated");
   EXPECT_THROW((void)arange(-1e300, 1e300, 1e-300), Error);
+  // Regression: an empty shape whose other extents overflow int64 overflowed computing strides.
+  EXPECT_STREQ(error_message([] {
+                 (void)Tensor::empty({0, int64_t{1} << 32, int64_t{1} << 32});
+               }).c_str(),
+               "strides: the extents of shape [0, 4294967296, 4294967296] multiply past int64");
+  EXPECT_EQ(Tensor::empty({0, int64_t{1} << 31, int64_t{1} << 31}).numel(), 0);
   try {
     (void)tensor(std::vector<double>{1, 2, 3}, {2, 2});
   } catch (const Error& e) {
