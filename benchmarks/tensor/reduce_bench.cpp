@@ -10,9 +10,7 @@
 #include "tensor/kernels/kernels.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
-#ifdef NABLA_BENCH_TORCH
 #include "torch_reference.h"
-#endif
 
 namespace {
 

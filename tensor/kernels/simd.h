@@ -8,3 +8,7 @@
 #else
 #define NABLA_WIDE_VECTOR_CLONES
 #endif
+
+// Inlines every call in the function's body into it (recursively): a wide clone whose loops sit
+// in helpers must get its own copy of them, compiled for its target.
+#define NABLA_FLATTEN __attribute__((flatten))
