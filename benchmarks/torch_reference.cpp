@@ -36,6 +36,16 @@ void mul(benchmark::State& state, int64_t n) {
   set_elementwise_counters(state, n, 3);
 }
 
+void add_in_place(benchmark::State& state, int64_t n) {
+  torch::Tensor a = randn({n});
+  const torch::Tensor b = randn({n});
+  for (auto _ : state) {
+    a.add_(b);
+    benchmark::DoNotOptimize(a.data_ptr());
+  }
+  set_elementwise_counters(state, n, 3);
+}
+
 void add_broadcast(benchmark::State& state, int64_t n) {
   const torch::Tensor a = randn({n / kBroadcastCols, kBroadcastCols});
   const torch::Tensor b = randn({kBroadcastCols});

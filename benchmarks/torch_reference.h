@@ -12,6 +12,7 @@ namespace nabla_bench::torch_ref {
 // backward (torch::threshold_backward(g, a, 0), what autograd runs), exp(a).
 void add(benchmark::State& state, int64_t n);
 void mul(benchmark::State& state, int64_t n);
+void add_in_place(benchmark::State& state, int64_t n);  // a += b
 void add_broadcast(benchmark::State& state, int64_t n);
 void relu(benchmark::State& state, int64_t n);
 void relu_backward(benchmark::State& state, int64_t n);

@@ -36,11 +36,15 @@ Tensor relu(const Tensor& a) {
                 [a](const Tensor& g) -> Grads { return {relu_grad(g, a, 0.0)}; }, {a});
 }
 
+// leaky_relu(a) = a > 0 ? a : a * slope, which is relu_backward with a as its own gradient (one
+// pass) but for slope 0, where that kernel gives 0 and a * 0 gives NaN at NaN and -0 below 0.
 // d leaky_relu(a) = g * (a > 0 ? 1 : slope)
 Tensor leaky_relu(const Tensor& a, double negative_slope) {
-  Tensor value =
-      kernels::where(positive_mask(a), a,
-                     kernels::binary(BinaryOp::Mul, a, kernels::scalar_like(a, negative_slope)));
+  Tensor value = is_floating(a.dtype()) && negative_slope != 0.0
+                     ? kernels::relu_backward(a, a, negative_slope)
+                     : kernels::where(positive_mask(a), a,
+                                      kernels::binary(BinaryOp::Mul, a,
+                                                      kernels::scalar_like(a, negative_slope)));
   return record(
       "leaky_relu", value, {a},
       [a, negative_slope](const Tensor& g) -> Grads { return {relu_grad(g, a, negative_slope)}; },
