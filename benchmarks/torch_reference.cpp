@@ -30,6 +30,26 @@ void add(benchmark::State& state, int64_t n) {
   set_elementwise_counters(state, n, 3);
 }
 
+void mul(benchmark::State& state, int64_t n) {
+  const torch::Tensor a = randn({n});
+  const torch::Tensor b = randn({n});
+  for (auto _ : state) {
+    torch::Tensor c = a * b;
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_elementwise_counters(state, n, 3);
+}
+
+void add_in_place(benchmark::State& state, int64_t n) {
+  torch::Tensor a = randn({n});
+  const torch::Tensor b = randn({n});
+  for (auto _ : state) {
+    a.add_(b);
+    benchmark::DoNotOptimize(a.data_ptr());
+  }
+  set_elementwise_counters(state, n, 3);
+}
+
 void add_broadcast(benchmark::State& state, int64_t n) {
   const torch::Tensor a = randn({n / kBroadcastCols, kBroadcastCols});
   const torch::Tensor b = randn({kBroadcastCols});
@@ -47,6 +67,16 @@ void relu(benchmark::State& state, int64_t n) {
     benchmark::DoNotOptimize(c.data_ptr());
   }
   set_elementwise_counters(state, n, 2);
+}
+
+void relu_backward(benchmark::State& state, int64_t n) {
+  const torch::Tensor g = randn({n});
+  const torch::Tensor a = randn({n});
+  for (auto _ : state) {
+    torch::Tensor c = torch::threshold_backward(g, a, 0);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_elementwise_counters(state, n, 3);
 }
 
 void exp(benchmark::State& state, int64_t n) {

@@ -16,17 +16,39 @@ namespace {
 Tensor positive_mask(const Tensor& a) {
   return kernels::binary(BinaryOp::Gt, a, kernels::scalar_like(a, 0.0));
 }
+
+// g where a > 0, else g * slope: one pass of kernels::relu_backward in a plain backward; a
+// differentiable expression when the backward itself is recorded (create_graph), or when g does
+// not match a (another dtype), which the kernel refuses.
+Tensor relu_grad(const Tensor& g, const Tensor& a, double negative_slope) {
+  if (!autograd::is_grad_enabled() && g.dtype() == a.dtype() && g.shape() == a.shape() &&
+      is_floating(a.dtype())) {
+    return kernels::relu_backward(g, a, negative_slope);
+  }
+  if (negative_slope == 0.0) return g * positive_mask(a);
+  return where(positive_mask(a), g, g * negative_slope);
+}
 }  // namespace
 
 // d relu(a) = g * (a > 0)
 Tensor relu(const Tensor& a) {
   return record("relu", kernels::unary(UnaryOp::Relu, a), {a},
-                [a](const Tensor& g) -> Grads { return {g * positive_mask(a)}; }, {a});
+                [a](const Tensor& g) -> Grads { return {relu_grad(g, a, 0.0)}; }, {a});
 }
 
-// A composite: d leaky_relu(a) = g * (a > 0 ? 1 : slope) comes from where and mul.
+// leaky_relu(a) = a > 0 ? a : a * slope, which is relu_backward with a as its own gradient (one
+// pass) but for slope 0, where that kernel gives 0 and a * 0 gives NaN at NaN and -0 below 0.
+// d leaky_relu(a) = g * (a > 0 ? 1 : slope)
 Tensor leaky_relu(const Tensor& a, double negative_slope) {
-  return where(positive_mask(a), a, a * negative_slope);
+  Tensor value = is_floating(a.dtype()) && negative_slope != 0.0
+                     ? kernels::relu_backward(a, a, negative_slope)
+                     : kernels::where(positive_mask(a), a,
+                                      kernels::binary(BinaryOp::Mul, a,
+                                                      kernels::scalar_like(a, negative_slope)));
+  return record(
+      "leaky_relu", value, {a},
+      [a, negative_slope](const Tensor& g) -> Grads { return {relu_grad(g, a, negative_slope)}; },
+      {a});
 }
 
 // d sigmoid(a) = g * s * (1 - s)

@@ -1,5 +1,6 @@
-// Memory-bound elementwise kernels on float32, 1e3..1e7 elements: a + b (same shape), a + b with
-// b broadcast over rows, relu, exp. items/s and bytes/s; LibTorch next to each when found.
+// Memory-bound elementwise kernels on float32, 1e3..1e7 elements: a + b and a * b (same shape),
+// a += b, a + b with b broadcast over rows, relu, relu's backward (g where a > 0, else 0), exp.
+// items/s and bytes/s; LibTorch next to each when found.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
@@ -20,11 +21,34 @@ using nabla::kernels::UnaryOp;
 using nabla_bench::kBroadcastCols;
 using nabla_bench::set_elementwise_counters;
 
-void BM_Add(benchmark::State& state, int64_t n) {
+template <BinaryOp Op>
+void BM_Binary(benchmark::State& state, int64_t n) {
   const Tensor a = nabla::randn({n});
   const Tensor b = nabla::randn({n});
   for (auto _ : state) {
-    Tensor c = nabla::kernels::binary(BinaryOp::Add, a, b);
+    Tensor c = nabla::kernels::binary(Op, a, b);
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  set_elementwise_counters(state, n, 3);
+}
+
+// self += b in place (what optimizers and gradient accumulation run).
+void BM_AddInPlace(benchmark::State& state, int64_t n) {
+  const Tensor a = nabla::randn({n});
+  const Tensor b = nabla::randn({n});
+  for (auto _ : state) {
+    nabla::kernels::binary_(BinaryOp::Add, a, b);
+    benchmark::DoNotOptimize(a.raw_data());
+  }
+  set_elementwise_counters(state, n, 3);
+}
+
+// What relu's backward computes from the incoming gradient and relu's input.
+void BM_ReluBackward(benchmark::State& state, int64_t n) {
+  const Tensor g = nabla::randn({n});
+  const Tensor a = nabla::randn({n});
+  for (auto _ : state) {
+    Tensor c = nabla::kernels::relu_backward(g, a);
     benchmark::DoNotOptimize(c.raw_data());
   }
   set_elementwise_counters(state, n, 3);
@@ -65,9 +89,12 @@ void register_pair(const std::string& name, BenchFn nabla_fn, [[maybe_unused]] B
 }
 
 const bool kRegistered = [] {
-  register_pair("Add", BM_Add, NABLA_TORCH_REF(add));
+  register_pair("Add", BM_Binary<BinaryOp::Add>, NABLA_TORCH_REF(add));
+  register_pair("Mul", BM_Binary<BinaryOp::Mul>, NABLA_TORCH_REF(mul));
+  register_pair("AddInPlace", BM_AddInPlace, NABLA_TORCH_REF(add_in_place));
   register_pair("AddBroadcast", BM_AddBroadcast, NABLA_TORCH_REF(add_broadcast));
   register_pair("Relu", BM_Unary<UnaryOp::Relu>, NABLA_TORCH_REF(relu));
+  register_pair("ReluBackward", BM_ReluBackward, NABLA_TORCH_REF(relu_backward));
   register_pair("Exp", BM_Unary<UnaryOp::Exp>, NABLA_TORCH_REF(exp));
   return true;
 }();

@@ -1,11 +1,14 @@
 // Elementwise kernels: unary, binary with broadcasting and type promotion, clamp and where.
 #include <cmath>
+#include <cstddef>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 
 #include "tensor/kernels/exp.h"
 #include "tensor/kernels/kernels.h"
 #include "tensor/kernels/loops.h"
+#include "tensor/kernels/simd.h"
 
 namespace nabla::kernels {
 namespace {
@@ -49,7 +52,7 @@ T int_pow(T base, T exponent) {
 
 // Calls body(functor) with the scalar function of `op`, so each op gets its own inlined loop.
 template <typename T, typename Body>
-void with_binary_functor(BinaryOp op, Body&& body) {
+void with_arithmetic_functor(BinaryOp op, Body&& body) {
   switch (op) {
     case BinaryOp::Add: return body([](T x, T y) { return x + y; });
     case BinaryOp::Sub: return body([](T x, T y) { return x - y; });
@@ -59,19 +62,89 @@ void with_binary_functor(BinaryOp op, Body&& body) {
     // NOTE: x != x is true only for NaN, so NaN propagates like in PyTorch.
     case BinaryOp::Maximum: return body([](T x, T y) { return (x != x || x > y) ? x : y; });
     case BinaryOp::Minimum: return body([](T x, T y) { return (x != x || x < y) ? x : y; });
+    default: return;
+  }
+}
+
+template <typename T, typename Body>
+void with_comparison_functor(BinaryOp op, Body&& body) {
+  switch (op) {
     case BinaryOp::Eq: return body([](T x, T y) { return static_cast<int64_t>(x == y); });
     case BinaryOp::Ne: return body([](T x, T y) { return static_cast<int64_t>(x != y); });
     case BinaryOp::Lt: return body([](T x, T y) { return static_cast<int64_t>(x < y); });
     case BinaryOp::Le: return body([](T x, T y) { return static_cast<int64_t>(x <= y); });
     case BinaryOp::Gt: return body([](T x, T y) { return static_cast<int64_t>(x > y); });
     case BinaryOp::Ge: return body([](T x, T y) { return static_cast<int64_t>(x >= y); });
+    default: return;
   }
 }
 
-// out[i] = f(a[i], b[i]) over out's geometry, with a and b given as broadcast strides.
+// How the two inputs of a row with a unit-stride output advance: both one element at a time, or
+// one of them a broadcast scalar.
+enum class RowForm { Both, ScalarY, ScalarX };
+
 template <typename Out, typename In, typename Fn>
+inline void binary_row_of(RowForm form, const In* x, const In* y, Out* o, int64_t n, Fn fn) {
+  switch (form) {
+    case RowForm::Both:
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(x[i], y[i]));
+      return;
+    case RowForm::ScalarY: {
+      const In yv = *y;
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(x[i], yv));
+      return;
+    }
+    case RowForm::ScalarX: {
+      const In xv = *x;
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(xv, y[i]));
+      return;
+    }
+  }
+}
+
+template <typename T>
+inline void arithmetic_row_of(BinaryOp op, RowForm form, const T* x, const T* y, T* o, int64_t n) {
+  with_arithmetic_functor<T>(op, [&](auto fn) { binary_row_of(form, x, y, o, n, fn); });
+}
+
+template <typename T>
+inline void comparison_row_of(BinaryOp op, RowForm form, const T* x, const T* y, int64_t* o,
+                              int64_t n) {
+  with_comparison_functor<T>(op, [&](auto fn) { binary_row_of(form, x, y, o, n, fn); });
+}
+
+// The rows of the float ops, also compiled for AVX2 and AVX-512. Every op here is a single IEEE
+// operation (or a compare and select), correctly rounded in every clone and with nothing for the
+// compiler to contract into an FMA, so each clone gives the bits of the scalar loops below.
+// NABLA_FLATTEN: the op switch and its loops must be inlined into each clone, not called as one
+// baseline copy (which the compiler otherwise does for a switch this size).
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void arithmetic_row(BinaryOp op, RowForm form,
+                                                           const float* x, const float* y, float* o,
+                                                           int64_t n) {
+  arithmetic_row_of(op, form, x, y, o, n);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void arithmetic_row(BinaryOp op, RowForm form,
+                                                           const double* x, const double* y,
+                                                           double* o, int64_t n) {
+  arithmetic_row_of(op, form, x, y, o, n);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void comparison_row(BinaryOp op, RowForm form,
+                                                           const float* x, const float* y,
+                                                           int64_t* o, int64_t n) {
+  comparison_row_of(op, form, x, y, o, n);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void comparison_row(BinaryOp op, RowForm form,
+                                                           const double* x, const double* y,
+                                                           int64_t* o, int64_t n) {
+  comparison_row_of(op, form, x, y, o, n);
+}
+
+// out[i] = f(a[i], b[i]) over out's geometry, with a and b given as broadcast strides. Rows with
+// a unit-stride output and unit-stride or broadcast inputs go to `wide(form, x, y, o, n)` when
+// one is given (nullptr: the scalar loops).
+template <typename Out, typename In, typename Fn, typename Wide = std::nullptr_t>
 void binary_loop(const Tensor& out, const Tensor& a, const Shape& a_strides, const Tensor& b,
-                 const Shape& b_strides, Fn fn) {
+                 const Shape& b_strides, Fn fn, Wide wide = nullptr) {
   const auto it = detail::coalesce<3>(out.shape(), {out.strides(), a_strides, b_strides});
   Out* po = out.data_ptr<Out>();
   const In* pa = a.data_ptr<In>();
@@ -81,20 +154,61 @@ void binary_loop(const Tensor& out, const Tensor& a, const Shape& a_strides, con
         Out* o = po + off[0];
         const In* x = pa + off[1];
         const In* y = pb + off[2];
+        std::optional<RowForm> form;
         if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-          for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(x[i], y[i]));
+          form = RowForm::Both;
         } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
-          const In yv = *y;
-          for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(x[i], yv));
+          form = RowForm::ScalarY;
         } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
-          const In xv = *x;
-          for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(fn(xv, y[i]));
-        } else {
+          form = RowForm::ScalarX;
+        }
+        if (!form) {
           for (int64_t i = 0; i < n; ++i) {
             o[i * st[0]] = static_cast<Out>(fn(x[i * st[1]], y[i * st[2]]));
           }
+        } else if constexpr (std::is_same_v<Wide, std::nullptr_t>) {
+          binary_row_of(*form, x, y, o, n, fn);
+        } else {
+          wide(*form, x, y, o, n);
         }
       });
+}
+
+// Whether an op has the wide rows above: every float op but pow (a libm call).
+template <typename T>
+constexpr bool has_wide_rows(BinaryOp op) {
+  return std::is_floating_point_v<T> && op != BinaryOp::Pow;
+}
+
+// binary_loop with the scalar function of `op`, and its wide rows when it has them.
+template <typename T>
+void binary_dispatch(BinaryOp op, const Tensor& out, const Tensor& a, const Shape& sa,
+                     const Tensor& b, const Shape& sb) {
+  if (is_comparison(op)) {
+    with_comparison_functor<T>(op, [&](auto fn) {
+      if constexpr (std::is_floating_point_v<T>) {
+        binary_loop<int64_t, T>(out, a, sa, b, sb, fn,
+                                [op](RowForm form, const T* x, const T* y, int64_t* o, int64_t n) {
+                                  comparison_row(op, form, x, y, o, n);
+                                });
+      } else {
+        binary_loop<int64_t, T>(out, a, sa, b, sb, fn);
+      }
+    });
+    return;
+  }
+  with_arithmetic_functor<T>(op, [&](auto fn) {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (has_wide_rows<T>(op)) {
+        binary_loop<T, T>(out, a, sa, b, sb, fn,
+                          [op](RowForm form, const T* x, const T* y, T* o, int64_t n) {
+                            arithmetic_row(op, form, x, y, o, n);
+                          });
+        return;
+      }
+    }
+    binary_loop<T, T>(out, a, sa, b, sb, fn);
+  });
 }
 
 template <typename T>
@@ -104,23 +218,56 @@ T sigmoid_of(T x) {
   return e / (T(1) + e);
 }
 
+// The unary ops that are one IEEE operation or a compare and select: their vector clones give the
+// bits of the scalar function.
+template <typename T, typename Body>
+bool with_exact_unary_functor(UnaryOp op, Body&& body) {
+  switch (op) {
+    case UnaryOp::Neg: body([](T x) { return -x; }); return true;
+    case UnaryOp::Abs: body([](T x) { return x < T(0) ? -x : x; }); return true;
+    case UnaryOp::Sign:
+      body([](T x) { return static_cast<T>((T(0) < x) - (x < T(0))); });
+      return true;
+    case UnaryOp::Relu: body([](T x) { return x > T(0) ? x : (x != x ? x : T(0)); }); return true;
+    case UnaryOp::Sqrt: body([](T x) { return std::sqrt(x); }); return true;
+    default: return false;
+  }
+}
+
 template <typename T, typename Body>
 void with_unary_functor(UnaryOp op, Body&& body) {
+  if (with_exact_unary_functor<T>(op, body)) return;
   switch (op) {
-    case UnaryOp::Neg: return body([](T x) { return -x; });
-    case UnaryOp::Abs: return body([](T x) { return x < T(0) ? -x : x; });
-    case UnaryOp::Sign: return body([](T x) { return static_cast<T>((T(0) < x) - (x < T(0))); });
-    case UnaryOp::Relu: return body([](T x) { return x > T(0) ? x : (x != x ? x : T(0)); });
     case UnaryOp::Exp: return body([](T x) { return std::exp(x); });
     case UnaryOp::Log: return body([](T x) { return std::log(x); });
     case UnaryOp::Log1p: return body([](T x) { return std::log1p(x); });
-    case UnaryOp::Sqrt: return body([](T x) { return std::sqrt(x); });
     case UnaryOp::Tanh: return body([](T x) { return std::tanh(x); });
     case UnaryOp::Sigmoid: return body([](T x) { return sigmoid_of(x); });
     case UnaryOp::Sin: return body([](T x) { return std::sin(x); });
     case UnaryOp::Cos: return body([](T x) { return std::cos(x); });
     case UnaryOp::Erf: return body([](T x) { return std::erf(x); });
+    default: return;
   }
+}
+
+template <typename T>
+inline void exact_unary_row_of(UnaryOp op, const T* x, T* y, int64_t n) {
+  with_exact_unary_functor<T>(op, [&](auto fn) {
+    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(fn(x[i]));
+  });
+}
+
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void exact_unary_row(UnaryOp op, const float* x, float* y,
+                                                            int64_t n) {
+  exact_unary_row_of(op, x, y, n);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void exact_unary_row(UnaryOp op, const double* x, double* y,
+                                                            int64_t n) {
+  exact_unary_row_of(op, x, y, n);
+}
+
+bool is_exact_unary(UnaryOp op) {
+  return with_exact_unary_functor<float>(op, [](auto /*fn*/) {});
 }
 
 bool keeps_integers(UnaryOp op) {
@@ -140,8 +287,11 @@ RowKernel<T> row_kernel(UnaryOp op) {
   return nullptr;
 }
 
-template <typename T, typename Fn>
-void unary_loop(const Tensor& out, const Tensor& a, Fn fn, RowKernel<T> row = nullptr) {
+// y = fn(x) over out's geometry. `row` (see RowKernel) takes every element; else contiguous rows
+// go to `wide(x, y, n)` when one is given, which must give fn's bits.
+template <typename T, typename Fn, typename Wide = std::nullptr_t>
+void unary_loop(const Tensor& out, const Tensor& a, Fn fn, RowKernel<T> row = nullptr,
+                Wide wide = nullptr) {
   const auto it = detail::coalesce<2>(out.shape(), {out.strides(), a.strides()});
   T* po = out.data_ptr<T>();
   const T* pa = a.data_ptr<T>();
@@ -156,11 +306,38 @@ void unary_loop(const Tensor& out, const Tensor& a, Fn fn, RowKernel<T> row = nu
             for (int64_t i = 0; i < n; ++i) row(x + i * st[1], o + i * st[0], 1);
           }
         } else if (st[0] == 1 && st[1] == 1) {
-          for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(fn(x[i]));
+          if constexpr (std::is_same_v<Wide, std::nullptr_t>) {
+            for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(fn(x[i]));
+          } else {
+            wide(x, o, n);
+          }
         } else {
           for (int64_t i = 0; i < n; ++i) o[i * st[0]] = static_cast<T>(fn(x[i * st[1]]));
         }
       });
+}
+
+template <typename T>
+inline T relu_backward_one(T g, T x, T slope) {
+  return x > T(0) ? g : (slope == T(0) ? T(0) : g * slope);
+}
+
+template <typename T>
+inline void relu_backward_row_of(const T* g, const T* x, T* o, int64_t n, T slope) {
+  if (slope == T(0)) {
+    for (int64_t i = 0; i < n; ++i) o[i] = x[i] > T(0) ? g[i] : T(0);
+  } else {
+    for (int64_t i = 0; i < n; ++i) o[i] = x[i] > T(0) ? g[i] : g[i] * slope;
+  }
+}
+
+NABLA_WIDE_VECTOR_CLONES void relu_backward_row(const float* g, const float* x, float* o, int64_t n,
+                                                float slope) {
+  relu_backward_row_of(g, x, o, n, slope);
+}
+NABLA_WIDE_VECTOR_CLONES void relu_backward_row(const double* g, const double* x, double* o,
+                                                int64_t n, double slope) {
+  relu_backward_row_of(g, x, o, n, slope);
 }
 
 }  // namespace
@@ -180,16 +357,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty(shape, is_comparison(op) ? kInt64 : common);
   const Shape sa = broadcast_strides(binary_name(op), ca, shape);
   const Shape sb = broadcast_strides(binary_name(op), cb, shape);
-  visit_dtype(common, [&](auto tag) {
-    using T = decltype(tag);
-    with_binary_functor<T>(op, [&](auto fn) {
-      if (is_comparison(op)) {
-        binary_loop<int64_t, T>(out, ca, sa, cb, sb, fn);
-      } else {
-        binary_loop<T, T>(out, ca, sa, cb, sb, fn);
-      }
-    });
-  });
+  visit_dtype(common, [&](auto tag) { binary_dispatch<decltype(tag)>(op, out, ca, sa, cb, sb); });
   return out;
 }
 
@@ -211,9 +379,7 @@ void binary_(BinaryOp op, const Tensor& self, const Tensor& other) {
   if (source.storage() == self.storage() && !source.is_same(self)) source = clone(source);
   const Shape so = broadcast_strides(name, source, self.shape());
   visit_dtype(self.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    with_binary_functor<T>(
-        op, [&](auto fn) { binary_loop<T, T>(self, self, self.strides(), source, so, fn); });
+    binary_dispatch<decltype(tag)>(op, self, self, self.strides(), source, so);
   });
   self.bump_version();
 }
@@ -223,7 +389,51 @@ Tensor unary(UnaryOp op, const Tensor& a) {
   Tensor out = Tensor::empty(input.shape(), input.dtype());
   visit_dtype(input.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    with_unary_functor<T>(op, [&](auto fn) { unary_loop<T>(out, input, fn, row_kernel<T>(op)); });
+    with_unary_functor<T>(op, [&](auto fn) {
+      if constexpr (std::is_floating_point_v<T>) {
+        if (is_exact_unary(op)) {
+          unary_loop<T>(out, input, fn, nullptr,
+                        [op](const T* x, T* y, int64_t n) { exact_unary_row(op, x, y, n); });
+          return;
+        }
+      }
+      unary_loop<T>(out, input, fn, row_kernel<T>(op));
+    });
+  });
+  return out;
+}
+
+Tensor relu_backward(const Tensor& grad, const Tensor& input, double negative_slope) {
+  if (grad.dtype() != input.dtype() || !is_floating(grad.dtype())) {
+    throw error("relu_backward: grad ({}) and input ({}) must be of one floating dtype",
+                dtype_name(grad.dtype()), dtype_name(input.dtype()));
+  }
+  if (grad.shape() != input.shape()) {
+    throw error("relu_backward: grad of shape {} for an input of shape {}", shape_str(grad.shape()),
+                shape_str(input.shape()));
+  }
+  Tensor out = Tensor::empty(input.shape(), input.dtype());
+  visit_dtype(input.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<T>) {
+      const auto slope = static_cast<T>(negative_slope);
+      const auto it =
+          detail::coalesce<3>(out.shape(), {out.strides(), grad.strides(), input.strides()});
+      T* po = out.data_ptr<T>();
+      const T* pg = grad.data_ptr<T>();
+      const T* px = input.data_ptr<T>();
+      detail::for_each_row(
+          it, [=](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
+            if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+              relu_backward_row(pg + off[1], px + off[2], po + off[0], n, slope);
+              return;
+            }
+            for (int64_t i = 0; i < n; ++i) {
+              po[off[0] + i * st[0]] =
+                  relu_backward_one(pg[off[1] + i * st[1]], px[off[2] + i * st[2]], slope);
+            }
+          });
+    }
   });
   return out;
 }

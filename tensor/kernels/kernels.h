@@ -52,6 +52,10 @@ void binary_(BinaryOp op, const Tensor& self, const Tensor& other);
 // Transcendental ops on int64 give float32.
 Tensor unary(UnaryOp op, const Tensor& a);
 Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max);
+// relu's and leaky_relu's backward in one pass: grad where input > 0, else grad * negative_slope,
+// exactly 0 when the slope is 0 (also for a NaN or infinite grad; a NaN input counts as not > 0),
+// like PyTorch's threshold_backward. grad and input: one shape, one floating dtype.
+Tensor relu_backward(const Tensor& grad, const Tensor& input, double negative_slope = 0.0);
 // condition != 0 ? a : b, all three broadcast together.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 // A 0-d tensor holding `value` in the dtype that arithmetic with `like` should keep.

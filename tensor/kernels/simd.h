@@ -8,3 +8,13 @@
 #else
 #define NABLA_WIDE_VECTOR_CLONES
 #endif
+
+// Inlines every call in the function's body into it (recursively): a wide clone whose loops sit
+// in helpers must get its own copy of them, compiled for its target (g++ otherwise calls one
+// baseline copy of a large helper from every clone). clang refuses flatten on a multiversioned
+// function; it is left to clang's inliner there.
+#if defined(__GNUC__) && !defined(__clang__)
+#define NABLA_FLATTEN __attribute__((flatten))
+#else
+#define NABLA_FLATTEN
+#endif

@@ -1,15 +1,17 @@
 // Differential sweep of the elementwise ops (unary, activations, binary with broadcasting and
-// type promotion, comparisons, where) against double loops written here, over random shapes
-// around the vector widths (8, 16), the exp block and kParallelGrain (128Ki), in every layout,
-// float32, float64 and int64, at 1 and 2 threads.
+// type promotion, comparisons, where, relu's backward) against double loops written here, over
+// random shapes around the vector widths (8, 16, 32, 64), the exp block and kParallelGrain
+// (128Ki), in every layout, float32, float64 and int64, at 1 and 2 threads.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "nabla.h"
+#include "tensor/kernels/loops.h"
 #include "tests/support/reference.h"
 
 namespace nabla {
@@ -337,6 +339,237 @@ TEST(DifferentialElementwise, WhereBroadcastsAllThreeOperands) {
     failing += check.failed();
   }
   testing::diff::report_cases("where", ran);
+}
+
+// ---- the wide (AVX2 / AVX-512) rows: bit for bit the IEEE result ----
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Values in [-4, 4] with exact ties, zeros and (when nan) a few NaNs.
+testing::diff::ValueFn wide_values(bool nan) {
+  return [nan](Rng& rng) {
+    if (nan && rng.chance(0.03)) return kNaN;
+    if (rng.chance(0.1)) return 0.0;
+    if (rng.chance(0.2)) return 0.5 * static_cast<double>(rng.range(-4, 4));
+    return rng.uniform(-4, 4);
+  };
+}
+
+// A row length around the vector widths, or (rarely) around the parallel grain.
+int64_t wide_row_length(Rng& rng) {
+  if (rng.chance(testing::diff::sanitized() ? 0.01 : 0.05)) {
+    const int64_t g = kernels::detail::kParallelGrain;
+    return rng.pick(std::vector<int64_t>{g - 1, g, g + 1, 2 * g + 1});
+  }
+  return testing::diff::draw_size(rng, 0, 300, kVectorBlocks);
+}
+
+struct WideBinaryRow {
+  std::string name;
+  std::function<Tensor(const Tensor&, const Tensor&)> op;
+  std::function<double(double, double)> ref;  // in double, then rounded to the dtype
+  bool comparison = false;
+  std::function<void(Tensor&, const Tensor&)> in_place;  // empty: no in-place form
+};
+
+double nan_max(double x, double y) {
+  return std::isnan(x) || std::isnan(y) ? kNaN : std::max(x, y);
+}
+double nan_min(double x, double y) {
+  return std::isnan(x) || std::isnan(y) ? kNaN : std::min(x, y);
+}
+
+std::vector<WideBinaryRow> wide_binary_rows() {
+  return {
+      {"add", [](const Tensor& a, const Tensor& b) { return a + b; },
+       [](double x, double y) { return x + y; }, false,
+       [](Tensor& s, const Tensor& o) { s.add_(o); }},
+      {"sub", [](const Tensor& a, const Tensor& b) { return nabla::sub(a, b); },
+       [](double x, double y) { return x - y; }, false,
+       [](Tensor& s, const Tensor& o) { s.sub_(o); }},
+      {"mul", [](const Tensor& a, const Tensor& b) { return a * b; },
+       [](double x, double y) { return x * y; }, false,
+       [](Tensor& s, const Tensor& o) { s.mul_(o); }},
+      {"div", [](const Tensor& a, const Tensor& b) { return a / b; },
+       [](double x, double y) { return x / y; }, false,
+       [](Tensor& s, const Tensor& o) { s.div_(o); }},
+      {"maximum", [](const Tensor& a, const Tensor& b) { return nabla::maximum(a, b); }, nan_max},
+      {"minimum", [](const Tensor& a, const Tensor& b) { return nabla::minimum(a, b); }, nan_min},
+      {"eq", [](const Tensor& a, const Tensor& b) { return nabla::eq(a, b); },
+       [](double x, double y) { return static_cast<double>(x == y); }, true},
+      {"ne", [](const Tensor& a, const Tensor& b) { return nabla::ne(a, b); },
+       [](double x, double y) { return static_cast<double>(x != y); }, true},
+      {"lt", [](const Tensor& a, const Tensor& b) { return a < b; },
+       [](double x, double y) { return static_cast<double>(x < y); }, true},
+      {"le", [](const Tensor& a, const Tensor& b) { return a <= b; },
+       [](double x, double y) { return static_cast<double>(x <= y); }, true},
+      {"gt", [](const Tensor& a, const Tensor& b) { return a > b; },
+       [](double x, double y) { return static_cast<double>(x > y); }, true},
+      {"ge", [](const Tensor& a, const Tensor& b) { return a >= b; },
+       [](double x, double y) { return static_cast<double>(x >= y); }, true},
+  };
+}
+
+// The operand forms of a [rows, n] result: both full, one a per-row scalar ([rows, 1], the
+// broadcast row with inner stride 0), one a broadcast row ([n]), or a 0-d scalar.
+enum class Form { Full, RowScalarB, RowScalarA, BroadcastRowB, ScalarB };
+
+// Binary ops on float operands of one dtype, in each row form the wide rows take (and strided
+// ones that take the scalar loops), in-place too: the result must be the IEEE result bit for bit
+// (a double op rounded to float is the float op), and the same at 1 and 2 threads.
+TEST(DifferentialElementwise, WideBinaryRowsGiveTheIeeeBitsInEveryForm) {
+  const std::vector<WideBinaryRow> rows = wide_binary_rows();
+  const int64_t cases = testing::diff::case_count(1500);
+  int64_t ran = 0;
+  int failing = 0;
+  for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
+    const uint64_t seed = 0x71DE0000 + static_cast<uint64_t>(i);
+    if (!testing::diff::selected(seed)) continue;
+    Rng rng(seed);
+    const WideBinaryRow& row = rows[static_cast<size_t>(i) % rows.size()];
+    const int64_t n = wide_row_length(rng);
+    const int64_t lines = n > 100000 ? rng.range(1, 2) : testing::diff::draw_size(rng, 1, 9);
+    const Shape out_shape{lines, n};
+    const auto form = static_cast<Form>(rng.below(5));
+    Shape sa = out_shape;
+    Shape sb = out_shape;
+    if (form == Form::RowScalarB) sb = {lines, 1};
+    if (form == Form::RowScalarA) sa = {lines, 1};
+    if (form == Form::BroadcastRowB) sb = {n};
+    if (form == Form::ScalarB) sb = {};
+    const DType dtype = rng.chance(0.5) ? kFloat32 : kFloat64;
+    const bool in_place = row.in_place && sa == out_shape && rng.chance(0.3);
+    const Layout la = testing::diff::draw_layout(rng, !in_place);
+    const Layout lb = testing::diff::draw_layout(rng);
+    const Tensor a = testing::diff::make_input(rng, sa, dtype, la, wide_values(true));
+    const Tensor b = testing::diff::make_input(rng, sb, dtype, lb, wide_values(true));
+    const std::vector<double> va = testing::diff::read(a);
+    const std::vector<double> vb = testing::diff::read(b);
+    const std::string context =
+        "case seed " + std::to_string(seed) + " " + row.name + (in_place ? "_" : "") + " " +
+        testing::diff::shape_string(sa) + " " + testing::diff::layout_name(la) + " with " +
+        testing::diff::shape_string(sb) + " " + testing::diff::layout_name(lb) + " " +
+        std::string(dtype_name(dtype));
+    ++ran;
+    const int64_t count = lines * n;
+    std::vector<double> expected(static_cast<size_t>(count));
+    const std::vector<double> tol(static_cast<size_t>(count), 0.0);
+    for (int64_t e = 0; e < count; ++e) {
+      const double x = va[static_cast<size_t>(source_index(sa, out_shape, e))];
+      const double y = vb[static_cast<size_t>(source_index(sb, out_shape, e))];
+      const double r = row.ref(x, y);
+      expected[static_cast<size_t>(e)] = row.comparison ? r : round_to(dtype, r);
+    }
+    const std::function<Tensor()> op = [&] {
+      if (!in_place) return row.op(a, b);
+      testing::diff::write(a, va);  // each run starts from the same values
+      Tensor self = a;
+      row.in_place(self, b);
+      return self;
+    };
+    const Tensor out = testing::diff::run_both_thread_counts(op, context);
+    Checker check(context);
+    check.dtype(out.dtype(), row.comparison ? kInt64 : dtype);
+    check.all(out, out_shape, expected, tol);
+    failing += check.failed();
+  }
+  testing::diff::report_cases("elementwise wide binary rows", ran);
+}
+
+// The unary ops with wide rows (one IEEE op or a compare and select each), bit for bit.
+TEST(DifferentialElementwise, WideUnaryRowsGiveTheIeeeBits) {
+  struct Row {
+    std::string name;
+    std::function<Tensor(const Tensor&)> op;
+    std::function<double(double)> ref;
+    bool nan;  // NaN inputs allowed
+  };
+  const std::vector<Row> rows = {
+      {"neg", [](const Tensor& a) { return -a; }, [](double x) { return -x; }, true},
+      {"abs", [](const Tensor& a) { return nabla::abs(a); }, [](double x) { return std::abs(x); },
+       true},
+      {"sign", [](const Tensor& a) { return nabla::sign(a); },
+       [](double x) { return static_cast<double>((x > 0) - (x < 0)); }, false},
+      {"relu", [](const Tensor& a) { return nabla::relu(a); },
+       [](double x) { return std::isnan(x) ? x : (x > 0 ? x : 0.0); }, true},
+      {"sqrt", [](const Tensor& a) { return nabla::sqrt(nabla::abs(a)); },
+       [](double x) { return std::sqrt(std::abs(x)); }, true},
+  };
+  const int64_t cases = testing::diff::case_count(600);
+  int64_t ran = 0;
+  int failing = 0;
+  for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
+    const uint64_t seed = 0x71DF0000 + static_cast<uint64_t>(i);
+    if (!testing::diff::selected(seed)) continue;
+    Rng rng(seed);
+    const Row& row = rows[static_cast<size_t>(i) % rows.size()];
+    const int64_t n = wide_row_length(rng);
+    const Shape shape{n > 100000 ? 1 : testing::diff::draw_size(rng, 1, 5), n};
+    const DType dtype = rng.chance(0.5) ? kFloat32 : kFloat64;
+    const Layout layout = testing::diff::draw_layout(rng);
+    const Tensor x = testing::diff::make_input(rng, shape, dtype, layout, wide_values(row.nan));
+    const std::vector<double> v = testing::diff::read(x);
+    const std::string context = "case seed " + std::to_string(seed) + " " + row.name + " " +
+                                testing::diff::shape_string(shape) + " " +
+                                std::string(dtype_name(dtype)) + " " +
+                                testing::diff::layout_name(layout);
+    ++ran;
+    std::vector<double> expected(v.size());
+    for (size_t e = 0; e < v.size(); ++e) expected[e] = round_to(dtype, row.ref(v[e]));
+    const Tensor out = testing::diff::run_both_thread_counts([&] { return row.op(x); }, context);
+    Checker check(context);
+    check.dtype(out.dtype(), dtype);
+    check.all(out, shape, expected, std::vector<double>(v.size(), 0.0));
+    failing += check.failed();
+  }
+  testing::diff::report_cases("elementwise wide unary rows", ran);
+}
+
+// relu's and leaky_relu's backward: the fused kernel, and the gradient a plain backward gives,
+// equal g where x > 0, else g * slope (exactly 0 for slope 0, also where g is NaN or x is NaN).
+TEST(DifferentialElementwise, ReluBackwardIsGradWhereInputPositive) {
+  const int64_t cases = testing::diff::case_count(600);
+  int64_t ran = 0;
+  int failing = 0;
+  for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
+    const uint64_t seed = 0x4E1B0000 + static_cast<uint64_t>(i);
+    if (!testing::diff::selected(seed)) continue;
+    Rng rng(seed);
+    bool large = false;
+    const Shape shape = draw_elementwise_shape(rng, large);
+    const DType dtype = rng.chance(0.5) ? kFloat32 : kFloat64;
+    const double slope = rng.pick(std::vector<double>{0.0, 0.0, 0.01, 0.2});
+    const Layout lg = testing::diff::draw_layout(rng);
+    const Layout lx = testing::diff::draw_layout(rng);
+    const Tensor g = testing::diff::make_input(rng, shape, dtype, lg, wide_values(true));
+    const Tensor x = testing::diff::make_input(rng, shape, dtype, lx, wide_values(true));
+    const std::vector<double> vg = testing::diff::read(g);
+    const std::vector<double> vx = testing::diff::read(x);
+    const std::string context =
+        "case seed " + std::to_string(seed) + " slope " + std::to_string(slope) + " " +
+        testing::diff::shape_string(shape) + " " + std::string(dtype_name(dtype)) + " grad " +
+        testing::diff::layout_name(lg) + " input " + testing::diff::layout_name(lx);
+    ++ran;
+    const double s = round_to(dtype, slope);
+    std::vector<double> expected(vg.size());
+    for (size_t e = 0; e < vg.size(); ++e) {
+      expected[e] = vx[e] > 0 ? vg[e] : (slope == 0 ? 0.0 : round_to(dtype, vg[e] * s));
+    }
+    const std::vector<double> tol(vg.size(), 0.0);
+    const Tensor fused = testing::diff::run_both_thread_counts(
+        [&] { return kernels::relu_backward(g, x, slope); }, context);
+    Checker check(context + " (kernel)");
+    check.dtype(fused.dtype(), dtype);
+    check.all(fused, shape, expected, tol);
+    // The same through autograd, on a leaf laid out like x.
+    const Tensor leaf = x.detach().requires_grad_();
+    const Tensor y = slope == 0 ? nabla::relu(leaf) : nabla::leaky_relu(leaf, slope);
+    y.backward(g);
+    Checker through_autograd(context + " (backward)");
+    through_autograd.all(leaf.grad(), shape, expected, tol);
+    failing += check.failed() || through_autograd.failed();
+  }
+  testing::diff::report_cases("relu backward", ran);
 }
 
 }  // namespace

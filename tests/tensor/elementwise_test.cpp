@@ -6,6 +6,7 @@
 
 #include "tensor/kernels/kernels.h"
 #include "tensor/random.h"
+#include "tests/support/expect_error.h"
 
 namespace nabla {
 namespace {
@@ -116,6 +117,26 @@ TEST(Elementwise, ErrorsNameOpAndShapes) {
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "sub: shapes [2, 3] and [4] cannot be broadcast");
   }
+}
+
+TEST(Elementwise, ReluBackwardSelectsGradWherePositive) {
+  const Tensor g = tensor({1.0, 2.0, 3.0, 4.0, 5.0});
+  const Tensor x = tensor({-1.0, 0.0, 0.5, std::nan(""), 2.0});
+  EXPECT_EQ(kernels::relu_backward(g, x).to_vector<float>(), (std::vector<float>{0, 0, 3, 0, 5}));
+  EXPECT_EQ(kernels::relu_backward(g, x, 0.5).to_vector<float>(),
+            (std::vector<float>{0.5, 1, 3, 2, 5}));
+}
+
+TEST(Elementwise, ReluBackwardRefusesMismatchedOperands) {
+  testing::expect_error_containing(
+      [] {
+        (void)kernels::relu_backward(zeros({2, 3}), zeros({3, 2}));
+      },
+      "shape [2, 3]");
+  testing::expect_error_containing(
+      [] { (void)kernels::relu_backward(zeros({2}), zeros({2}, kFloat64)); }, "float64");
+  testing::expect_error_containing([] { (void)kernels::relu_backward(arange(2), arange(2)); },
+                                   "relu_backward");
 }
 
 }  // namespace
