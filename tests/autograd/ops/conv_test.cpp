@@ -10,47 +10,35 @@ namespace {
 
 using testing::expect_gradcheck;
 using testing::expect_gradgradcheck;
+using testing::GradCase;
+using testing::GradTable;
 using testing::leaf;
 
-struct ConvCase {
-  std::string name;
-  Shape input;
-  Shape weight;
-  Conv2dOptions options;
-  bool bias = true;
-};
-void PrintTo(const ConvCase& c, std::ostream* os) { *os << c.name; }
-
-class ConvGrad : public ::testing::TestWithParam<ConvCase> {};
-
-TEST_P(ConvGrad, MatchesNumericalForInputWeightAndBias) {
-  const auto& c = GetParam();
-  std::vector<Tensor> inputs = {leaf(c.input, 1), leaf(c.weight, 2)};
-  if (c.bias) inputs.push_back(leaf({c.weight[0]}, 3));
-  const Conv2dOptions options = c.options;
-  const GradcheckFn fn = [options](const std::vector<Tensor>& in) {
-    return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), options);
-  };
-  expect_gradcheck(fn, inputs, c.name);
+// conv2d over input, weight and bias (first derivatives; one row below checks the second).
+GradCase conv_case(const std::string& name, const Shape& input, const Shape& weight,
+                   const Conv2dOptions& options, bool bias = true) {
+  std::vector<Tensor> inputs = {leaf(input, 1), leaf(weight, 2)};
+  if (bias) inputs.push_back(leaf({weight[0]}, 3));
+  return {name,
+          [options](const std::vector<Tensor>& in) {
+            return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), options);
+          },
+          inputs, false};
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Geometries, ConvGrad,
-    ::testing::Values(ConvCase{"k3_s1_p0", {2, 2, 5, 5}, {3, 2, 3, 3}, {}},
-                      ConvCase{"k1", {1, 3, 3, 4}, {2, 3, 1, 1}, {}, false},
-                      ConvCase{"k2x3_s2", {1, 2, 6, 7}, {2, 2, 2, 3}, {.stride = {2, 2}}},
-                      ConvCase{"s3_uncovered", {1, 1, 7, 7}, {1, 1, 2, 2}, {.stride = {3, 3}}},
-                      ConvCase{"pad1", {1, 2, 4, 4}, {2, 2, 3, 3}, {.padding = {1, 1, 1, 1}}},
-                      ConvCase{"same_s2_asym",
-                               {1, 1, 6, 6},
-                               {2, 1, 3, 3},
-                               {.stride = {2, 2}, .padding = {0, 1, 0, 1}}},
-                      ConvCase{"dilation2", {1, 1, 7, 6}, {1, 1, 3, 2}, {.dilation = {2, 2}}},
-                      ConvCase{"everything",
-                               {2, 2, 8, 7},
-                               {3, 2, 3, 2},
-                               {.stride = {2, 1}, .padding = {1, 2, 0, 1}, .dilation = {1, 2}}}),
-    [](const auto& case_info) { return case_info.param.name; });
+    Conv2d, GradTable,
+    ::testing::Values(conv_case("k3_s1_p0", {2, 2, 5, 5}, {3, 2, 3, 3}, {}),
+                      conv_case("k1", {1, 3, 3, 4}, {2, 3, 1, 1}, {}, false),
+                      conv_case("k2x3_s2", {1, 2, 6, 7}, {2, 2, 2, 3}, {.stride = {2, 2}}),
+                      conv_case("s3_uncovered", {1, 1, 7, 7}, {1, 1, 2, 2}, {.stride = {3, 3}}),
+                      conv_case("pad1", {1, 2, 4, 4}, {2, 2, 3, 3}, {.padding = {1, 1, 1, 1}}),
+                      conv_case("same_s2_asym", {1, 1, 6, 6}, {2, 1, 3, 3},
+                                {.stride = {2, 2}, .padding = {0, 1, 0, 1}}),
+                      conv_case("dilation2", {1, 1, 7, 6}, {1, 1, 3, 2}, {.dilation = {2, 2}}),
+                      conv_case("everything", {2, 2, 8, 7}, {3, 2, 3, 2},
+                                {.stride = {2, 1}, .padding = {1, 2, 0, 1}, .dilation = {1, 2}})),
+    testing::grad_case_name);
 
 TEST(ConvGrad, SecondDerivativesMatchNumerical) {
   const Conv2dOptions options{.stride = {2, 1}, .padding = {1, 0, 1, 1}};
@@ -83,39 +71,43 @@ TEST(ConvForward, MatchesHandComputedValues) {
   EXPECT_EQ(padded.to_vector<float>()[4], 8.0F);
 }
 
-struct PoolCase {
-  std::string name;
-  Shape input;
-  Pool2dOptions options;
-};
-void PrintTo(const PoolCase& c, std::ostream* os) { *os << c.name; }
-
-class PoolGrad : public ::testing::TestWithParam<PoolCase> {};
-
-TEST_P(PoolGrad, MaxAndAverageMatchNumerical) {
-  const auto& c = GetParam();
-  const Pool2dOptions options = c.options;
-  expect_gradcheck([options](const std::vector<Tensor>& in) { return max_pool2d(in[0], options); },
-                   {leaf(c.input, 7)}, "max " + c.name);
-  expect_gradcheck([options](const std::vector<Tensor>& in) { return avg_pool2d(in[0], options); },
-                   {leaf(c.input, 8)}, "avg " + c.name);
-  expect_gradgradcheck(
-      [options](const std::vector<Tensor>& in) { return avg_pool2d(in[0], options) * in[0].sum(); },
-      {leaf(c.input, 9)}, "avg2 " + c.name);
+// Max and average pooling (first derivatives), and average pooling's second derivative.
+std::vector<GradCase> pool_cases(const std::string& name, const Shape& input,
+                                 const Pool2dOptions& options) {
+  return {
+      {"max_" + name,
+       [options](const std::vector<Tensor>& in) { return max_pool2d(in[0], options); },
+       {leaf(input, 7)},
+       false},
+      {"avg_" + name,
+       [options](const std::vector<Tensor>& in) { return avg_pool2d(in[0], options); },
+       {leaf(input, 8)},
+       false},
+      {"avg_times_sum_" + name,
+       [options](const std::vector<Tensor>& in) {
+         return avg_pool2d(in[0], options) * in[0].sum();
+       },
+       {leaf(input, 9)},
+       true},
+  };
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Geometries, PoolGrad,
-    ::testing::Values(PoolCase{"k2_s2", {2, 2, 4, 4}, {}},
-                      PoolCase{"k2_s2_odd_uncovered", {1, 2, 5, 5}, {}},
-                      PoolCase{"k3_s1", {1, 1, 5, 4}, {.kernel = {3, 3}, .stride = {1, 1}}},
-                      PoolCase{"k3_s2_pad",
-                               {1, 1, 6, 6},
-                               {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1, 1, 1}}},
-                      PoolCase{"k2x3_asym",
-                               {1, 1, 5, 7},
-                               {.kernel = {2, 3}, .stride = {2, 2}, .padding = {0, 1, 0, 1}}}),
-    [](const auto& case_info) { return case_info.param.name; });
+std::vector<GradCase> all_pool_cases() {
+  std::vector<GradCase> cases;
+  for (auto&& more :
+       {pool_cases("k2_s2", {2, 2, 4, 4}, {}), pool_cases("k2_s2_odd_uncovered", {1, 2, 5, 5}, {}),
+        pool_cases("k3_s1", {1, 1, 5, 4}, {.kernel = {3, 3}, .stride = {1, 1}}),
+        pool_cases("k3_s2_pad", {1, 1, 6, 6},
+                   {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1, 1, 1}}),
+        pool_cases("k2x3_asym", {1, 1, 5, 7},
+                   {.kernel = {2, 3}, .stride = {2, 2}, .padding = {0, 1, 0, 1}})}) {
+    cases.insert(cases.end(), more.begin(), more.end());
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Pool2d, GradTable, ::testing::ValuesIn(all_pool_cases()),
+                         testing::grad_case_name);
 
 TEST(PoolGrad, MaxTiesSendGradientToFirstMaximum) {
   Tensor x = ones({1, 1, 2, 2}, kFloat64).requires_grad_();
