@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "autograd/node.h"
-#include "tensor/kernels/window.h"  // Conv2dOptions, Pool2dOptions
 #include "tensor/tensor.h"
+#include "tensor/window_options.h"
 
 namespace nabla {
 
@@ -128,7 +128,7 @@ Tensor select_backward(const Tensor& grad, const Shape& input_shape, int64_t dim
 Tensor matmul(const Tensor& a, const Tensor& b);
 
 // ---- convolution and pooling (autograd/ops/conv.cpp); tensors are NCHW ----
-// Conv2dOptions and Pool2dOptions ({.stride, .padding, ...}) come from tensor/kernels/window.h.
+// Conv2dOptions and Pool2dOptions ({.stride, .padding, ...}) come from tensor/window_options.h.
 // input [N,C,H,W], weight [OC,C,KH,KW], bias [OC] or undefined -> [N,OC,OH,OW]
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options = {});
