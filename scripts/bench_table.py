@@ -27,6 +27,8 @@ def load(paths):
     order = []
     for path in paths:
         try:
+            if os.path.getsize(path) == 0:
+                continue  # the executable ran no benchmark (--benchmark_filter)
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
         except (OSError, ValueError) as e:
@@ -35,7 +37,7 @@ def load(paths):
         for b in data.get("benchmarks", []):
             name = b.get("run_name", b.get("name", ""))
             side = next((s for p, s in SIDES.items() if name.startswith(p)), None)
-            if side is None or "error_occurred" in b and b["error_occurred"]:
+            if side is None or b.get("error_occurred", False):
                 continue
             key = name[len("BM_Nabla") if side == "nabla" else len("BM_Torch") :]
             key = key.removesuffix("/real_time")

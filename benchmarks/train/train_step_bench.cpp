@@ -40,7 +40,7 @@ void run_steps(benchmark::State& state, nabla::train::Model& model, const Tensor
   state.SetItemsProcessed(state.iterations() * x.size(0));
 }
 
-void BM_NablaTrainStepMlp(benchmark::State& state) {
+void nabla_train_step_mlp(benchmark::State& state) {
   using nabla::nn::Dense;
   using nabla::nn::DenseOptions;
   nabla::manual_seed(0);
@@ -57,7 +57,7 @@ void BM_NablaTrainStepMlp(benchmark::State& state) {
   run_steps(state, model, x, y);
 }
 
-void BM_NablaTrainStepCnn(benchmark::State& state) {
+void nabla_train_step_cnn(benchmark::State& state) {
   using nabla::nn::Conv2D;
   using nabla::nn::Conv2DOptions;
   using nabla::nn::Dense;
@@ -96,8 +96,8 @@ void register_pair(const char* name, BenchFn nabla_fn, [[maybe_unused]] BenchFn 
 }
 
 const bool kRegistered = [] {
-  register_pair("mlp_batch128", BM_NablaTrainStepMlp, NABLA_TORCH_REF(train_step_mlp));
-  register_pair("cnn_batch64", BM_NablaTrainStepCnn, NABLA_TORCH_REF(train_step_cnn));
+  register_pair("mlp_batch128", nabla_train_step_mlp, NABLA_TORCH_REF(train_step_mlp));
+  register_pair("cnn_batch64", nabla_train_step_cnn, NABLA_TORCH_REF(train_step_cnn));
   return true;
 }();
 
