@@ -12,6 +12,8 @@ inline constexpr int64_t kBroadcastCols = 1000;  // a [n/1000, 1000] + b [1000]
 inline constexpr int64_t kMlpIn = 784;
 inline constexpr int64_t kMlpHidden = 512;
 inline constexpr int64_t kMlpOut = 10;
+inline constexpr int64_t kTrainMlpBatch = 128;  // train_step_bench: the Keras MLP's batch
+inline constexpr int64_t kCnnBatch = 64;        // train_step_bench: the small CNN's batch
 
 // n float32 elements per iteration; `streams` arrays of n floats read or written (a + b = c: 3).
 inline void set_elementwise_counters(benchmark::State& state, int64_t n, int64_t streams) {

@@ -195,4 +195,68 @@ void optimizer_step(benchmark::State& state, const std::string& optimizer,
   set_elementwise_counters(state, numel, streams);
 }
 
+// --- Whole training steps (train_step_bench.cpp) ---
+
+namespace {
+
+// Keras' defaults: glorot_uniform kernels, zero biases (PyTorch's own default is kaiming_uniform).
+void keras_init(torch::nn::Module& module) {
+  const torch::NoGradGuard no_grad;
+  for (auto& item : module.named_parameters()) {
+    if (item.key().find("bias") != std::string::npos) {
+      item.value().zero_();
+    } else {
+      torch::nn::init::xavier_uniform_(item.value());
+    }
+  }
+}
+
+template <typename Net, typename Optimizer>
+void run_train_steps(benchmark::State& state, Net& net, Optimizer& opt, const torch::Tensor& x,
+                     const torch::Tensor& labels) {
+  auto step = [&] {
+    opt.zero_grad();
+    const torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), labels);
+    loss.backward();
+    opt.step();
+    return loss.item<float>();
+  };
+  step();  // creates the optimizer state
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(step());
+  }
+  state.SetItemsProcessed(state.iterations() * x.size(0));
+}
+
+}  // namespace
+
+void train_step_mlp(benchmark::State& state) {
+  torch::manual_seed(0);
+  const torch::Tensor x = torch::rand({kTrainMlpBatch, kMlpIn});
+  const torch::Tensor labels =
+      torch::randint(0, kMlpOut, {kTrainMlpBatch}, torch::dtype(torch::kInt64));
+  torch::nn::Sequential net(torch::nn::Linear(kMlpIn, kMlpHidden), torch::nn::ReLU(),
+                            torch::nn::Linear(kMlpHidden, kMlpOut));
+  keras_init(*net);
+  torch::optim::RMSprop opt(net->parameters(),
+                            torch::optim::RMSpropOptions(1e-3).alpha(0.9).eps(1e-7));
+  run_train_steps(state, net, opt, x, labels);
+}
+
+void train_step_cnn(benchmark::State& state) {
+  namespace nn = torch::nn;
+  torch::manual_seed(0);
+  const torch::Tensor x = torch::rand({kCnnBatch, 1, 28, 28});
+  const torch::Tensor labels = torch::randint(0, 10, {kCnnBatch}, torch::dtype(torch::kInt64));
+  nn::Sequential net(
+      nn::Conv2d(nn::Conv2dOptions(1, 32, 3)), nn::ReLU(), nn::MaxPool2d(nn::MaxPool2dOptions(2)),
+      nn::Conv2d(nn::Conv2dOptions(32, 64, 3)), nn::ReLU(), nn::MaxPool2d(nn::MaxPool2dOptions(2)),
+      nn::Flatten(), nn::Linear(64 * 5 * 5, 128), nn::ReLU(), nn::Linear(128, 10));
+  keras_init(*net);
+  torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(1e-3).eps(1e-7));
+  run_train_steps(state, net, opt, x, labels);
+}
+
+// --- End of whole training steps ---
+
 }  // namespace nabla_bench::torch_ref

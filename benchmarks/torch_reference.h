@@ -38,6 +38,14 @@ void mlp_step(benchmark::State& state, int64_t batch);
 void optimizer_step(benchmark::State& state, const std::string& optimizer,
                     const std::vector<std::vector<int64_t>>& shapes, int64_t streams);
 
+// Whole training steps (train_step_bench.cpp): forward, loss, backward, optimizer step,
+// zero_grad and loss.item(), on a fixed random batch; glorot-uniform weights and zero biases.
+// The 784-512(relu)-10 MLP, cross_entropy on logits, RMSprop (lr 1e-3, alpha 0.9, eps 1e-7) on a
+// batch of kTrainMlpBatch; the small CNN (conv 32 3x3 relu, pool 2, conv 64 3x3 relu, pool 2,
+// linear 128 relu, linear 10), cross_entropy on logits, Adam (lr 1e-3, eps 1e-7) on kCnnBatch.
+void train_step_mlp(benchmark::State& state);
+void train_step_cnn(benchmark::State& state);
+
 }  // namespace nabla_bench::torch_ref
 
 // The LibTorch reference to register beside a nabla benchmark, or nullptr when LibTorch was not

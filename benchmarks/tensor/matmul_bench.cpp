@@ -42,7 +42,7 @@ const bool kRegistered = [] {
                                  s.n, s.k)
         ->UseRealTime();
 #ifdef NABLA_BENCH_TORCH
-    benchmark::RegisterBenchmark((std::string("BM_TorchMm/") + s.label).c_str(),
+    benchmark::RegisterBenchmark((std::string("BM_TorchMatmul/") + s.label).c_str(),
                                  nabla_bench::torch_ref::mm, s.m, s.n, s.k)
         ->UseRealTime();
 #endif
