@@ -171,7 +171,7 @@ IdxArray read_from(const Source& source, const Context& context) {
     throw error("{}truncated header: the {} has {} bytes, the magic number alone needs 4", p,
                 context.holder, got_magic);
   }
-  const uint32_t magic = io::load_be<uint32_t>(header.data());
+  const auto magic = io::load_be<uint32_t>(header.data());
   if (header[0] != 0 || header[1] != 0) {
     throw error("{}bad magic number 0x{:08x}: its first two bytes must be 0 (not an IDX file?)", p,
                 magic);
@@ -414,8 +414,9 @@ void write_idx(const std::string& path, const IdxArray& array, bool gzip) {
       rc = deflate(&stream, finish ? Z_FINISH : Z_NO_FLUSH);
       file.write(compressed.data(), compressed.size() - stream.avail_out);
     } while (stream.avail_out == 0 || (finish && rc == Z_OK));
-    if (finish && rc != Z_STREAM_END)
+    if (finish && rc != Z_STREAM_END) {
       throw error("{}cannot write: deflate failed ({})", prefix, rc);
+    }
   };
   put(header.data(), header.size(), false);
   // Swap a chunk at a time so writing never doubles the array's memory.

@@ -87,7 +87,7 @@ std::string tiny_file(const ScratchDir& dir, const std::function<void(NamedTenso
   Tiny donor(7.0);
   NamedTensors state = donor.state();
   edit(state);
-  const std::string path = dir.file("edited.safetensors");
+  std::string path = dir.file("edited.safetensors");
   save_safetensors(path, state);
   return path;
 }

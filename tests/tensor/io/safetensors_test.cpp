@@ -66,7 +66,7 @@ std::string load_error(const std::string& path) {
 std::string load_error_of_bytes(const ScratchDir& dir, const std::string& bytes) {
   const std::string path = dir.file("bad.safetensors");
   write_bytes(path, bytes);
-  const std::string message = load_error(path);
+  std::string message = load_error(path);
   EXPECT_CONTAINS(message, "load_safetensors: " + path + ": ");
   return message;
 }
