@@ -9,6 +9,7 @@
 #include "tensor/dtype.h"
 #include "tensor/error.h"
 #include "tensor/format.h"
+#include "tensor/io/safetensors.h"
 #include "tensor/random.h"
 #include "tensor/shape.h"
 #include "tensor/tensor.h"

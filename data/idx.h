@@ -85,7 +85,8 @@ struct IdxArray {
                                  const std::string& name_for_errors);
 
 // Writes `array` as an IDX file (gzip-compressed if `gzip`); throws nabla::Error on an
-// inconsistent array or an I/O failure, and then removes the partial file.
+// inconsistent array or an I/O failure. The file is written to a temporary beside `path` and
+// renamed over it, so a failed write leaves the old file (or none) and no partial file behind.
 void write_idx(const std::string& path, const IdxArray& array, bool gzip);
 
 // Finds an MNIST-style file in `dir`: tries `stem`, `stem.gz`, then the same with the other

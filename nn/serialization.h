@@ -1,37 +1,17 @@
-// Saving and loading tensors and module weights in the safetensors format (Hugging Face's
-// header-length + JSON header + raw little-endian buffer), readable by the reference library.
+// Saving and loading module weights as safetensors files (tensor/io/safetensors.h).
 #pragma once
 
-#include <cstdint>
-#include <map>
-#include <span>
 #include <string>
 
 #include "nn/module.h"
+#include "tensor/io/safetensors.h"
 
 namespace nabla::nn {
 
-// Writes `tensors` (F32/F64/I64, any layout: non-contiguous ones are written contiguous) and
-// optional string metadata ("__metadata__") to `path`. The file is written to a temporary file
-// beside `path` and renamed over it, so a failed save never leaves a half-written file behind.
-// Names must be non-empty, unique and not "__metadata__".
-// NOTE: like the reference writer, tensors are laid out by descending dtype (I64, F64, F32), then
-// by name: every tensor's data then starts at a multiple of its element size in the file (which
-// lets mmap-based readers view it in place), and the bytes match the reference byte for byte.
-void save_safetensors(const std::string& path, const NamedTensors& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
-
-// Reads every tensor of a safetensors file, in the order of their data in the file. The header is
-// validated completely (types, dtypes, shapes, offsets covering the buffer exactly, file length)
-// before any tensor is allocated. Files with dtypes other than F32, F64 and I64 are rejected.
-// `metadata`, when given, receives the "__metadata__" entries (cleared when there are none).
-NamedTensors load_safetensors(const std::string& path,
-                              std::map<std::string, std::string>* metadata = nullptr);
-
-// Parses a safetensors file held in memory, with the same checks as load_safetensors.
-// `name_for_errors` stands in for the path in error messages.
-NamedTensors parse_safetensors(std::span<const uint8_t> bytes, const std::string& name_for_errors,
-                               std::map<std::string, std::string>* metadata = nullptr);
+// The tensor-level functions, also reachable as nn:: (where they lived before).
+using nabla::load_safetensors;
+using nabla::parse_safetensors;
+using nabla::save_safetensors;
 
 // Saves module.state() (parameters, then buffers) with the metadata {"format": "nabla"}.
 void save_weights(const Module& module, const std::string& path);
