@@ -227,9 +227,9 @@ std::vector<Group> coalesce_groups(const Tensor& t, const std::vector<int64_t>& 
     }
   }
   int64_t stride = 1;
-  for (auto it = groups.rbegin(); it != groups.rend(); ++it) {
-    it->stride = stride;
-    stride *= it->extent;
+  for (size_t k = groups.size(); k-- > 0;) {
+    groups[k].stride = stride;
+    stride *= groups[k].extent;
   }
   return groups;
 }

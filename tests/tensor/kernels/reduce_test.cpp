@@ -25,11 +25,11 @@ TEST(Reduce, BitIdenticalForAnyThreadCount) {
   const Tensor x = randn({1 << 20}, kFloat32, &g);
   const Tensor m = randn({512, 700}, kFloat32, &g);
   omp_set_num_threads(1);
-  const float one = kernels::sum(x, {}, false).item<float>();
+  const auto one = kernels::sum(x, {}, false).item<float>();
   const auto rows_one = kernels::sum(m, {0}, false).to_vector<float>();
   const auto soft_one = kernels::softmax(m, 1).to_vector<float>();
   omp_set_num_threads(2);
-  const float two = kernels::sum(x, {}, false).item<float>();
+  const auto two = kernels::sum(x, {}, false).item<float>();
   const auto rows_two = kernels::sum(m, {0}, false).to_vector<float>();
   const auto soft_two = kernels::softmax(m, 1).to_vector<float>();
   EXPECT_EQ(one, two);
@@ -111,7 +111,7 @@ TEST(Reduce, SumOverNonAdjacentDimsMatchesADoubleLoop) {
   const Tensor two = kernels::sum(x, {0, 2, 3}, false);
   ASSERT_EQ(two.shape(), (Shape{32}));
   EXPECT_EQ(one, two.to_vector<float>());
-  const int64_t hw = 26 * 26;
+  const int64_t hw = int64_t{26} * 26;
   const double count = 64.0 * static_cast<double>(hw);
   const std::vector<float> means = kernels::mean(x, {0, 2, 3}, false).to_vector<float>();
   for (int64_t c = 0; c < 32; ++c) {
