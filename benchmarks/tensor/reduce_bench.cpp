@@ -1,5 +1,6 @@
 // Reductions on float32 matrices: sum of all elements, over rows (dim 0), over columns (dim 1),
-// and softmax of each row. items/s counts input elements; LibTorch next to each when found.
+// and softmax of each row; and the conv bias gradient, sum over {0, 2, 3} of an NCHW tensor.
+// items/s counts input elements; LibTorch next to each when found.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
