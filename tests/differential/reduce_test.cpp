@@ -2,7 +2,9 @@
 // argmax/argmin) over every subset of dims with and without keepdim, and of softmax/log_softmax
 // over every dim, against double loops written here; random shapes hit the kernels' blocks
 // (kColumnLeaf 8, pairwise base 256, kColumnWidth 2048, softmax block 16Ki, kSumChunk 64Ki,
-// kParallelGrain 128Ki) and every layout, at 1 and 2 threads.
+// kParallelGrain 128Ki) and every layout, at 1 and 2 threads. A second sweep aims sum and mean
+// over non-adjacent dims of contiguous tensors (the in-place strided path), float32, float64 and
+// int64.
 #include <gtest/gtest.h>
 
 #include <cmath>
