@@ -115,6 +115,16 @@ void sum_cols(benchmark::State& state, int64_t rows, int64_t cols) {
   set_elementwise_counters(state, rows * cols, 1);
 }
 
+// sum_nchw_bias: the conv bias gradient sum(g, {0, 2, 3}) of an NCHW tensor.
+void sum_nchw_bias(benchmark::State& state, int64_t n, int64_t c, int64_t h, int64_t w) {
+  const torch::Tensor g = randn({n, c, h, w});
+  for (auto _ : state) {
+    torch::Tensor s = torch::sum(g, {0, 2, 3});
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_elementwise_counters(state, n * c * h * w, 1);
+}
+
 void softmax_rows(benchmark::State& state, int64_t rows, int64_t cols) {
   const torch::Tensor a = randn({rows, cols});
   for (auto _ : state) {

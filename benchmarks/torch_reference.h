@@ -27,6 +27,8 @@ void sum_all(benchmark::State& state, int64_t rows, int64_t cols);
 void sum_rows(benchmark::State& state, int64_t rows, int64_t cols);
 void sum_cols(benchmark::State& state, int64_t rows, int64_t cols);
 void softmax_rows(benchmark::State& state, int64_t rows, int64_t cols);
+// torch::sum(g, {0, 2, 3}) of a float32 NCHW [n, c, h, w] tensor: the conv bias gradient.
+void sum_nchw_bias(benchmark::State& state, int64_t n, int64_t c, int64_t h, int64_t w);
 // torch::mm of [m, k] @ [k, n] float32.
 void mm(benchmark::State& state, int64_t m, int64_t n, int64_t k);
 // One forward + backward of the 784-512-10 MLP (relu, log_softmax, NLL mean) on a batch.

@@ -1,5 +1,6 @@
 // Reductions on float32 matrices: sum of all elements, over rows (dim 0), over columns (dim 1),
-// and softmax of each row. items/s counts input elements; LibTorch next to each when found.
+// and softmax of each row; and the conv bias gradient, sum over {0, 2, 3} of an NCHW tensor.
+// items/s counts input elements; LibTorch next to each when found.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
@@ -58,11 +59,41 @@ void register_pair(const std::string& name, BenchFn nabla_fn, [[maybe_unused]] B
   }
 }
 
+// The conv bias gradient: sum over {0, 2, 3} of an NCHW float32 gradient (dims not adjacent).
+void BM_SumNchwBias(benchmark::State& state, int64_t n, int64_t c, int64_t h, int64_t w) {
+  const Tensor g = nabla::randn({n, c, h, w});
+  for (auto _ : state) {
+    Tensor r = nabla::kernels::sum(g, {0, 2, 3}, false);
+    benchmark::DoNotOptimize(r.raw_data());
+  }
+  set_elementwise_counters(state, n * c * h * w, 1);
+}
+
+struct NchwShape {
+  int64_t n, c, h, w;
+};
+// The CNN example's gradients after its first and second convolutions.
+constexpr NchwShape kNchwShapes[] = {{64, 32, 26, 26}, {64, 64, 11, 11}};
+
+void register_nchw_bias() {
+  for (const NchwShape& s : kNchwShapes) {
+    const std::string shape = fmt::format("SumNchwBias/{}x{}x{}x{}", s.n, s.c, s.h, s.w);
+    benchmark::RegisterBenchmark(("BM_Nabla" + shape).c_str(), BM_SumNchwBias, s.n, s.c, s.h, s.w)
+        ->UseRealTime();
+#ifdef NABLA_BENCH_TORCH
+    benchmark::RegisterBenchmark(("BM_Torch" + shape).c_str(), NABLA_TORCH_REF(sum_nchw_bias), s.n,
+                                 s.c, s.h, s.w)
+        ->UseRealTime();
+#endif
+  }
+}
+
 const bool kRegistered = [] {
   register_pair("SumAll", BM_Reduce<Reduction::SumAll>, NABLA_TORCH_REF(sum_all));
   register_pair("SumRows", BM_Reduce<Reduction::SumRows>, NABLA_TORCH_REF(sum_rows));
   register_pair("SumCols", BM_Reduce<Reduction::SumCols>, NABLA_TORCH_REF(sum_cols));
   register_pair("SoftmaxRows", BM_Reduce<Reduction::SoftmaxRows>, NABLA_TORCH_REF(softmax_rows));
+  register_nchw_bias();
   return true;
 }();
 

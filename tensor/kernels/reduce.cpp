@@ -1,6 +1,7 @@
 // Reductions (sum, mean, max, min, argmax, logsumexp) and softmax. Every reduction is brought to
-// rows of a contiguous matrix; float sums are pairwise in fixed chunks, so they are accurate and
-// bit-identical for any thread count.
+// rows of a contiguous matrix, except sums of contiguous tensors, which read column blocks and
+// strided runs in place (sum_columns, sum_strided); float sums are pairwise in fixed chunks, so
+// they are accurate and bit-identical for any thread count.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -199,6 +200,169 @@ std::optional<Tensor> sum_columns(const Tensor& t, const std::vector<int64_t>& d
   return out;
 }
 
+// Sums over reduced dims that are not adjacent (the conv bias gradient: [N, C, H, W] over
+// {0, 2, 3}) on a contiguous tensor, without the permuted copy to_rows would make. Size-1 dims are
+// dropped and neighbouring dims of the same kind merged ([N, C, H*W] over {0, 2}). The innermost
+// groups make a leaf: a trailing reduced run (summed pairwise as a row), or a reduced group
+// followed by a kept one (a [rows, width] matrix summed column-wise as in sum_columns). The other
+// reduced groups index M leaves per output, combined pairwise in index order. Outputs (and
+// column blocks) are independent tasks, so the bits do not depend on the thread count.
+struct Group {
+  int64_t extent = 1;
+  int64_t stride = 1;
+  bool reduced = false;
+};
+
+// The dims of contiguous `t` with size-1 dims dropped and adjacent dims of one kind merged.
+std::vector<Group> coalesce_groups(const Tensor& t, const std::vector<int64_t>& reduced) {
+  std::vector<Group> groups;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t extent = t.shape()[static_cast<size_t>(d)];
+    if (extent == 1) continue;
+    const bool is_reduced = std::find(reduced.begin(), reduced.end(), d) != reduced.end();
+    if (!groups.empty() && groups.back().reduced == is_reduced) {
+      groups.back().extent *= extent;
+    } else {
+      groups.push_back({extent, 1, is_reduced});
+    }
+  }
+  int64_t stride = 1;
+  for (size_t k = groups.size(); k-- > 0;) {
+    groups[k].stride = stride;
+    stride *= groups[k].extent;
+  }
+  return groups;
+}
+
+// The element offset of every index over `groups`, in row-major order.
+std::vector<int64_t> offsets_of(const std::vector<Group>& groups) {
+  std::vector<int64_t> offsets{0};
+  for (const Group& g : groups) {
+    std::vector<int64_t> next;
+    next.reserve(offsets.size() * static_cast<size_t>(g.extent));
+    for (const int64_t base : offsets) {
+      for (int64_t i = 0; i < g.extent; ++i) next.push_back(base + i * g.stride);
+    }
+    offsets = std::move(next);
+  }
+  return offsets;
+}
+
+// Levels of the pairwise tree over `count` leaves (the halves split as count / 2).
+int64_t tree_depth(int64_t count) {
+  if (count <= 1) return 0;
+  return 1 + std::max(tree_depth(count / 2), tree_depth(count - count / 2));
+}
+
+// out[j] = sum over the `count` leaves at base + offsets[m] of their column sums (`rows` rows of
+// `stride`), j < width, added as a pairwise tree; `scratch` holds (tree_depth(count) +
+// column_sum_depth(rows)) * width values.
+template <typename T>
+void tree_column_sum(const T* base, const int64_t* offsets, int64_t count, int64_t rows,
+                     int64_t stride, int64_t width, T* out, T* scratch) {
+  if (count == 1) {
+    column_pairwise_sum(base + offsets[0], rows, stride, width, out, scratch);
+    return;
+  }
+  const int64_t half = count / 2;
+  tree_column_sum(base, offsets, half, rows, stride, width, out, scratch + width);
+  tree_column_sum(base, offsets + half, count - half, rows, stride, width, scratch,
+                  scratch + width);
+  add_row(out, scratch, width);
+}
+
+// Runs task(k, scratch) for k < tasks, in parallel when there is enough work; each thread owns
+// a scratch of `scratch_size` values.
+template <typename T, typename Task>
+void run_tasks(int64_t tasks, int64_t numel, size_t scratch_size, const Task& task) {
+  if (tasks > 1 && numel >= detail::kParallelGrain) {
+#pragma omp parallel
+    {
+      std::vector<T> scratch(scratch_size);
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < tasks; ++k) task(k, scratch);
+    }
+  } else {
+    std::vector<T> scratch(scratch_size);
+    for (int64_t k = 0; k < tasks; ++k) task(k, scratch);
+  }
+}
+
+// The strided form of sum(t, dims, keepdim) when it applies (see above), else nullopt.
+std::optional<Tensor> sum_strided(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
+  if (!t.is_contiguous() || t.numel() == 0) return std::nullopt;
+  const std::vector<int64_t> reduced = normalize_dims("sum", dims, t.dim());
+  const std::vector<Group> groups = coalesce_groups(t, reduced);
+  Shape out_shape;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (std::find(reduced.begin(), reduced.end(), d) == reduced.end()) {
+      out_shape.push_back(t.shape()[static_cast<size_t>(d)]);
+    } else if (keepdim) {
+      out_shape.push_back(1);
+    }
+  }
+  const auto reduced_groups =
+      std::count_if(groups.begin(), groups.end(), [](const Group& g) { return g.reduced; });
+  if (reduced_groups == 0) return std::nullopt;
+  if (reduced_groups == 1) {
+    // Dropping size-1 dims left one run of reduced dims: sum_columns or to_rows take the merged
+    // view without a copy.
+    if (groups.size() == static_cast<size_t>(t.dim())) return std::nullopt;
+    Shape merged;
+    std::vector<int64_t> merged_dims;
+    for (size_t k = 0; k < groups.size(); ++k) {
+      merged.push_back(groups[k].extent);
+      if (groups[k].reduced) merged_dims.push_back(static_cast<int64_t>(k));
+    }
+    return reshape(sum(reshape(t, merged), merged_dims, false), out_shape);
+  }
+  // The leaf: a trailing reduced run (width 1), or a reduced group then the kept innermost one.
+  const bool trailing = groups.back().reduced;
+  const size_t leaf_groups = trailing ? 1 : 2;
+  std::vector<Group> outer_reduced;
+  std::vector<Group> kept;
+  for (size_t k = 0; k + leaf_groups < groups.size(); ++k) {
+    (groups[k].reduced ? outer_reduced : kept).push_back(groups[k]);
+  }
+  const std::vector<int64_t> leaf_offsets = offsets_of(outer_reduced);
+  const std::vector<int64_t> out_offsets = offsets_of(kept);
+  const auto leaves = static_cast<int64_t>(leaf_offsets.size());
+  const auto outputs = static_cast<int64_t>(out_offsets.size());
+  Tensor out = Tensor::empty(out_shape, t.dtype());
+  visit_dtype(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = t.data_ptr<T>();
+    T* po = out.data_ptr<T>();
+    if (trailing) {
+      const int64_t run = groups.back().extent;
+      run_tasks<T>(outputs, t.numel(), static_cast<size_t>(leaves),
+                   [&](int64_t o, std::vector<T>& partial) {
+                     const T* base = in + out_offsets[static_cast<size_t>(o)];
+                     for (int64_t m = 0; m < leaves; ++m) {
+                       partial[static_cast<size_t>(m)] =
+                           pairwise_sum(base + leaf_offsets[static_cast<size_t>(m)], run);
+                     }
+                     po[o] = pairwise_sum(partial.data(), leaves);
+                   });
+      return;
+    }
+    const int64_t width = groups.back().extent;
+    const int64_t rows = groups[groups.size() - 2].extent;
+    const int64_t blocks = (width + kColumnWidth - 1) / kColumnWidth;
+    const auto scratch_size = static_cast<size_t>((tree_depth(leaves) + column_sum_depth(rows)) *
+                                                  std::min(kColumnWidth, width));
+    run_tasks<T>(
+        outputs * blocks, t.numel(), scratch_size, [&](int64_t k, std::vector<T>& scratch) {
+          const int64_t o = k / blocks;
+          const int64_t j0 = (k % blocks) * kColumnWidth;
+          tree_column_sum(in + out_offsets[static_cast<size_t>(o)] + j0, leaf_offsets.data(),
+                          leaves, rows, width, std::min(kColumnWidth, width - j0),
+                          po + o * width + j0, scratch.data());
+        });
+  });
+  return out;
+}
+
 struct Rows {
   Tensor matrix;    // contiguous [outer, inner]
   Shape out_shape;  // the result's shape (keepdim applied)
@@ -300,6 +464,7 @@ Tensor arg_extreme(std::string_view op, const Tensor& t, std::optional<int64_t> 
 
 Tensor sum(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
   if (std::optional<Tensor> columns = sum_columns(t, dims, keepdim)) return *std::move(columns);
+  if (std::optional<Tensor> strided = sum_strided(t, dims, keepdim)) return *std::move(strided);
   const Rows rows = to_rows("sum", t, dims, keepdim);
   return visit_dtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);

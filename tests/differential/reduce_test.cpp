@@ -2,7 +2,9 @@
 // argmax/argmin) over every subset of dims with and without keepdim, and of softmax/log_softmax
 // over every dim, against double loops written here; random shapes hit the kernels' blocks
 // (kColumnLeaf 8, pairwise base 256, kColumnWidth 2048, softmax block 16Ki, kSumChunk 64Ki,
-// kParallelGrain 128Ki) and every layout, at 1 and 2 threads.
+// kParallelGrain 128Ki) and every layout, at 1 and 2 threads. A second sweep aims sum and mean
+// over non-adjacent dims of contiguous tensors (the in-place strided path), float32, float64 and
+// int64.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -395,6 +397,118 @@ TEST(DifferentialReduce, MatchesDoubleReferenceOverEverySubsetOfDims) {
   }
   testing::diff::report_cases("reduce (shapes)", totals.cases);
   testing::diff::report_cases("reduce (op calls checked)", totals.checks);
+}
+
+// A contiguous 3-D or 4-D shape for sums over non-adjacent dims (sum_strided): extents around
+// the column leaf (8), the pairwise base (256), kColumnWidth (2048), 0 and 1 (size-1 dims merge
+// their neighbours); sometimes a run past kSumChunk or a tensor past kParallelGrain.
+Shape draw_strided_shape(Rng& rng, bool& large) {
+  large = false;
+  const int64_t big = testing::diff::sanitized() ? 2 : 1;
+  const std::vector<int64_t> small = {1, 2, 3, 7, 8, 9, 13, 15, 16, 17};
+  const double p = rng.uniform();
+  if (p < 0.08 / static_cast<double>(big)) {
+    // A trailing run past kSumChunk: [outer, kept, run].
+    large = true;
+    const int64_t run = rng.pick(std::vector<int64_t>{65535, 65536, 65537, 131073});
+    return {rng.range(1, 2), rng.range(2, 3), run};
+  }
+  if (p < 0.2 / static_cast<double>(big)) {
+    // Past kParallelGrain (131072): [N, C, H, W] with the bias gradient's proportions.
+    large = true;
+    const int64_t hw = rng.pick(std::vector<int64_t>{1, 7, 11, 26, 255, 256, 257, 2049});
+    const int64_t c = rng.pick(std::vector<int64_t>{2, 3, 16, 17, 32});
+    const int64_t n = std::max<int64_t>(1, (131072 + c * hw) / (c * hw) + rng.range(-1, 2));
+    return rng.chance(0.5) ? Shape{n, c, hw} : Shape{n, c, hw, rng.range(1, 3)};
+  }
+  const int64_t rank = rng.range(3, 4);
+  Shape shape;
+  for (int64_t d = 0; d < rank; ++d) {
+    const double q = rng.uniform();
+    int64_t e = q < 0.6    ? rng.pick(small)
+                : q < 0.75 ? rng.pick(std::vector<int64_t>{31, 37, 61, 63, 64, 65, 97, 127})
+                : q < 0.9  ? rng.pick(std::vector<int64_t>{255, 256, 257})
+                : q < 0.95 ? rng.pick(std::vector<int64_t>{2047, 2048, 2049})
+                           : 0;
+    shape.push_back(e);
+  }
+  while (testing::diff::numel_of(shape) > 60000) {
+    size_t biggest = 0;
+    for (size_t d = 1; d < shape.size(); ++d) {
+      if (shape[d] > shape[biggest]) biggest = d;
+    }
+    shape[biggest] = std::max<int64_t>(1, shape[biggest] / 2 + (rng.chance(0.5) ? 1 : 0));
+  }
+  return shape;
+}
+
+TEST(DifferentialReduce, SumsOverNonAdjacentDimsOfContiguousTensorsMatchDoubleReference) {
+  const int64_t cases = testing::diff::case_count(300);
+  int64_t checked = 0;
+  int failing = 0;
+  for (int64_t c = 0; c < cases && failing < testing::diff::kMaxFailingCases; ++c) {
+    const uint64_t seed = 0x5D1D0000 + static_cast<uint64_t>(c);
+    if (!testing::diff::selected(seed)) continue;
+    Rng rng(seed);
+    bool large = false;
+    const Shape shape = draw_strided_shape(rng, large);
+    const double d = rng.uniform();
+    const DType dtype = d < 0.4 ? kFloat32 : d < 0.8 ? kFloat64 : kInt64;
+    const Layout layout = rng.chance(0.8) ? Layout::Contiguous : Layout::Offset;
+    const Tensor x =
+        testing::diff::make_input(rng, shape, dtype, layout,
+                                  dtype == kInt64 ? testing::diff::tie_values(-1000, 1000)
+                                                  : testing::diff::uniform_values(-4, 4));
+    const std::vector<double> v = testing::diff::read(x);
+    const auto rank = static_cast<int64_t>(shape.size());
+    // Reduced dims with a kept dim between them: {0, 2}, {1, 3}, {0, 2, 3}, {0, 1, 3}, {0, 3}.
+    std::vector<std::vector<int64_t>> subsets = {{0, 2}};
+    if (rank == 4) subsets = {{0, 2}, {1, 3}, {0, 2, 3}, {0, 1, 3}, {0, 3}};
+    const std::vector<int64_t> dims = rng.pick(subsets);
+    const bool keepdim = rng.chance(0.3);
+    std::vector<bool> reduced(shape.size(), false);
+    for (const int64_t r : dims) reduced[static_cast<size_t>(r)] = true;
+    const Groups g = group(shape, reduced, keepdim);
+    const size_t outs = g.members.size();
+    const double eps = dtype == kInt64 ? 0.0 : testing::diff::eps_of(dtype);
+    const double mean_eps = testing::diff::eps_of(dtype == kFloat64 ? kFloat64 : kFloat32);
+    std::vector<double> sum(outs);
+    std::vector<double> mean(outs);
+    std::vector<double> tol_sum(outs);
+    std::vector<double> tol_mean(outs);
+    for (size_t o = 0; o < outs; ++o) {
+      long double s = 0;
+      double mag = 0;
+      for (const int64_t i : g.members[o]) {
+        s += v[static_cast<size_t>(i)];
+        mag += std::abs(v[static_cast<size_t>(i)]);
+      }
+      const auto n = static_cast<int64_t>(g.members[o].size());
+      sum[o] = static_cast<double>(s);
+      tol_sum[o] = eps * (4 + 2 * log2_of(n)) * mag;
+      mean[o] = static_cast<double>(s / static_cast<long double>(n));
+      tol_mean[o] = n == 0 ? 0
+                           : mean_eps * (4 + 2 * log2_of(n)) * mag / static_cast<double>(n) +
+                                 2 * mean_eps * std::abs(mean[o]) + 1e-300;
+    }
+    std::string dims_text;
+    for (const int64_t r : dims) dims_text += std::to_string(r) + ",";
+    const std::string context =
+        "case seed " + std::to_string(seed) + " shape " + testing::diff::shape_string(shape) + " " +
+        std::string(dtype_name(dtype)) + " " + testing::diff::layout_name(layout) + " dims {" +
+        dims_text + "}" + (keepdim ? " keepdim" : "");
+    Checker c_sum(context + " sum");
+    c_sum.all(testing::diff::run_both_thread_counts([&] { return nabla::sum(x, dims, keepdim); },
+                                                    context + " sum"),
+              g.out_shape, sum, tol_sum);
+    Checker c_mean(context + " mean");
+    c_mean.all(testing::diff::run_both_thread_counts([&] { return nabla::mean(x, dims, keepdim); },
+                                                     context + " mean"),
+               g.out_shape, mean, tol_mean);
+    failing += c_sum.failed() + c_mean.failed();
+    ++checked;
+  }
+  testing::diff::report_cases("reduce (non-adjacent dims, contiguous)", checked);
 }
 
 }  // namespace

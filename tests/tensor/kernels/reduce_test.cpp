@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <cmath>
+
 #include "tensor/kernels/kernels.h"
 #include "tensor/random.h"
 
@@ -23,11 +25,11 @@ TEST(Reduce, BitIdenticalForAnyThreadCount) {
   const Tensor x = randn({1 << 20}, kFloat32, &g);
   const Tensor m = randn({512, 700}, kFloat32, &g);
   omp_set_num_threads(1);
-  const float one = kernels::sum(x, {}, false).item<float>();
+  const auto one = kernels::sum(x, {}, false).item<float>();
   const auto rows_one = kernels::sum(m, {0}, false).to_vector<float>();
   const auto soft_one = kernels::softmax(m, 1).to_vector<float>();
   omp_set_num_threads(2);
-  const float two = kernels::sum(x, {}, false).item<float>();
+  const auto two = kernels::sum(x, {}, false).item<float>();
   const auto rows_two = kernels::sum(m, {0}, false).to_vector<float>();
   const auto soft_two = kernels::softmax(m, 1).to_vector<float>();
   EXPECT_EQ(one, two);
@@ -95,6 +97,68 @@ TEST(Reduce, ColumnSumsAreAccurateAndMatchTheRowSums) {
   EXPECT_EQ(kernels::sum(t, {1, 2}, true).shape(), (Shape{3, 1, 1, 600}));
   EXPECT_EQ(kernels::sum(kernels::reshape(arange(24), {2, 3, 4}), {1}, true).to_vector<int64_t>(),
             (std::vector<int64_t>{12, 15, 18, 21, 48, 51, 54, 57}));
+}
+
+// The conv bias gradient sums an NCHW tensor over {0, 2, 3}: reduced dims that are not adjacent,
+// summed in place (no permuted copy). Checked against a plain loop in double, at 1 and 2 threads.
+TEST(Reduce, SumOverNonAdjacentDimsMatchesADoubleLoop) {
+  Generator g(17);
+  const Tensor x = randn({64, 32, 26, 26}, kFloat32, &g);
+  const std::vector<float> values = x.to_vector<float>();
+  omp_set_num_threads(1);
+  const std::vector<float> one = kernels::sum(x, {0, 2, 3}, false).to_vector<float>();
+  omp_set_num_threads(2);
+  const Tensor two = kernels::sum(x, {0, 2, 3}, false);
+  ASSERT_EQ(two.shape(), (Shape{32}));
+  EXPECT_EQ(one, two.to_vector<float>());
+  const int64_t hw = int64_t{26} * 26;
+  const double count = 64.0 * static_cast<double>(hw);
+  const std::vector<float> means = kernels::mean(x, {0, 2, 3}, false).to_vector<float>();
+  for (int64_t c = 0; c < 32; ++c) {
+    double expected = 0.0;
+    double magnitude = 0.0;
+    for (int64_t n = 0; n < 64; ++n) {
+      for (int64_t i = 0; i < hw; ++i) {
+        const double v = values[static_cast<size_t>((n * 32 + c) * hw + i)];
+        expected += v;
+        magnitude += std::abs(v);
+      }
+    }
+    // Pairwise: within eps * (a few + 2 log2 n) of the magnitude (n = 43264, log2 n < 16).
+    const double tol = 1.2e-7 * 36 * magnitude;
+    EXPECT_NEAR(one[static_cast<size_t>(c)], expected, tol) << "channel " << c;
+    EXPECT_NEAR(means[static_cast<size_t>(c)], expected / count, tol / count + 1e-7) << c;
+  }
+  EXPECT_EQ(kernels::sum(x, {0, 2, 3}, true).shape(), (Shape{1, 32, 1, 1}));
+  // Kept dim last: [N, C, H, W] over {0, 2} sums columns of W.
+  const std::vector<float> by_width = kernels::sum(x, {0, 2}, false).to_vector<float>();
+  ASSERT_EQ(by_width.size(), static_cast<size_t>(32 * 26));
+  for (int64_t c = 0; c < 32; c += 7) {
+    for (int64_t w = 0; w < 26; w += 5) {
+      double expected = 0.0;
+      for (int64_t n = 0; n < 64; ++n) {
+        for (int64_t h = 0; h < 26; ++h) {
+          expected += values[static_cast<size_t>(((n * 32 + c) * 26 + h) * 26 + w)];
+        }
+      }
+      EXPECT_NEAR(by_width[static_cast<size_t>(c * 26 + w)], expected, 1e-3) << c << " " << w;
+    }
+  }
+  EXPECT_EQ(kernels::sum(kernels::reshape(arange(24), {2, 3, 2, 2}), {0, 2, 3}, false)
+                .to_vector<int64_t>(),
+            (std::vector<int64_t>{60, 92, 124}));
+}
+
+// 2^21 tenths per output: a running float32 sum drifts by about 1e-3 relative, pairwise does not.
+TEST(Reduce, SumOverNonAdjacentDimsIsPairwiseAccurate) {
+  const Tensor runs = full({int64_t{1} << 11, 2, int64_t{1} << 10}, 0.1);  // trailing runs
+  for (const float total : kernels::sum(runs, {0, 2}, false).to_vector<float>()) {
+    EXPECT_NEAR(total, 209715.2, 209715.2 * 1e-6);
+  }
+  const Tensor columns = full({int64_t{1} << 11, 2, int64_t{1} << 10, 3}, 0.1);  // column blocks
+  for (const float total : kernels::sum(columns, {0, 2}, false).to_vector<float>()) {
+    EXPECT_NEAR(total, 209715.2, 209715.2 * 1e-6);
+  }
 }
 
 TEST(Reduce, SumToInvertsBroadcasting) {
