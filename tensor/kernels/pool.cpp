@@ -92,7 +92,7 @@ using CodeOf = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
 
 template <typename T>
 inline bool replaces(T v, T best) {
-  return !std::isnan(best) & !(v <= best);
+  return !(v <= best || std::isnan(best));
 }
 
 template <typename T, typename C>
