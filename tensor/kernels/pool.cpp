@@ -123,6 +123,23 @@ void max_row_tiled(const T* row, T* best, C* code, int64_t n, C rel) {
   }
 }
 
+// Two window rows of 2 taps each in one pass: the common 2x2 window fully inside the plane.
+template <typename T, typename C>
+void max_two_rows_tiled2(const T* row0, const T* row1, T* best, C* code, int64_t n, C rel0,
+                         C rel1) {
+  for (int64_t ow = 0; ow < n; ++ow) {
+    const T* x = row0 + ow * 2;
+    const T* y = row1 + ow * 2;
+    T b = x[0];
+    C c = rel0;
+    update_max(x[1], static_cast<C>(rel0 + 1), b, c);
+    update_max(y[0], rel1, b, c);
+    update_max(y[1], static_cast<C>(rel1 + 1), b, c);
+    best[ow] = b;
+    code[ow] = c;
+  }
+}
+
 // One tap (h, kw) over the outputs [lo, hi): reads row[ow * stride + offset]. S is the stride
 // when known at compile time (1 or 2), 0 for a run-time stride.
 template <int S, typename T, typename C>
@@ -162,12 +179,17 @@ void max_forward_planes(const Pool2dGeometry& g, const std::vector<ValidRange>& 
       const auto row_rel = [&](int64_t h) { return static_cast<C>((h - h_start) * in_w); };
       if (tiled2 || tiled3) {
         const T* row = in + h_begin * in_w;
-        if (tiled2) {
+        int64_t h = h_begin + 1;
+        if (tiled2 && h_end - h_begin >= 2) {
+          max_two_rows_tiled2(row, row + in_w, best, code, out_w, row_rel(h_begin),
+                              row_rel(h_begin + 1));
+          ++h;
+        } else if (tiled2) {
           max_row_tiled<2, true>(row, best, code, out_w, row_rel(h_begin));
         } else {
           max_row_tiled<3, true>(row, best, code, out_w, row_rel(h_begin));
         }
-        for (int64_t h = h_begin + 1; h < h_end; ++h) {
+        for (; h < h_end; ++h) {
           row = in + h * in_w;
           if (tiled2) {
             max_row_tiled<2, false>(row, best, code, out_w, row_rel(h));
