@@ -64,23 +64,20 @@ void run(benchmark::State& state, bool max, bool backward) {
   nabla_bench::torch_ref::set_pool_counters(state, max, kBatch, c, s);
 }
 
-void BM_Pool2dMaxForward(benchmark::State& state) { run(state, true, false); }
-void BM_Pool2dMaxBackward(benchmark::State& state) { run(state, true, true); }
-void BM_Pool2dAvgForward(benchmark::State& state) { run(state, false, false); }
-void BM_Pool2dAvgBackward(benchmark::State& state) { run(state, false, true); }
-
 void register_all() {
   struct Case {
     const char* name;
-    void (*nabla)(benchmark::State&);
     bool max, backward;
   };
-  const Case cases[] = {{"Pool2dMaxForward", BM_Pool2dMaxForward, true, false},
-                        {"Pool2dMaxBackward", BM_Pool2dMaxBackward, true, true},
-                        {"Pool2dAvgForward", BM_Pool2dAvgForward, false, false},
-                        {"Pool2dAvgBackward", BM_Pool2dAvgBackward, false, true}};
+  const Case cases[] = {{"Pool2dMaxForward", true, false},
+                        {"Pool2dMaxBackward", true, true},
+                        {"Pool2dAvgForward", false, false},
+                        {"Pool2dAvgBackward", false, true}};
   for (const Case& k : cases) {
-    benchmark::RegisterBenchmark(("BM_" + std::string(k.name)).c_str(), k.nabla)
+    benchmark::RegisterBenchmark(("BM_" + std::string(k.name)).c_str(),
+                                 [max = k.max, backward = k.backward](benchmark::State& state) {
+                                   run(state, max, backward);
+                                 })
         ->Arg(0)
         ->Arg(1)
         ->Unit(benchmark::kMicrosecond)
@@ -103,6 +100,6 @@ void register_all() {
   }
 }
 
-const bool registered = (register_all(), true);
+const bool kRegistered = (register_all(), true);
 
 }  // namespace
