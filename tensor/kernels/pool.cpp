@@ -165,6 +165,13 @@ void max_forward_planes(const Pool2dGeometry& g, const std::vector<ValidRange>& 
   const int64_t out_w = geo.out_w;
   std::vector<C> code_buffer(static_cast<size_t>(out_w));
   C* code = code_buffer.data();
+  // Column of each window's origin, so the argmax pass below only adds (SSE2 has no 64-bit
+  // multiply).
+  std::vector<int64_t> col_origin_buffer(static_cast<size_t>(out_w));
+  int64_t* col_origin = col_origin_buffer.data();
+  for (int64_t ow = 0; ow < out_w; ++ow) {
+    col_origin[ow] = ow * geo.stride_w - geo.pad_left;
+  }
   const bool tiled2 = tiles_columns(geo, 2);
   const bool tiled3 = tiles_columns(geo, 3);
   for (int64_t p = begin; p < end; ++p) {
@@ -224,9 +231,9 @@ void max_forward_planes(const Pool2dGeometry& g, const std::vector<ValidRange>& 
         }
       }
       // Window origin (h_start, ow * stride - pad_left) plus the relative position.
-      const int64_t origin = h_start * in_w - geo.pad_left;
+      const int64_t row_origin = h_start * in_w;
       for (int64_t ow = 0; ow < out_w; ++ow) {
-        arg[ow] = origin + ow * geo.stride_w + static_cast<int64_t>(code[ow]);
+        arg[ow] = row_origin + col_origin[ow] + static_cast<int64_t>(code[ow]);
       }
     }
   }
