@@ -283,6 +283,50 @@ void max_backward_impl(const Pool2dGeometry& g, const T* grad_output, const int6
 // Each window is summed from 0 in row-major order (0 + x0 + x1 + ...), then divided by its
 // in-bounds count, exactly as a per-window loop would.
 
+// Per-window divisors: in-bounds columns (fixed per output column) times in-bounds rows (fixed
+// per output row, and the same for all interior rows), converted to T once per distinct row
+// count, so the division passes neither multiply nor convert 64-bit integers and vectorize.
+template <typename T>
+class Divisors {
+ public:
+  explicit Divisors(const Pool2dGeometry& g)
+      : cols_(static_cast<size_t>(g.out_w)), divisor_(static_cast<size_t>(g.out_w)) {
+    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+      const Window win = window_at(g, 0, ow);
+      cols_[static_cast<size_t>(ow)] = win.w1 - win.w0;
+    }
+  }
+  // out[ow] = x[ow] / count of window (row, ow), or 0 for a window with no in-bounds element.
+  void divide(const T* x, T* out, int64_t rows) {
+    if (rows != rows_) {
+      rows_ = rows;
+      all_positive_ = true;
+      for (size_t i = 0; i < cols_.size(); ++i) {
+        const int64_t count = cols_[i] * rows;
+        divisor_[i] = static_cast<T>(count);
+        all_positive_ = all_positive_ && count > 0;
+      }
+    }
+    const T* d = divisor_.data();
+    const auto n = static_cast<int64_t>(cols_.size());
+    if (all_positive_) {
+      for (int64_t i = 0; i < n; ++i) {
+        out[i] = x[i] / d[i];
+      }
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        out[i] = d[i] > T(0) ? x[i] / d[i] : T(0);
+      }
+    }
+  }
+
+ private:
+  std::vector<int64_t> cols_;
+  std::vector<T> divisor_;
+  int64_t rows_ = -1;
+  bool all_positive_ = false;
+};
+
 template <int K, typename T>
 void sum_row_tiled(const T* row, T* sum, int64_t n) {
   for (int64_t ow = 0; ow < n; ++ow) {
@@ -316,12 +360,7 @@ void avg_forward_impl(const Pool2dGeometry& g, const T* input, T* output) {
     const int64_t out_w = geo.out_w;
     const bool tiled2 = tiles_columns(geo, 2);
     const bool tiled3 = tiles_columns(geo, 3);
-    // In-bounds columns of each window: the same for every row.
-    std::vector<int64_t> col_count(static_cast<size_t>(out_w));
-    for (int64_t ow = 0; ow < out_w; ++ow) {
-      const Window win = window_at(geo, 0, ow);
-      col_count[static_cast<size_t>(ow)] = win.w1 - win.w0;
-    }
+    Divisors<T> divisors(geo);
     for (int64_t p = begin; p < end; ++p) {
       const T* in = input + p * in_plane;
       for (int64_t oh = 0; oh < geo.out_h; ++oh) {
@@ -350,12 +389,7 @@ void avg_forward_impl(const Pool2dGeometry& g, const T* input, T* output) {
             }
           }
         }
-        // count = rows * columns, as an integer product converted once (exact as before).
-        const int64_t rows = std::max<int64_t>(h_end - h_begin, 0);
-        for (int64_t ow = 0; ow < out_w; ++ow) {
-          const auto count = col_count[static_cast<size_t>(ow)] * rows;
-          sum[ow] = count > 0 ? sum[ow] / static_cast<T>(count) : T(0);
-        }
+        divisors.divide(sum, sum, std::max<int64_t>(h_end - h_begin, 0));
       }
     }
   });
@@ -397,11 +431,7 @@ void avg_backward_impl(const Pool2dGeometry& g, const T* grad_output, T* grad_in
         const bool tiled2 = tiles_columns(geo, 2);
         const bool tiled3 = tiles_columns(geo, 3);
         const bool overlap = geo.kernel_w > geo.stride_w;
-        std::vector<int64_t> col_count(static_cast<size_t>(out_w));
-        for (int64_t ow = 0; ow < out_w; ++ow) {
-          const Window win = window_at(geo, 0, ow);
-          col_count[static_cast<size_t>(ow)] = win.w1 - win.w0;
-        }
+        Divisors<T> divisors(geo);
         std::vector<T> share_buffer(static_cast<size_t>(out_w));
         T* share = share_buffer.data();
         for (int64_t p = begin; p < end; ++p) {
@@ -412,11 +442,7 @@ void avg_backward_impl(const Pool2dGeometry& g, const T* grad_output, T* grad_in
             const int64_t h_start = oh * geo.stride_h - geo.pad_top;
             const int64_t h_begin = std::max<int64_t>(h_start, 0);
             const int64_t h_end = std::min(h_start + geo.kernel_h, geo.in_h);
-            const int64_t rows = std::max<int64_t>(h_end - h_begin, 0);
-            for (int64_t ow = 0; ow < out_w; ++ow) {
-              const auto count = col_count[static_cast<size_t>(ow)] * rows;
-              share[ow] = count > 0 ? grad_out[oh * out_w + ow] / static_cast<T>(count) : T(0);
-            }
+            divisors.divide(grad_out + oh * out_w, share, std::max<int64_t>(h_end - h_begin, 0));
             if (overlap) {
               for (int64_t ow = 0; ow < out_w; ++ow) {
                 const Window win = window_at(geo, oh, ow);
