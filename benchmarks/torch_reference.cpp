@@ -270,3 +270,36 @@ void train_step_cnn(benchmark::State& state) {
 // --- End of whole training steps ---
 
 }  // namespace nabla_bench::torch_ref
+
+namespace nabla_bench::torch_ref {
+
+void pool2d(benchmark::State& state, bool max, bool backward, int64_t batch, int64_t channels,
+            int64_t size) {
+  torch::manual_seed(0);
+  const torch::Tensor x = torch::relu(randn({batch, channels, size, size}));
+  const std::vector<int64_t> kernel{2, 2};
+  const std::vector<int64_t> stride{2, 2};
+  const std::vector<int64_t> padding{0, 0};
+  const std::vector<int64_t> dilation{1, 1};
+  const torch::Tensor grad = randn({batch, channels, size / 2, size / 2});
+  const auto [y, indices] = torch::max_pool2d_with_indices(x, kernel, stride, padding, dilation);
+  for (auto _ : state) {
+    torch::Tensor r;
+    if (max && !backward) {
+      auto [out, idx] = torch::max_pool2d_with_indices(x, kernel, stride, padding, dilation);
+      benchmark::DoNotOptimize(idx.data_ptr());
+      r = out;
+    } else if (max) {
+      r = torch::max_pool2d_with_indices_backward(grad, x, kernel, stride, padding, dilation, false,
+                                                  indices);
+    } else if (!backward) {
+      r = torch::avg_pool2d(x, kernel, stride, padding, false, false);
+    } else {
+      r = torch::avg_pool2d_backward(grad, x, kernel, stride, padding, false, false, c10::nullopt);
+    }
+    benchmark::DoNotOptimize(r.data_ptr());
+  }
+  set_pool_counters(state, max, batch, channels, size);
+}
+
+}  // namespace nabla_bench::torch_ref

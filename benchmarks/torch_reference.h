@@ -57,3 +57,25 @@ void train_step_cnn(benchmark::State& state);
 #else
 #define NABLA_TORCH_REF(fn) nullptr
 #endif
+
+// 2x2/stride-2 pooling of a float32 [batch, channels, size, size] input holding relu(randn)
+// (half zeros, as after a Conv2D + relu): max (with its int64 indices) or average, forward or
+// backward (torch::max_pool2d_with_indices_backward / torch::avg_pool2d_backward, what autograd
+// runs). Counters from set_pool_counters.
+namespace nabla_bench::torch_ref {
+
+void pool2d(benchmark::State& state, bool max, bool backward, int64_t batch, int64_t channels,
+            int64_t size);
+
+// Bytes each pass must move: the input (or its gradient) once, the output (or its gradient) once,
+// and for max pooling the int64 indices once.
+inline void set_pool_counters(benchmark::State& state, bool max, int64_t batch, int64_t channels,
+                              int64_t size) {
+  const int64_t in = batch * channels * size * size;
+  const int64_t out = batch * channels * (size / 2) * (size / 2);
+  const int64_t bytes = (in + out) * 4 + (max ? out * 8 : 0);
+  state.SetItemsProcessed(state.iterations() * in);
+  state.SetBytesProcessed(state.iterations() * bytes);
+}
+
+}  // namespace nabla_bench::torch_ref

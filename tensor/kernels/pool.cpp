@@ -6,6 +6,8 @@
 #include <cassert>
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "tensor/kernels/kernels.h"
 
@@ -14,6 +16,9 @@ namespace {
 
 // Below this much work (window elements visited) a call runs on the calling thread.
 constexpr int64_t kParallelWork = int64_t{1} << 16;
+// Planes per parallel chunk are fixed by the geometry alone (never by the thread count), and each
+// plane is computed independently, so results are bit-identical for any thread count.
+constexpr int64_t kChunkWork = int64_t{1} << 14;
 
 // Clipped window [h0, h1) x [w0, w1) of output (oh, ow); empty if it lies entirely in padding.
 struct Window {
@@ -31,19 +36,6 @@ Window window_at(const Pool2dGeometry& g, int64_t oh, int64_t ow) {
 using detail::valid_range;
 using detail::ValidRange;
 
-// Index of the first NaN of the window in row-major order, or -1 if it holds none.
-template <typename T>
-int64_t first_nan(const T* plane, int64_t in_w, const Window& win) {
-  for (int64_t h = win.h0; h < win.h1; ++h) {
-    for (int64_t w = win.w0; w < win.w1; ++w) {
-      if (std::isnan(plane[h * in_w + w])) {
-        return h * in_w + w;
-      }
-    }
-  }
-  return -1;
-}
-
 void check_geometry(const Pool2dGeometry& g) {
   assert(g.batch >= 0 && g.channels >= 0 && g.in_h >= 0 && g.in_w >= 0);
   assert(g.kernel_h >= 1 && g.kernel_w >= 1 && g.stride_h >= 1 && g.stride_w >= 1);
@@ -51,71 +43,215 @@ void check_geometry(const Pool2dGeometry& g) {
   static_cast<void>(g);
 }
 
-// Runs body(plane) over all N*C planes; each plane is independent, so the result does not
-// depend on how planes are spread over threads.
+// Runs body(first_plane, end_plane) over all N*C planes in chunks of a size fixed by the work
+// per plane; each plane is independent, so the result does not depend on the thread count.
 template <typename Body>
-void for_each_plane(const Pool2dGeometry& g, int64_t work_per_plane, const Body& body) {
+void for_each_plane_chunk(const Pool2dGeometry& g, int64_t work_per_plane, const Body& body) {
   const int64_t planes = g.batch * g.channels;
-  if (planes > 1 && planes * work_per_plane >= kParallelWork) {
+  const int64_t work = std::max<int64_t>(work_per_plane, 1);
+  if (planes > 1 && planes * work >= kParallelWork) {
+    const int64_t per_chunk = std::max<int64_t>(kChunkWork / work, 1);
+    const int64_t chunks = (planes + per_chunk - 1) / per_chunk;
 #pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < planes; ++p) {
-      body(p);
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const int64_t begin = chunk * per_chunk;
+      body(begin, std::min(begin + per_chunk, planes));
     }
-  } else {
-    for (int64_t p = 0; p < planes; ++p) {
-      body(p);
+  } else if (planes > 0) {
+    body(int64_t{0}, planes);
+  }
+}
+
+// Column taps of a window: for each kw, the outputs [lo, hi) whose tap kw is in bounds. Computed
+// once per call so the loops below divide nothing.
+std::vector<ValidRange> column_ranges(const Pool2dGeometry& g) {
+  std::vector<ValidRange> cols(static_cast<size_t>(g.kernel_w));
+  for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+    cols[static_cast<size_t>(kw)] = valid_range(kw - g.pad_left, g.stride_w, g.in_w, g.out_w);
+  }
+  return cols;
+}
+
+// The fast path: windows exactly tile the columns (kernel_w == stride_w == K, no left padding,
+// every window fully inside the row), so one pass per window row reads K taps per output.
+bool tiles_columns(const Pool2dGeometry& g, int64_t k) {
+  return g.kernel_w == k && g.stride_w == k && g.pad_left == 0 && g.out_w * k <= g.in_w;
+}
+
+// ---- max ----
+//
+// Each output row keeps, per output column, the running maximum `best` (in the output row) and
+// `code`, the position of the maximum relative to the window origin ((h - h_start) * W + kw, a
+// 32-bit integer for float so that it shares the vector lanes of the values). A candidate v
+// replaces best iff best is not NaN and !(v <= best): strictly greater, or the first NaN. Taps
+// are visited in row-major window order, so ties keep the first maximum and the first NaN wins.
+// The selects are branch-free and the loops over columns vectorize.
+
+template <typename T>
+using CodeOf = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+
+template <typename T>
+inline bool replaces(T v, T best) {
+  return !(v <= best || std::isnan(best));
+}
+
+template <typename T, typename C>
+inline void update_max(T v, C rel, T& best, C& code) {
+  const bool take = replaces(v, best);
+  best = take ? v : best;
+  code = take ? rel : code;
+}
+
+// One window row with K taps per output (stride == K): First initializes from the first tap.
+// The taps are spelled out (no inner loop) so that the loop over columns vectorizes.
+template <int K, bool First, typename T, typename C>
+void max_row_tiled(const T* row, T* best, C* code, int64_t n, C rel) {
+  static_assert(K == 2 || K == 3);
+  for (int64_t ow = 0; ow < n; ++ow) {
+    const T* x = row + ow * K;
+    T b = First ? x[0] : best[ow];
+    C c = First ? rel : code[ow];
+    if constexpr (!First) {
+      update_max(x[0], rel, b, c);
+    }
+    update_max(x[1], static_cast<C>(rel + 1), b, c);
+    if constexpr (K == 3) {
+      update_max(x[2], static_cast<C>(rel + 2), b, c);
+    }
+    best[ow] = b;
+    code[ow] = c;
+  }
+}
+
+// Two window rows of 2 taps each in one pass: the common 2x2 window fully inside the plane.
+template <typename T, typename C>
+void max_two_rows_tiled2(const T* row0, const T* row1, T* best, C* code, int64_t n, C rel0,
+                         C rel1) {
+  for (int64_t ow = 0; ow < n; ++ow) {
+    const T* x = row0 + ow * 2;
+    const T* y = row1 + ow * 2;
+    T b = x[0];
+    C c = rel0;
+    update_max(x[1], static_cast<C>(rel0 + 1), b, c);
+    update_max(y[0], rel1, b, c);
+    update_max(y[1], static_cast<C>(rel1 + 1), b, c);
+    best[ow] = b;
+    code[ow] = c;
+  }
+}
+
+// One tap (h, kw) over the outputs [lo, hi): reads row[ow * stride + offset]. S is the stride
+// when known at compile time (1 or 2), 0 for a run-time stride.
+template <int S, typename T, typename C>
+void max_tap(const T* row, T* best, C* code, int64_t lo, int64_t hi, int64_t stride, int64_t offset,
+             C rel) {
+  const int64_t s = S > 0 ? S : stride;
+  for (int64_t ow = lo; ow < hi; ++ow) {
+    const T v = row[ow * s + offset];
+    const T b = best[ow];
+    const bool take = replaces(v, b);
+    best[ow] = take ? v : b;
+    code[ow] = take ? rel : code[ow];
+  }
+}
+
+template <typename T, typename C>
+void max_forward_planes(const Pool2dGeometry& g, const std::vector<ValidRange>& cols,
+                        const T* input, T* output, int64_t* argmax, int64_t begin, int64_t end) {
+  const Pool2dGeometry geo = g;  // local: stores through argmax could alias g's fields
+  const int64_t in_plane = geo.in_h * geo.in_w;
+  const int64_t out_plane = geo.out_h * geo.out_w;
+  const int64_t in_w = geo.in_w;
+  const int64_t out_w = geo.out_w;
+  std::vector<C> code_buffer(static_cast<size_t>(out_w));
+  C* code = code_buffer.data();
+  // Column of each window's origin, so the argmax pass below only adds (SSE2 has no 64-bit
+  // multiply).
+  std::vector<int64_t> col_origin_buffer(static_cast<size_t>(out_w));
+  int64_t* col_origin = col_origin_buffer.data();
+  for (int64_t ow = 0; ow < out_w; ++ow) {
+    col_origin[ow] = ow * geo.stride_w - geo.pad_left;
+  }
+  const bool tiled2 = tiles_columns(geo, 2);
+  const bool tiled3 = tiles_columns(geo, 3);
+  for (int64_t p = begin; p < end; ++p) {
+    const T* in = input + p * in_plane;
+    for (int64_t oh = 0; oh < geo.out_h; ++oh) {
+      T* best = output + p * out_plane + oh * out_w;
+      int64_t* arg = argmax + p * out_plane + oh * out_w;
+      const int64_t h_start = oh * geo.stride_h - geo.pad_top;
+      const int64_t h_begin = std::max<int64_t>(h_start, 0);
+      const int64_t h_end = std::min(h_start + geo.kernel_h, geo.in_h);
+      assert(h_begin < h_end);
+      const auto row_rel = [&](int64_t h) { return static_cast<C>((h - h_start) * in_w); };
+      if (tiled2 || tiled3) {
+        const T* row = in + h_begin * in_w;
+        int64_t h = h_begin + 1;
+        if (tiled2 && h_end - h_begin >= 2) {
+          max_two_rows_tiled2(row, row + in_w, best, code, out_w, row_rel(h_begin),
+                              row_rel(h_begin + 1));
+          ++h;
+        } else if (tiled2) {
+          max_row_tiled<2, true>(row, best, code, out_w, row_rel(h_begin));
+        } else {
+          max_row_tiled<3, true>(row, best, code, out_w, row_rel(h_begin));
+        }
+        for (; h < h_end; ++h) {
+          row = in + h * in_w;
+          if (tiled2) {
+            max_row_tiled<2, false>(row, best, code, out_w, row_rel(h));
+          } else {
+            max_row_tiled<3, false>(row, best, code, out_w, row_rel(h));
+          }
+        }
+      } else {
+        // Start every window from its first in-bounds element (row h_begin); visiting it again
+        // below changes nothing (equal, or best is already NaN).
+        const T* first_row = in + h_begin * in_w;
+        for (int64_t ow = 0; ow < out_w; ++ow) {
+          const int64_t w_start = ow * geo.stride_w - geo.pad_left;
+          const int64_t w0 = std::max<int64_t>(w_start, 0);
+          best[ow] = first_row[w0];
+          code[ow] = static_cast<C>(row_rel(h_begin) + (w0 - w_start));
+        }
+        for (int64_t h = h_begin; h < h_end; ++h) {
+          const T* row = in + h * in_w;
+          for (int64_t kw = 0; kw < geo.kernel_w; ++kw) {
+            const ValidRange r = cols[static_cast<size_t>(kw)];
+            const int64_t offset = kw - geo.pad_left;
+            const C rel = static_cast<C>(row_rel(h) + kw);
+            if (geo.stride_w == 1) {
+              max_tap<1>(row, best, code, r.lo, r.hi, 1, offset, rel);
+            } else if (geo.stride_w == 2) {
+              max_tap<2>(row, best, code, r.lo, r.hi, 2, offset, rel);
+            } else {
+              max_tap<0>(row, best, code, r.lo, r.hi, geo.stride_w, offset, rel);
+            }
+          }
+        }
+      }
+      // Window origin (h_start, ow * stride - pad_left) plus the relative position.
+      const int64_t row_origin = h_start * in_w;
+      for (int64_t ow = 0; ow < out_w; ++ow) {
+        arg[ow] = row_origin + col_origin[ow] + static_cast<int64_t>(code[ow]);
+      }
     }
   }
 }
 
-// NOTE: works on a whole output row at once, looping (window row, window column, output column)
-// innermost over the columns: each window's running maximum is a serial dependency chain of
-// compare latencies, and interleaving the independent windows of a row hides part of it.
 template <typename T>
 void max_forward_impl(const Pool2dGeometry& g, const T* input, T* output, int64_t* argmax) {
   check_geometry(g);
-  const int64_t in_plane = g.in_h * g.in_w;
-  const int64_t out_plane = g.out_h * g.out_w;
-  for_each_plane(g, out_plane * g.kernel_h * g.kernel_w, [&](int64_t p) {
-    // A local copy: stores through argmax (int64_t) could alias g's fields and force reloads.
-    const Pool2dGeometry geo = g;
-    const T* in = input + p * in_plane;
-    for (int64_t oh = 0; oh < geo.out_h; ++oh) {
-      T* out = output + p * out_plane + oh * geo.out_w;
-      int64_t* arg = argmax + p * out_plane + oh * geo.out_w;
-      std::fill(out, out + geo.out_w, -std::numeric_limits<T>::infinity());
-      std::fill(arg, arg + geo.out_w, int64_t{-1});
-      const int64_t h_start = oh * geo.stride_h - geo.pad_top;
-      const int64_t h_end = std::min(h_start + geo.kernel_h, geo.in_h);
-      bool has_nan = false;
-      // Visiting (h, kw) in order walks every window in row-major order, so strict '>' keeps
-      // the first of equal maxima; arg < 0 takes a window's first element whatever its value
-      // (an all -inf window still has an argmax). NaN never compares greater: it is only
-      // flagged here and the rare NaN row is patched below. Selects, not branches: on real
-      // data the comparison is a coin flip.
-      for (int64_t h = std::max<int64_t>(h_start, 0); h < h_end; ++h) {
-        for (int64_t kw = 0; kw < geo.kernel_w; ++kw) {
-          const int64_t offset = h * geo.in_w + kw - geo.pad_left;
-          const ValidRange cols = valid_range(kw - geo.pad_left, geo.stride_w, geo.in_w, geo.out_w);
-          for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
-            const int64_t index = ow * geo.stride_w + offset;
-            const T value = in[index];
-            has_nan |= std::isnan(value);
-            const bool take = value > out[ow] || arg[ow] < 0;
-            out[ow] = take ? value : out[ow];
-            arg[ow] = take ? index : arg[ow];
-          }
-        }
-      }
-      if (has_nan) {
-        for (int64_t ow = 0; ow < geo.out_w; ++ow) {
-          const int64_t index = first_nan(in, geo.in_w, window_at(geo, oh, ow));
-          if (index >= 0) {
-            out[ow] = in[index];
-            arg[ow] = index;
-          }
-        }
-      }
+  const std::vector<ValidRange> cols = column_ranges(g);
+  // Relative positions are below kernel_h * W + kernel_w: 32 bits for float when they fit.
+  const bool narrow = g.kernel_h <= (int64_t{std::numeric_limits<int32_t>::max()} - g.kernel_w) /
+                                        std::max<int64_t>(g.in_w, 1);
+  const int64_t work = std::max<int64_t>(g.out_h * g.out_w * g.kernel_h * g.kernel_w, 1);
+  for_each_plane_chunk(g, work, [&](int64_t begin, int64_t end) {
+    if (narrow) {
+      max_forward_planes<T, CodeOf<T>>(g, cols, input, output, argmax, begin, end);
+    } else {
+      max_forward_planes<T, int64_t>(g, cols, input, output, argmax, begin, end);
     }
   });
 }
@@ -126,79 +262,221 @@ void max_backward_impl(const Pool2dGeometry& g, const T* grad_output, const int6
   check_geometry(g);
   const int64_t in_plane = g.in_h * g.in_w;
   const int64_t out_plane = g.out_h * g.out_w;
-  for_each_plane(g, in_plane + out_plane, [&](int64_t p) {
-    const T* grad_out = grad_output + p * out_plane;
-    const int64_t* arg = argmax + p * out_plane;
-    T* grad_in = grad_input + p * in_plane;
-    std::fill(grad_in, grad_in + in_plane, T(0));
-    for (int64_t i = 0; i < out_plane; ++i) {
-      if (arg[i] >= 0) {
-        assert(arg[i] < in_plane);
-        grad_in[arg[i]] += grad_out[i];
+  for_each_plane_chunk(g, in_plane + out_plane, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const T* grad_out = grad_output + p * out_plane;
+      const int64_t* arg = argmax + p * out_plane;
+      T* grad_in = grad_input + p * in_plane;
+      std::fill(grad_in, grad_in + in_plane, T(0));
+      for (int64_t i = 0; i < out_plane; ++i) {
+        if (arg[i] >= 0) {
+          assert(arg[i] < in_plane);
+          grad_in[arg[i]] += grad_out[i];
+        }
       }
     }
   });
 }
 
-// Row at a time for the same reason as the max: independent window sums interleave.
+// ---- average ----
+//
+// Each window is summed from 0 in row-major order (0 + x0 + x1 + ...), then divided by its
+// in-bounds count, exactly as a per-window loop would.
+
+// Per-window divisors: in-bounds columns (fixed per output column) times in-bounds rows (fixed
+// per output row, and the same for all interior rows), converted to T once per distinct row
+// count, so the division passes neither multiply nor convert 64-bit integers and vectorize.
+template <typename T>
+class Divisors {
+ public:
+  explicit Divisors(const Pool2dGeometry& g)
+      : cols_(static_cast<size_t>(g.out_w)), divisor_(static_cast<size_t>(g.out_w)) {
+    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+      const Window win = window_at(g, 0, ow);
+      cols_[static_cast<size_t>(ow)] = win.w1 - win.w0;
+    }
+  }
+  // out[ow] = x[ow] / count of window (row, ow), or 0 for a window with no in-bounds element.
+  void divide(const T* x, T* out, int64_t rows) {
+    if (rows != rows_) {
+      rows_ = rows;
+      all_positive_ = true;
+      for (size_t i = 0; i < cols_.size(); ++i) {
+        const int64_t count = cols_[i] * rows;
+        divisor_[i] = static_cast<T>(count);
+        all_positive_ = all_positive_ && count > 0;
+      }
+    }
+    const T* d = divisor_.data();
+    const auto n = static_cast<int64_t>(cols_.size());
+    if (all_positive_) {
+      for (int64_t i = 0; i < n; ++i) {
+        out[i] = x[i] / d[i];
+      }
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        out[i] = d[i] > T(0) ? x[i] / d[i] : T(0);
+      }
+    }
+  }
+
+ private:
+  std::vector<int64_t> cols_;
+  std::vector<T> divisor_;
+  int64_t rows_ = -1;
+  bool all_positive_ = false;
+};
+
+template <int K, typename T>
+void sum_row_tiled(const T* row, T* sum, int64_t n) {
+  for (int64_t ow = 0; ow < n; ++ow) {
+    T s = sum[ow];
+#pragma GCC unroll 4
+    for (int t = 0; t < K; ++t) {
+      s += row[ow * K + t];
+    }
+    sum[ow] = s;
+  }
+}
+
+template <int S, typename T>
+void sum_tap(const T* row, T* sum, int64_t lo, int64_t hi, int64_t stride, int64_t offset) {
+  const int64_t s = S > 0 ? S : stride;
+  for (int64_t ow = lo; ow < hi; ++ow) {
+    sum[ow] += row[ow * s + offset];
+  }
+}
+
 template <typename T>
 void avg_forward_impl(const Pool2dGeometry& g, const T* input, T* output) {
   check_geometry(g);
-  const int64_t in_plane = g.in_h * g.in_w;
-  const int64_t out_plane = g.out_h * g.out_w;
-  for_each_plane(g, out_plane * g.kernel_h * g.kernel_w, [&](int64_t p) {
+  const std::vector<ValidRange> cols = column_ranges(g);
+  const int64_t work = std::max<int64_t>(g.out_h * g.out_w * g.kernel_h * g.kernel_w, 1);
+  for_each_plane_chunk(g, work, [&](int64_t begin, int64_t end) {
     const Pool2dGeometry geo = g;
-    const T* in = input + p * in_plane;
-    for (int64_t oh = 0; oh < geo.out_h; ++oh) {
-      T* out = output + p * out_plane + oh * geo.out_w;
-      std::fill(out, out + geo.out_w, T(0));
-      const int64_t h_start = oh * geo.stride_h - geo.pad_top;
-      const int64_t h_begin = std::max<int64_t>(h_start, 0);
-      const int64_t h_end = std::min(h_start + geo.kernel_h, geo.in_h);
-      // Each window is summed in row-major order, as a per-window loop would.
-      for (int64_t h = h_begin; h < h_end; ++h) {
-        for (int64_t kw = 0; kw < geo.kernel_w; ++kw) {
-          const int64_t offset = h * geo.in_w + kw - geo.pad_left;
-          const ValidRange cols = valid_range(kw - geo.pad_left, geo.stride_w, geo.in_w, geo.out_w);
-          for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
-            out[ow] += in[ow * geo.stride_w + offset];
+    const int64_t in_plane = geo.in_h * geo.in_w;
+    const int64_t out_plane = geo.out_h * geo.out_w;
+    const int64_t in_w = geo.in_w;
+    const int64_t out_w = geo.out_w;
+    const bool tiled2 = tiles_columns(geo, 2);
+    const bool tiled3 = tiles_columns(geo, 3);
+    Divisors<T> divisors(geo);
+    for (int64_t p = begin; p < end; ++p) {
+      const T* in = input + p * in_plane;
+      for (int64_t oh = 0; oh < geo.out_h; ++oh) {
+        T* sum = output + p * out_plane + oh * out_w;
+        std::fill(sum, sum + out_w, T(0));
+        const int64_t h_start = oh * geo.stride_h - geo.pad_top;
+        const int64_t h_begin = std::max<int64_t>(h_start, 0);
+        const int64_t h_end = std::min(h_start + geo.kernel_h, geo.in_h);
+        for (int64_t h = h_begin; h < h_end; ++h) {
+          const T* row = in + h * in_w;
+          if (tiled2) {
+            sum_row_tiled<2>(row, sum, out_w);
+          } else if (tiled3) {
+            sum_row_tiled<3>(row, sum, out_w);
+          } else {
+            for (int64_t kw = 0; kw < geo.kernel_w; ++kw) {
+              const ValidRange r = cols[static_cast<size_t>(kw)];
+              const int64_t offset = kw - geo.pad_left;
+              if (geo.stride_w == 1) {
+                sum_tap<1>(row, sum, r.lo, r.hi, 1, offset);
+              } else if (geo.stride_w == 2) {
+                sum_tap<2>(row, sum, r.lo, r.hi, 2, offset);
+              } else {
+                sum_tap<0>(row, sum, r.lo, r.hi, geo.stride_w, offset);
+              }
+            }
           }
         }
-      }
-      for (int64_t ow = 0; ow < geo.out_w; ++ow) {
-        const Window win = window_at(geo, oh, ow);
-        const int64_t count = (win.h1 - win.h0) * (win.w1 - win.w0);
-        out[ow] = count > 0 ? out[ow] / static_cast<T>(count) : T(0);
+        divisors.divide(sum, sum, std::max<int64_t>(h_end - h_begin, 0));
       }
     }
   });
 }
 
+template <int K, typename T>
+void spread_row_tiled(T* row, const T* share, int64_t n) {
+  for (int64_t ow = 0; ow < n; ++ow) {
+#pragma GCC unroll 4
+    for (int t = 0; t < K; ++t) {
+      row[ow * K + t] += share[ow];
+    }
+  }
+}
+
+template <int S, typename T>
+void spread_tap(T* row, const T* share, int64_t lo, int64_t hi, int64_t stride, int64_t offset) {
+  const int64_t s = S > 0 ? S : stride;
+  for (int64_t ow = lo; ow < hi; ++ow) {
+    row[ow * s + offset] += share[ow];
+  }
+}
+
+// Every input element accumulates, from 0, the shares of the windows covering it in (oh, ow)
+// order. Without column overlap (kernel_w <= stride_w) each element gets at most one share per
+// output row, so the taps may run column-vectorized in any order; with overlap the windows of a
+// row are spread one after another to keep that order.
 template <typename T>
 void avg_backward_impl(const Pool2dGeometry& g, const T* grad_output, T* grad_input) {
   check_geometry(g);
+  const std::vector<ValidRange> cols = column_ranges(g);
   const int64_t in_plane = g.in_h * g.in_w;
   const int64_t out_plane = g.out_h * g.out_w;
-  for_each_plane(g, in_plane + out_plane * g.kernel_h * g.kernel_w, [&](int64_t p) {
-    const T* grad_out = grad_output + p * out_plane;
-    T* grad_in = grad_input + p * in_plane;
-    std::fill(grad_in, grad_in + in_plane, T(0));
-    for (int64_t oh = 0; oh < g.out_h; ++oh) {
-      for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        const Window win = window_at(g, oh, ow);
-        const int64_t count = (win.h1 - win.h0) * (win.w1 - win.w0);
-        if (count == 0) {
-          continue;
-        }
-        const T share = grad_out[oh * g.out_w + ow] / static_cast<T>(count);
-        for (int64_t h = win.h0; h < win.h1; ++h) {
-          for (int64_t w = win.w0; w < win.w1; ++w) {
-            grad_in[h * g.in_w + w] += share;
+  for_each_plane_chunk(
+      g, in_plane + out_plane * g.kernel_h * g.kernel_w, [&](int64_t begin, int64_t end) {
+        const Pool2dGeometry geo = g;
+        const int64_t in_w = geo.in_w;
+        const int64_t out_w = geo.out_w;
+        const bool tiled2 = tiles_columns(geo, 2);
+        const bool tiled3 = tiles_columns(geo, 3);
+        const bool overlap = geo.kernel_w > geo.stride_w;
+        Divisors<T> divisors(geo);
+        std::vector<T> share_buffer(static_cast<size_t>(out_w));
+        T* share = share_buffer.data();
+        for (int64_t p = begin; p < end; ++p) {
+          const T* grad_out = grad_output + p * out_plane;
+          T* grad_in = grad_input + p * in_plane;
+          std::fill(grad_in, grad_in + in_plane, T(0));
+          for (int64_t oh = 0; oh < geo.out_h; ++oh) {
+            const int64_t h_start = oh * geo.stride_h - geo.pad_top;
+            const int64_t h_begin = std::max<int64_t>(h_start, 0);
+            const int64_t h_end = std::min(h_start + geo.kernel_h, geo.in_h);
+            divisors.divide(grad_out + oh * out_w, share, std::max<int64_t>(h_end - h_begin, 0));
+            if (overlap) {
+              for (int64_t ow = 0; ow < out_w; ++ow) {
+                const Window win = window_at(geo, oh, ow);
+                for (int64_t h = win.h0; h < win.h1; ++h) {
+                  for (int64_t w = win.w0; w < win.w1; ++w) {
+                    grad_in[h * in_w + w] += share[ow];
+                  }
+                }
+              }
+              continue;
+            }
+            for (int64_t h = h_begin; h < h_end; ++h) {
+              T* row = grad_in + h * in_w;
+              if (tiled2) {
+                spread_row_tiled<2>(row, share, out_w);
+              } else if (tiled3) {
+                spread_row_tiled<3>(row, share, out_w);
+              } else {
+                for (int64_t kw = 0; kw < geo.kernel_w; ++kw) {
+                  const ValidRange r = cols[static_cast<size_t>(kw)];
+                  const int64_t offset = kw - geo.pad_left;
+                  if (geo.stride_w == 1) {
+                    spread_tap<1>(row, share, r.lo, r.hi, 1, offset);
+                  } else if (geo.stride_w == 2) {
+                    spread_tap<2>(row, share, r.lo, r.hi, 2, offset);
+                  } else {
+                    spread_tap<0>(row, share, r.lo, r.hi, geo.stride_w, offset);
+                  }
+                }
+              }
+            }
           }
         }
-      }
-    }
-  });
+      });
 }
 
 }  // namespace

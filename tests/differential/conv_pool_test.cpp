@@ -5,7 +5,9 @@
 // tied maxima, every input layout, float32 and float64, at 1 and 2 threads.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -198,6 +200,112 @@ TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
   testing::diff::report_cases("conv2d (forward + 3 adjoints)", ran);
 }
 
+// Values with ties (multiples of 0.5 in [-2, 2]) and about one NaN in eight.
+testing::diff::ValueFn tie_values_with_nan() {
+  return [](Rng& rng) {
+    return rng.chance(0.125) ? std::numeric_limits<double>::quiet_NaN()
+                             : 0.5 * static_cast<double>(rng.range(-4, 4));
+  };
+}
+
+// Runs max/avg pooling and their adjoints on one input against direct loops (NaN wins a max
+// window, the first NaN or the first of tied maxima in row-major window order being picked), at
+// 1 and 2 threads (bit-identical); returns whether any check failed. `o` must give every extent
+// at least one window.
+bool pool_case_fails(const Tensor& x, const Pool2dOptions& o, uint64_t seed,
+                     const std::string& context) {
+  const Shape& in_shape = x.shape();
+  const int64_t n = in_shape[0];
+  const int64_t c = in_shape[1];
+  const int64_t h = in_shape[2];
+  const int64_t w = in_shape[3];
+  const DType dtype = x.dtype();
+  const int64_t oh = window_count(h, o.padding[0], o.padding[1], o.kernel[0], o.stride[0], 1);
+  const int64_t ow = window_count(w, o.padding[2], o.padding[3], o.kernel[1], o.stride[1], 1);
+  const Shape out_shape = {n, c, oh, ow};
+  Rng grad_rng(seed ^ 0x7777);
+  const Tensor g = testing::diff::make_input(grad_rng, out_shape, dtype, Layout::Contiguous,
+                                             testing::diff::uniform_values(-1, 1));
+  const std::vector<double> vx = testing::diff::read(x);
+  const std::vector<double> vg = testing::diff::read(g);
+  const auto out_n = static_cast<size_t>(testing::diff::numel_of(out_shape));
+  std::vector<double> ymax(out_n);
+  std::vector<double> yavg(out_n);
+  std::vector<double> tavg(out_n);
+  std::vector<double> gmax(vx.size(), 0.0);
+  std::vector<double> gavg(vx.size(), 0.0);
+  std::vector<double> tgavg(vx.size(), 0.0);
+  std::vector<double> zero_out(out_n, 0.0);
+  for (int64_t plane = 0; plane < n * c; ++plane) {
+    for (int64_t r = 0; r < oh; ++r) {
+      for (int64_t q = 0; q < ow; ++q) {
+        const auto yo = static_cast<size_t>((plane * oh + r) * ow + q);
+        int64_t best = -1;
+        long double total = 0;
+        double mag = 0;
+        int64_t count = 0;
+        for (int64_t kh = 0; kh < o.kernel[0]; ++kh) {
+          const int64_t ih = r * o.stride[0] + kh - o.padding[0];
+          if (ih < 0 || ih >= h) continue;
+          for (int64_t kw = 0; kw < o.kernel[1]; ++kw) {
+            const int64_t iw = q * o.stride[1] + kw - o.padding[2];
+            if (iw < 0 || iw >= w) continue;
+            const int64_t xi = (plane * h + ih) * w + iw;
+            const double xv = vx[static_cast<size_t>(xi)];
+            const double bv = best < 0 ? 0.0 : vx[static_cast<size_t>(best)];
+            if (best < 0 || (!std::isnan(bv) && (xv > bv || std::isnan(xv)))) best = xi;
+            total += xv;
+            mag += std::abs(xv);
+            ++count;
+          }
+        }
+        // Every window holds an in-bounds element (padding < kernel, extents >= 1).
+        ymax[yo] = vx[static_cast<size_t>(best)];
+        gmax[static_cast<size_t>(best)] += vg[yo];
+        yavg[yo] = static_cast<double>(total / static_cast<long double>(count));
+        tavg[yo] = testing::diff::eps_of(dtype) * (4 + static_cast<double>(count)) * mag /
+                   static_cast<double>(count);
+        for (int64_t kh = 0; kh < o.kernel[0]; ++kh) {
+          const int64_t ih = r * o.stride[0] + kh - o.padding[0];
+          if (ih < 0 || ih >= h) continue;
+          for (int64_t kw = 0; kw < o.kernel[1]; ++kw) {
+            const int64_t iw = q * o.stride[1] + kw - o.padding[2];
+            if (iw < 0 || iw >= w) continue;
+            const auto xi = static_cast<size_t>((plane * h + ih) * w + iw);
+            gavg[xi] += vg[yo] / static_cast<double>(count);
+            tgavg[xi] += testing::diff::eps_of(dtype) * 4 * std::abs(vg[yo]);
+          }
+        }
+      }
+    }
+  }
+  // Max-pool gradients sum the grads of the windows that picked an element.
+  std::vector<double> tgmax(vx.size(), 0.0);
+  for (size_t e = 0; e < vx.size(); ++e) {
+    tgmax[e] = testing::diff::eps_of(dtype) * 8 * std::abs(gmax[e]) +
+               (gmax[e] != 0 ? testing::diff::eps_of(dtype) * 8 : 0);
+  }
+
+  const std::vector<Tensor> got = testing::diff::run_both_thread_counts_all(
+      [&] {
+        const Tensor ym = nabla::max_pool2d(x, o);
+        const Tensor gm = autograd::grad({ym}, {x}, {g})[0];
+        const Tensor ya = nabla::avg_pool2d(x, o);
+        const Tensor ga = autograd::grad({ya}, {x}, {g})[0];
+        return std::vector<Tensor>{ym.detach(), gm, ya.detach(), ga};
+      },
+      context);
+  Checker c_ym(context + " max_pool2d");
+  c_ym.all(got[0], out_shape, ymax, zero_out);
+  Checker c_gm(context + " max_pool2d gradient");
+  c_gm.all(got[1], in_shape, gmax, tgmax);
+  Checker c_ya(context + " avg_pool2d");
+  c_ya.all(got[2], out_shape, yavg, tavg);
+  Checker c_ga(context + " avg_pool2d gradient");
+  c_ga.all(got[3], in_shape, gavg, tgavg);
+  return c_ym.failed() || c_gm.failed() || c_ya.failed() || c_ga.failed();
+}
+
 TEST(DifferentialConvPool, MaxAndAvgPoolingAndTheirAdjointsMatchDirectLoops) {
   const int64_t cases = testing::diff::case_count(800);
   int64_t ran = 0;
@@ -237,90 +345,76 @@ TEST(DifferentialConvPool, MaxAndAvgPoolingAndTheirAdjointsMatchDirectLoops) {
       EXPECT_THROW((void)nabla::avg_pool2d(x, o), Error) << context;
       continue;
     }
-    const Shape out_shape = {n, c, oh, ow};
-    Rng grad_rng(seed ^ 0x7777);
-    const Tensor g = testing::diff::make_input(grad_rng, out_shape, dtype, Layout::Contiguous,
-                                               testing::diff::uniform_values(-1, 1));
-    const std::vector<double> vx = testing::diff::read(x);
-    const std::vector<double> vg = testing::diff::read(g);
-    const auto out_n = static_cast<size_t>(testing::diff::numel_of(out_shape));
-    std::vector<double> ymax(out_n);
-    std::vector<double> yavg(out_n);
-    std::vector<double> tavg(out_n);
-    std::vector<double> gmax(vx.size(), 0.0);
-    std::vector<double> gavg(vx.size(), 0.0);
-    std::vector<double> tgavg(vx.size(), 0.0);
-    std::vector<double> zero_out(out_n, 0.0);
-    std::vector<double> zero_in(vx.size(), 0.0);
-    for (int64_t plane = 0; plane < n * c; ++plane) {
-      for (int64_t r = 0; r < oh; ++r) {
-        for (int64_t q = 0; q < ow; ++q) {
-          const auto yo = static_cast<size_t>((plane * oh + r) * ow + q);
-          int64_t best = -1;
-          long double total = 0;
-          double mag = 0;
-          int64_t count = 0;
-          for (int64_t kh = 0; kh < o.kernel[0]; ++kh) {
-            const int64_t ih = r * o.stride[0] + kh - o.padding[0];
-            if (ih < 0 || ih >= h) continue;
-            for (int64_t kw = 0; kw < o.kernel[1]; ++kw) {
-              const int64_t iw = q * o.stride[1] + kw - o.padding[2];
-              if (iw < 0 || iw >= w) continue;
-              const int64_t xi = (plane * h + ih) * w + iw;
-              const double xv = vx[static_cast<size_t>(xi)];
-              if (best < 0 || xv > vx[static_cast<size_t>(best)]) best = xi;
-              total += xv;
-              mag += std::abs(xv);
-              ++count;
-            }
-          }
-          // Every window holds an in-bounds element (padding < kernel, extents >= 1).
-          ymax[yo] = vx[static_cast<size_t>(best)];
-          gmax[static_cast<size_t>(best)] += vg[yo];
-          yavg[yo] = static_cast<double>(total / static_cast<long double>(count));
-          tavg[yo] = testing::diff::eps_of(dtype) * (4 + static_cast<double>(count)) * mag /
-                     static_cast<double>(count);
-          for (int64_t kh = 0; kh < o.kernel[0]; ++kh) {
-            const int64_t ih = r * o.stride[0] + kh - o.padding[0];
-            if (ih < 0 || ih >= h) continue;
-            for (int64_t kw = 0; kw < o.kernel[1]; ++kw) {
-              const int64_t iw = q * o.stride[1] + kw - o.padding[2];
-              if (iw < 0 || iw >= w) continue;
-              const auto xi = static_cast<size_t>((plane * h + ih) * w + iw);
-              gavg[xi] += vg[yo] / static_cast<double>(count);
-              tgavg[xi] += testing::diff::eps_of(dtype) * 4 * std::abs(vg[yo]);
-            }
-          }
-        }
-      }
-    }
-    // Max-pool gradients sum the grads of the windows that picked an element.
-    std::vector<double> tgmax(vx.size(), 0.0);
-    for (size_t e = 0; e < vx.size(); ++e) {
-      tgmax[e] = testing::diff::eps_of(dtype) * 8 * std::abs(gmax[e]) +
-                 (gmax[e] != 0 ? testing::diff::eps_of(dtype) * 8 : 0);
-    }
-
-    const std::vector<Tensor> got = testing::diff::run_both_thread_counts_all(
-        [&] {
-          const Tensor ym = nabla::max_pool2d(x, o);
-          const Tensor gm = autograd::grad({ym}, {x}, {g})[0];
-          const Tensor ya = nabla::avg_pool2d(x, o);
-          const Tensor ga = autograd::grad({ya}, {x}, {g})[0];
-          return std::vector<Tensor>{ym.detach(), gm, ya.detach(), ga};
-        },
-        context);
-    Checker c_ym(context + " max_pool2d");
-    c_ym.all(got[0], out_shape, ymax, zero_out);
-    Checker c_gm(context + " max_pool2d gradient");
-    c_gm.all(got[1], in_shape, gmax, tgmax);
-    Checker c_ya(context + " avg_pool2d");
-    c_ya.all(got[2], out_shape, yavg, tavg);
-    Checker c_ga(context + " avg_pool2d gradient");
-    c_ga.all(got[3], in_shape, gavg, tgavg);
-    failing += c_ym.failed() || c_gm.failed() || c_ya.failed() || c_ga.failed();
+    failing += pool_case_fails(x, o, seed, context);
   }
   testing::diff::report_cases("max/avg pool2d (forward + adjoint)", ran);
+}
+
+// The pooling loops take a column-tiled path when kernel == stride (2 or 3) in width with no
+// left padding and every window inside the row, and column-vectorized taps (stride 1, 2, other)
+// otherwise: widths around the vector lengths (1, 2^k - 1, 2^k, 2^k + 1 for 4, 8, 16 lanes),
+// with and without a remainder column, padding, ties and NaN, planes enough to reach the
+// threads.
+TEST(DifferentialConvPool, PoolingFastPathsMatchDirectLoopsWithTiesAndNaN) {
+  const std::vector<int64_t> widths = {1,  2,  3,  4,  5,  6,  7,  8,  9,
+                                       15, 16, 17, 31, 32, 33, 34, 35, 65};
+  struct Geometry {
+    std::array<int64_t, 2> kernel, stride;
+    std::array<int64_t, 4> padding;
+  };
+  const std::vector<Geometry> geometries = {
+      {{2, 2}, {2, 2}, {0, 0, 0, 0}},  // the CNN layer: tiled, 2 taps
+      {{3, 3}, {3, 3}, {0, 0, 0, 0}},  // tiled, 3 taps
+      {{2, 2}, {2, 2}, {1, 1, 0, 1}},  // tiled rows but a partial last column window
+      {{2, 2}, {2, 2}, {0, 0, 1, 0}},  // left padding: tap path, stride 2
+      {{1, 2}, {1, 2}, {0, 0, 0, 0}},  // tiled, one window row
+      {{3, 3}, {1, 1}, {1, 1, 1, 1}},  // overlapping, stride 1, 'same'-like padding
+      {{2, 3}, {2, 1}, {0, 1, 2, 0}},  // stride 1 columns with left padding
+      {{3, 2}, {1, 2}, {2, 0, 0, 1}},  // kernel 2 stride 2 with right padding only
+      {{2, 3}, {3, 2}, {1, 0, 1, 2}},  // stride 2, kernel 3 (overlap)
+      {{3, 4}, {2, 3}, {0, 2, 3, 1}},  // run-time stride 3 with overlap
+      {{2, 2}, {3, 4}, {0, 0, 0, 0}},  // gaps between windows
+  };
+  int64_t ran = 0;
+  int failing = 0;
+  uint64_t seed = 0x90020000;
+  for (const Geometry& geo : geometries) {
+    for (const int64_t w : widths) {
+      for (int variant = 0; variant < 2 && failing < testing::diff::kMaxFailingCases; ++variant) {
+        ++seed;
+        if (!testing::diff::selected(seed)) continue;
+        Rng rng(seed);
+        Pool2dOptions o;
+        o.kernel = geo.kernel;
+        o.stride = geo.stride;
+        o.padding = geo.padding;
+        const int64_t h = rng.range(1, 9);
+        if (window_count(h, o.padding[0], o.padding[1], o.kernel[0], o.stride[0], 1) < 0 ||
+            window_count(w, o.padding[2], o.padding[3], o.kernel[1], o.stride[1], 1) < 0) {
+          continue;
+        }
+        // Variant 1 has planes enough to cross the parallel threshold.
+        const int64_t n = variant == 0 ? 1 : 3;
+        const int64_t c = variant == 0 ? 2 : 150;
+        const DType dtype = rng.chance(0.5) ? kFloat32 : kFloat64;
+        const bool nan = rng.chance(0.5);
+        const Layout layout =
+            rng.chance(0.8) ? Layout::Contiguous : testing::diff::draw_layout(rng);
+        const Shape in_shape = {n, c, h, w};
+        const Tensor x = requiring_grad(testing::diff::make_input(
+            rng, in_shape, dtype, layout,
+            nan ? tie_values_with_nan() : testing::diff::tie_values(-2, 2)));
+        const std::string context = "case seed " + std::to_string(seed) + " pool " +
+                                    geometry_text(in_shape, o.kernel, o.stride, o.padding, {1, 1}) +
+                                    " " + std::string(dtype_name(dtype)) + " " +
+                                    testing::diff::layout_name(layout) +
+                                    (nan ? " ties+NaN" : " ties");
+        ++ran;
+        failing += pool_case_fails(x, o, seed, context);
+      }
+    }
+  }
+  testing::diff::report_cases("max/avg pool2d fast paths (forward + adjoint)", ran);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // Tests of the max/avg pooling kernels against direct-loop references, plus ties, NaN,
 // padding-excluding averages, any input layout and bit-identical results across threads.
+#include "tensor/kernels/pool.h"
+
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -14,7 +16,6 @@
 #include <vector>
 
 #include "tensor/kernels/kernels.h"
-#include "tensor/kernels/pool.h"
 #include "tests/support/expect_error.h"
 
 namespace {
@@ -255,6 +256,14 @@ std::vector<Spec> specs() {
       {2, 2, 3, 4, 2, 3, 1, 2, 1, 2, 1, 1},     // padding one short of the window
       {4, 16, 26, 26, 2, 2, 2, 2, 0, 0, 0, 0},  // large enough for the parallel path
       {2, 8, 33, 31, 3, 3, 2, 2, 1, 1, 1, 1},   // parallel, overlapping, padded
+      // Around the column-vectorized loops (4/8/16 lanes): tiled 2 and 3 taps with and
+      // without a remainder column, width 1, and the per-tap paths for strides 1, 2, 3.
+      {2, 3, 5, 17, 2, 2, 2, 2, 0, 0, 0, 0},  // tiled 2, one column uncovered
+      {1, 2, 4, 33, 3, 3, 3, 3, 0, 0, 0, 0},  // tiled 3
+      {1, 2, 6, 16, 3, 3, 3, 3, 0, 0, 0, 2},  // stride 3 with a partial last window
+      {2, 2, 3, 1, 2, 1, 1, 1, 0, 0, 0, 0},   // width 1
+      {2, 2, 4, 9, 2, 2, 2, 2, 0, 1, 0, 0},   // left padding: stride-2 taps
+      {1, 2, 5, 31, 3, 3, 1, 1, 1, 1, 1, 1},  // stride-1 taps
   };
 }
 
