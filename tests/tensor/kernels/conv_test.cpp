@@ -1,5 +1,7 @@
 // Tests of the conv2d kernels against direct-loop references (double accumulation), finite
 // differences, and bit-identical results across thread counts.
+#include "tensor/kernels/conv.h"
+
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -12,7 +14,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "tensor/kernels/conv.h"
 #include "tensor/kernels/kernels.h"
 #include "tests/support/expect_error.h"
 

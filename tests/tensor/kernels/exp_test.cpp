@@ -1,5 +1,7 @@
 // The vectorized float32 exp against the double-precision std::exp, over every float exponent
 // range that matters, plus the special values.
+#include "tensor/kernels/exp.h"
+
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -7,8 +9,6 @@
 #include <cstdint>
 #include <limits>
 #include <vector>
-
-#include "tensor/kernels/exp.h"
 
 namespace nabla {
 namespace {
