@@ -76,7 +76,7 @@ template <typename T, bool kDecay, Momentum kMomentum, bool kNesterov>
   const T momentum = a.momentum;
   const T keep = a.keep;
   const T minus_lr = a.minus_lr;
-#pragma GCC ivdep
+  NABLA_IVDEP
   for (int64_t i = 0; i < n; ++i) {
     T d = g[i];
     if constexpr (kDecay) d = d + p[i] * weight_decay;
@@ -160,7 +160,7 @@ template <typename T, bool kDecay, bool kCentered, bool kMomentum>
   const T eps = a.epsilon;
   const T momentum = a.momentum;
   const T weight_decay = a.weight_decay;
-#pragma GCC ivdep
+  NABLA_IVDEP
   for (int64_t i = 0; i < n; ++i) {
     T gi = g[i];
     if constexpr (kDecay) gi = gi + p[i] * weight_decay;
@@ -269,7 +269,7 @@ template <typename T, Decay kDecay, bool kAmsgrad>
   const T decay_factor = a.decay_factor;
   const T sqrt_correction2 = a.sqrt_correction2;
   const T step = a.step;
-#pragma GCC ivdep
+  NABLA_IVDEP
   for (int64_t i = 0; i < n; ++i) {
     T pi = p[i];
     T gi = g[i];
@@ -344,7 +344,7 @@ template <typename T, bool kDecay>
   const T lr = a.learning_rate;
   const T eps = a.epsilon;
   const T weight_decay = a.weight_decay;
-#pragma GCC ivdep
+  NABLA_IVDEP
   for (int64_t i = 0; i < n; ++i) {
     T gi = g[i];
     if constexpr (kDecay) gi = gi + p[i] * weight_decay;
