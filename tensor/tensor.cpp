@@ -1,6 +1,7 @@
 // TensorImpl bookkeeping and the Tensor members that only read metadata or elements.
 #include "tensor/tensor.h"
 
+#include <algorithm>
 #include <new>
 
 #include "tensor/kernels/kernels.h"
@@ -80,6 +81,8 @@ bool Tensor::is_contiguous() const {
   int64_t expected = 1;
   const auto& sh = impl().shape;
   const auto& st = impl().strides;
+  // An empty tensor has no elements to be out of order (as in PyTorch); its strides are arbitrary.
+  if (std::find(sh.begin(), sh.end(), int64_t{0}) != sh.end()) return true;
   for (size_t i = sh.size(); i-- > 0;) {
     if (sh[i] == 1) continue;
     if (st[i] != expected) return false;

@@ -88,6 +88,9 @@ TEST(Factories, RejectBadArguments) {
                }).c_str(),
                "strides: the extents of shape [0, 4294967296, 4294967296] multiply past int64");
   EXPECT_EQ(Tensor::empty({0, int64_t{1} << 31, int64_t{1} << 31}).numel(), 0);
+  // Regression (found by safetensors_fuzzer): an empty [0, 0] tensor reported non-contiguous.
+  EXPECT_TRUE(Tensor::empty({0, 0}).is_contiguous());
+  EXPECT_TRUE(Tensor::empty({3, 0, 2}).is_contiguous());
   try {
     (void)tensor(std::vector<double>{1, 2, 3}, {2, 2});
   } catch (const Error& e) {
