@@ -61,6 +61,34 @@ Groups group(const Shape& shape, const std::vector<bool>& reduced, bool keepdim)
 
 double log2_of(int64_t n) { return std::log2(static_cast<double>(n) + 1.0); }
 
+// sum and mean of each group in long double, with tolerances from the pairwise-summation bound:
+// `eps` for the sum (0 for exact int64), `mean_eps` for the mean (a floating result).
+struct SumMeanReference {
+  std::vector<double> sum, mean, tol_sum, tol_mean;
+};
+SumMeanReference sum_mean_reference(const Groups& g, const std::vector<double>& v, double eps,
+                                    double mean_eps) {
+  const size_t outs = g.members.size();
+  SumMeanReference r{std::vector<double>(outs), std::vector<double>(outs),
+                     std::vector<double>(outs), std::vector<double>(outs)};
+  for (size_t o = 0; o < outs; ++o) {
+    long double s = 0;
+    double mag = 0;
+    for (const int64_t i : g.members[o]) {
+      s += v[static_cast<size_t>(i)];
+      mag += std::abs(v[static_cast<size_t>(i)]);
+    }
+    const auto n = static_cast<int64_t>(g.members[o].size());
+    r.sum[o] = static_cast<double>(s);
+    r.tol_sum[o] = eps * (4 + 2 * log2_of(n)) * mag + 1e-300;
+    r.mean[o] = static_cast<double>(s / static_cast<long double>(n));
+    r.tol_mean[o] = n == 0 ? 0
+                           : mean_eps * (4 + 2 * log2_of(n)) * mag / static_cast<double>(n) +
+                                 2 * mean_eps * std::abs(r.mean[o]) + 1e-300;
+  }
+  return r;
+}
+
 struct Totals {
   int64_t cases = 0;
   int64_t checks = 0;
@@ -88,28 +116,13 @@ void check_reductions(const Tensor& x, const std::vector<double>& v,
 
   // sum and mean
   {
-    std::vector<double> sum(outs);
-    std::vector<double> mean(outs);
-    std::vector<double> tol_sum(outs);
-    std::vector<double> tol_mean(outs);
-    for (size_t o = 0; o < outs; ++o) {
-      long double s = 0;
-      double mag = 0;
-      for (const int64_t i : g.members[o]) {
-        s += v[static_cast<size_t>(i)];
-        mag += std::abs(v[static_cast<size_t>(i)]);
-      }
-      const auto n = static_cast<int64_t>(g.members[o].size());
-      sum[o] = static_cast<double>(s);
-      tol_sum[o] = eps * (4 + 2 * log2_of(n)) * mag + 1e-300;
-      mean[o] = static_cast<double>(s / static_cast<long double>(n));
-      tol_mean[o] = n == 0 ? 0 : tol_sum[o] / static_cast<double>(n) + 2 * eps * std::abs(mean[o]);
-    }
+    const SumMeanReference ref = sum_mean_reference(g, v, eps, eps);
     Checker c_sum(context + " sum dims " + dims_text);
-    c_sum.all(run("sum", [&] { return nabla::sum(x, dims, keepdim); }), g.out_shape, sum, tol_sum);
+    c_sum.all(run("sum", [&] { return nabla::sum(x, dims, keepdim); }), g.out_shape, ref.sum,
+              ref.tol_sum);
     Checker c_mean(context + " mean dims " + dims_text);
-    c_mean.all(run("mean", [&] { return nabla::mean(x, dims, keepdim); }), g.out_shape, mean,
-               tol_mean);
+    c_mean.all(run("mean", [&] { return nabla::mean(x, dims, keepdim); }), g.out_shape, ref.mean,
+               ref.tol_mean);
     totals.failing += c_sum.failed() + c_mean.failed();
     totals.checks += 2;
   }
@@ -469,28 +482,9 @@ TEST(DifferentialReduce, SumsOverNonAdjacentDimsOfContiguousTensorsMatchDoubleRe
     std::vector<bool> reduced(shape.size(), false);
     for (const int64_t r : dims) reduced[static_cast<size_t>(r)] = true;
     const Groups g = group(shape, reduced, keepdim);
-    const size_t outs = g.members.size();
     const double eps = dtype == kInt64 ? 0.0 : testing::diff::eps_of(dtype);
     const double mean_eps = testing::diff::eps_of(dtype == kFloat64 ? kFloat64 : kFloat32);
-    std::vector<double> sum(outs);
-    std::vector<double> mean(outs);
-    std::vector<double> tol_sum(outs);
-    std::vector<double> tol_mean(outs);
-    for (size_t o = 0; o < outs; ++o) {
-      long double s = 0;
-      double mag = 0;
-      for (const int64_t i : g.members[o]) {
-        s += v[static_cast<size_t>(i)];
-        mag += std::abs(v[static_cast<size_t>(i)]);
-      }
-      const auto n = static_cast<int64_t>(g.members[o].size());
-      sum[o] = static_cast<double>(s);
-      tol_sum[o] = eps * (4 + 2 * log2_of(n)) * mag;
-      mean[o] = static_cast<double>(s / static_cast<long double>(n));
-      tol_mean[o] = n == 0 ? 0
-                           : mean_eps * (4 + 2 * log2_of(n)) * mag / static_cast<double>(n) +
-                                 2 * mean_eps * std::abs(mean[o]) + 1e-300;
-    }
+    const SumMeanReference ref = sum_mean_reference(g, v, eps, mean_eps);
     std::string dims_text;
     for (const int64_t r : dims) dims_text += std::to_string(r) + ",";
     const std::string context =
@@ -500,11 +494,11 @@ TEST(DifferentialReduce, SumsOverNonAdjacentDimsOfContiguousTensorsMatchDoubleRe
     Checker c_sum(context + " sum");
     c_sum.all(testing::diff::run_both_thread_counts([&] { return nabla::sum(x, dims, keepdim); },
                                                     context + " sum"),
-              g.out_shape, sum, tol_sum);
+              g.out_shape, ref.sum, ref.tol_sum);
     Checker c_mean(context + " mean");
     c_mean.all(testing::diff::run_both_thread_counts([&] { return nabla::mean(x, dims, keepdim); },
                                                      context + " mean"),
-               g.out_shape, mean, tol_mean);
+               g.out_shape, ref.mean, ref.tol_mean);
     failing += c_sum.failed() + c_mean.failed();
     ++checked;
   }
