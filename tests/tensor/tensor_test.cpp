@@ -136,6 +136,31 @@ TEST(Allocator, ReusesFreedBlocks) {
   EXPECT_GE(after.cache_hits - before.cache_hits, 10U);
 }
 
+TEST(Allocator, EmptyingTheCacheReturnsEveryFreeBlockAndForcesAFreshAllocation) {
+  { const Tensor warm = zeros({1000, 37}); }
+  EXPECT_GT(allocator_stats().cached_bytes, 0U);
+  empty_allocator_cache();
+  EXPECT_EQ(allocator_stats().cached_bytes, 0U);
+  const uint64_t before = allocator_stats().os_allocations;
+  const Tensor fresh = zeros({1000, 37});
+  EXPECT_EQ(allocator_stats().os_allocations, before + 1);
+}
+
+TEST(Factories, LikeFactoriesTakeShapeAndDtypeFromTheirArgument) {
+  const Tensor like = Tensor::make_view(arange(6), {3, 2}, {1, 3}, 0);
+  const Tensor full = full_like(like, 2.5);
+  EXPECT_EQ(full.shape(), (Shape{3, 2}));
+  EXPECT_EQ(full.dtype(), kInt64);  // 2.5 truncates toward zero, as the int64 fill does
+  EXPECT_EQ(full.to_vector<int64_t>(), std::vector<int64_t>(6, 2));
+  const Tensor doubles = full_like(zeros({4}, kFloat64), -1.25);
+  EXPECT_EQ(doubles.to_vector<double>(), std::vector<double>(4, -1.25));
+  const Tensor empty = empty_like(like);
+  EXPECT_EQ(empty.shape(), (Shape{3, 2}));
+  EXPECT_EQ(empty.dtype(), kInt64);
+  EXPECT_TRUE(empty.is_contiguous());
+  EXPECT_EQ(empty_like(zeros({0, 5})).numel(), 0);
+}
+
 TEST(Random, SeededFactoriesAreReproducible) {
   manual_seed(42);
   const std::vector<float> first = randn({5}).to_vector<float>();

@@ -63,6 +63,16 @@ INSTANTIATE_TEST_SUITE_P(
                                                                                    3.0);
                                                                              }},
                                                                    UnaryCase{
+                                                                       "broadcast_to",
+                                                                       [](const Tensor& a) {
+                                                                         Shape shape = a.shape();
+                                                                         shape.insert(shape.begin(),
+                                                                                      3);
+                                                                         return broadcast_to(
+                                                                                    a, shape) *
+                                                                                2.0;
+                                                                       }},
+                                                                   UnaryCase{
                                                                        "expand",
                                                                        [](const Tensor& a) {
                                                                          Shape shape = a.shape();
