@@ -14,7 +14,11 @@ namespace nabla::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
-class Module {
+class SymbolicTensor;  // nn/functional.h
+
+// NOTE: shared_from_this lets call() put the module into a functional graph; a module used that
+// way must be owned by a std::shared_ptr.
+class Module : public std::enable_shared_from_this<Module> {
  public:
   Module() = default;
   virtual ~Module() = default;
@@ -23,6 +27,10 @@ class Module {
 
   virtual Tensor forward(const Tensor& input) = 0;
   Tensor operator()(const Tensor& input);
+  // The functional API (nn/functional.h): applies the module to symbolic inputs, building it for
+  // their shape, and returns its symbolic output. Several inputs only for merge layers.
+  SymbolicTensor call(const SymbolicTensor& input);
+  SymbolicTensor call(const std::vector<SymbolicTensor>& inputs);
 
   // Creates the parameters for inputs of this shape (the batch dim first, any extent) if the
   // module infers its sizes at the first call, as Keras layers do. Modules with fixed sizes do
@@ -89,6 +97,7 @@ class Module {
   NamedTensors buffers_;
   std::vector<std::shared_ptr<Module>> children_;
   std::vector<std::string> child_keys_;
+  int64_t symbolic_calls_ = 0;  // call() so far: the index of a functional graph node
 };
 
 // Unique default names per layer type ("dense", "dense_1", ...), as Keras gives them.

@@ -1,8 +1,9 @@
-// The whole nn layer in one include: Module, layers, Sequential, initializers, losses, metrics.
+// The whole nn layer in one include: Module, layers, Sequential, the functional API, initializers, losses, metrics.
 #pragma once
 
 #include "nn/activations.h"
 #include "nn/conv_layers.h"
+#include "nn/functional.h"
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/losses.h"
