@@ -106,6 +106,7 @@ SymbolicTensor Module::call(const std::vector<SymbolicTensor>& inputs) {
   node->dtype = inputs.front().dtype();
   if (auto* merge = dynamic_cast<MergeLayer*>(this)) {
     std::vector<Shape> shapes;
+    shapes.reserve(inputs.size());
     for (const SymbolicTensor& input : inputs) shapes.push_back(input.shape());
     node->shape = merge->merged_shape(shapes);
     mark_built();
@@ -157,7 +158,7 @@ Functional::Functional(std::vector<SymbolicTensor> inputs, std::vector<SymbolicT
         {output.producer(), 0}};
     while (!stack.empty()) {
       auto& [node, next] = stack.back();
-      if (placed.count(node.get()) > 0) {
+      if (placed.contains(node.get())) {
         stack.pop_back();
       } else if (!node->layer) {
         std::string names;

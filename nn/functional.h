@@ -55,6 +55,7 @@ struct LayerCall {
 
 // A symbolic input of `shape` (without the batch dim), as keras.Input. `name` defaults to
 // "input", "input_1", ...
+// NOLINTNEXTLINE(readability-identifier-naming): Keras's name, as users will look for it.
 SymbolicTensor Input(const Shape& shape, DType dtype = kFloat32, const std::string& name = "");
 
 // A graph of layer calls from `inputs` to `outputs`, run as a Module. Each distinct layer is a
