@@ -415,16 +415,18 @@ std::string render_histogram(const Histogram& hist, const Box& box) {
 }
 
 void check_axis_end(const std::string& where, const char* name, const std::optional<double>& v) {
-  if (v && !std::isfinite(*v))
+  if (v && !std::isfinite(*v)) {
     throw error("{}: {} is {}; a fixed axis end must be finite", where, name, *v);
+  }
 }
 
 void check_range(const std::string& where, const char* lo_name, const std::optional<double>& lo,
                  const char* hi_name, const std::optional<double>& hi) {
   check_axis_end(where, lo_name, lo);
   check_axis_end(where, hi_name, hi);
-  if (lo && hi && *lo > *hi)
+  if (lo && hi && *lo > *hi) {
     throw error("{}: {} {} is above {} {}", where, lo_name, *lo, hi_name, *hi);
+  }
 }
 
 // Everything to_svg would otherwise draw wrongly or index out of range, checked before drawing.
@@ -625,8 +627,9 @@ TrainingPlots::TrainingPlots(const std::string& prefix, TrainingPlotsOptions opt
   if (prefix.empty()) {
     throw error("TrainingPlots: the path prefix is empty (give a directory or a file name start)");
   }
-  if (options_.bins <= 0)
+  if (options_.bins <= 0) {
     throw error("TrainingPlots: bins must be positive, got {}", options_.bins);
+  }
   if (prefix.back() == '/' || std::filesystem::is_directory(prefix)) {
     const std::filesystem::path dir(prefix);
     curves_path_ = (dir / "curves.svg").string();

@@ -250,8 +250,9 @@ TEST(PlotHistogram, BinCountsMatchAPlainLoopOnRandomDataWithNonFiniteValues) {
   int cases = 0;
   for (const int bins : {1, 2, 3, 7, 10, 40, 64}) {
     for (const uint64_t seed : {1U, 2U, 3U}) {
-      std::vector<double> values = random_values(seed * 100 + static_cast<uint64_t>(bins),
-                                                 200 + seed * 37, -3.0 * seed, 5.0);
+      std::vector<double> values =
+          random_values(seed * 100 + static_cast<uint64_t>(bins), 200 + seed * 37,
+                        -3.0 * static_cast<double>(seed), 5.0);
       values[5] = kNaN;
       values[17] = kInf;
       values[42] = -kInf;
