@@ -26,4 +26,5 @@
 #include "train/callbacks.h"
 #include "train/history.h"
 #include "train/model.h"
+#include "train/plot.h"
 #include "train/progress.h"

@@ -7,13 +7,12 @@
 #include <vector>
 
 #include "examples/common.h"
-#include "examples/plot.h"
 #include "nabla.h"
 
 namespace {
 
 using nabla::Tensor;
-namespace plot = examples::plot;
+namespace plot = nabla::train::plot;
 
 // The four inputs in the book's order: (0,0), (1,0), (0,1), (1,1).
 Tensor gate_inputs() { return nabla::tensor({{0.0, 0.0}, {1.0, 0.0}, {0.0, 1.0}, {1.0, 1.0}}); }

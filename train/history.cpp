@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "tensor/error.h"
+#include "train/plot.h"
 
 namespace nabla::train {
 
@@ -59,6 +60,14 @@ void History::write_csv(const std::string& path) const {
   if (!file) throw error("History::write_csv: cannot open {} for writing", path);
   file << to_csv();
   if (!file) throw error("History::write_csv: writing {} failed", path);
+}
+
+std::string History::to_svg(const std::string& title) const {
+  return plot::history_figure(*this, title).to_svg();
+}
+
+void History::write_svg(const std::string& path, const std::string& title) const {
+  plot::history_figure(*this, title).save(path);
 }
 
 }  // namespace nabla::train

@@ -20,6 +20,10 @@ class History {
   // "epoch,accuracy,loss,...\n0,0.91,0.25,...\n" with keys in sorted order.
   [[nodiscard]] std::string to_csv() const;
   void write_csv(const std::string& path) const;
+  // The curves as an SVG figure, one panel per value with its validation twin
+  // (plot::history_figure in train/plot.h); write_svg writes it atomically.
+  [[nodiscard]] std::string to_svg(const std::string& title = "") const;
+  void write_svg(const std::string& path, const std::string& title = "") const;
 
  private:
   std::vector<int64_t> epochs_;
