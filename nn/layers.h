@@ -72,6 +72,7 @@ class Dropout : public Module {
   [[nodiscard]] std::string type_name() const override { return "Dropout"; }
   [[nodiscard]] double rate() const { return rate_; }
   Generator& generator() { return generator_; }
+  [[nodiscard]] Generator* random_generator() override { return &generator_; }
 
  private:
   double rate_;
