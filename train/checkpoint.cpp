@@ -8,11 +8,17 @@
 //   generator.module[.path]  each layer's own generator (Dropout), by module path
 //   callback.<i>.<key>       Callback::state_dict() of the fit's i-th callback
 //   training.epoch, training.shuffle_seed, training.num_callbacks   int64 scalars
+#include <cxxabi.h>
+
+#include <algorithm>
 #include <bit>
 #include <charconv>
+#include <cstdlib>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string_view>
+#include <typeinfo>
 
 #include "nn/serialization.h"
 #include "tensor/io/safetensors.h"
@@ -78,6 +84,16 @@ std::optional<size_t> parse_index(std::string_view text) {
   return value;
 }
 
+// "nabla::train::EarlyStopping": a callback's type, saved so that a resumed fit cannot hand one
+// callback's state to another whose keys happen to match.
+std::string type_of(const Callback& callback) {
+  const char* mangled = typeid(callback).name();
+  int status = 0;
+  const std::unique_ptr<char, decltype(&std::free)> demangled(
+      abi::__cxa_demangle(mangled, nullptr, nullptr, &status), &std::free);
+  return status == 0 && demangled ? std::string(demangled.get()) : std::string(mangled);
+}
+
 std::string generator_key(const std::string& module_path) {
   return module_path.empty() ? "module" : "module." + module_path;
 }
@@ -107,7 +123,9 @@ void Model::save_checkpoint(const std::string& path) const {
   for (const auto& [module_path, generator] : network_->named_generators()) {
     out.emplace_back("generator." + generator_key(module_path), generator_tensor(*generator));
   }
+  std::string callback_types;
   for (size_t i = 0; i < callbacks_.size(); ++i) {
+    callback_types += (i == 0 ? "" : ",") + type_of(*callbacks_[i]);
     for (const auto& [key, t] : callbacks_[i]->state_dict()) {
       out.emplace_back(fmt::format("callback.{}.{}", i, key), t);
     }
@@ -118,7 +136,8 @@ void Model::save_checkpoint(const std::string& path) const {
   save_safetensors(path, out,
                    {{"format", std::string(kFormat)},
                     {"version", std::string(kVersion)},
-                    {"optimizer", optimizer_state.type}});
+                    {"optimizer", optimizer_state.type},
+                    {"callbacks", callback_types}});
 }
 
 int64_t Model::load_checkpoint(const std::string& path) {
@@ -235,6 +254,18 @@ int64_t Model::load_checkpoint(const std::string& path) {
                 .shuffle_seed = shuffle_seed,
                 .callbacks = std::vector<nn::NamedTensors>(static_cast<size_t>(num_callbacks))};
   for (auto& [index, state] : callback_state) resume.callbacks[index] = std::move(state);
+  if (num_callbacks > 0) {
+    const std::string types = meta("callbacks");
+    for (size_t begin = 0; begin <= types.size();) {
+      const size_t comma = std::min(types.find(',', begin), types.size());
+      resume.callback_types.push_back(types.substr(begin, comma - begin));
+      begin = comma + 1;
+    }
+    if (resume.callback_types.size() != static_cast<size_t>(num_callbacks)) {
+      throw error("load_checkpoint: {}: the metadata lists {} callback types for {} callbacks",
+                  path, resume.callback_types.size(), num_callbacks);
+    }
+  }
   resume_ = std::move(resume);
   epochs_done_ = epoch;
   return epoch;
@@ -253,7 +284,13 @@ void Model::restore_callbacks(const std::vector<std::shared_ptr<Callback>>& call
     }
   }
   for (size_t i = 0; i < saved.size() && i < callbacks.size(); ++i) {
-    if (!saved[i].empty()) callbacks[i]->load_state_dict(saved[i]);
+    if (saved[i].empty()) continue;
+    const std::string type = type_of(*callbacks[i]);
+    if (type != resume_->callback_types[i]) {
+      throw error("fit: callback {} is a {}, but the checkpoint saved the state of a {} there", i,
+                  type, resume_->callback_types[i]);
+    }
+    callbacks[i]->load_state_dict(saved[i]);
   }
 }
 

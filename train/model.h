@@ -90,6 +90,7 @@ class Model {
     int64_t epoch = 0;
     uint64_t shuffle_seed = 0;
     std::vector<nn::NamedTensors> callbacks;  // state per callback index
+    std::vector<std::string> callback_types;
   };
   void restore_callbacks(const std::vector<std::shared_ptr<Callback>>& callbacks);
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nabla.h"
@@ -241,6 +242,25 @@ TEST(Checkpoint, ABadEntryNamesItsKeyAndLeavesTheModelUnchanged) {
   EXPECT_EQ(run.model->load_checkpoint(dir.file("cb.safetensors")), 1);
   EXPECT_CONTAINS(error_of([&] { (void)run.model->fit(data.x, data.y, fit_options(run, 2, 1)); }),
                   "ReduceLROnPlateau.load_state_dict: 'wait' must be a int64 scalar");
+}
+
+TEST(Checkpoint, ResumingWithOtherCallbacksThrows) {
+  const ScratchDir dir;
+  const Data data = make_data();
+  TrainingRun run = make_run(5);
+  (void)run.model->fit(data.x, data.y, fit_options(run, 1));
+  run.model->save_checkpoint(dir.file("c.safetensors"));
+  // ReduceLROnPlateau and EarlyStopping swapped: their keys overlap, their types do not.
+  std::swap(run.callbacks[1], run.callbacks[2]);
+  EXPECT_EQ(run.model->load_checkpoint(dir.file("c.safetensors")), 1);
+  EXPECT_CONTAINS(
+      error_of([&] { (void)run.model->fit(data.x, data.y, fit_options(run, 2, 1)); }),
+      "fit: callback 1 is a nabla::train::EarlyStopping, but the checkpoint saved the state of a "
+      "nabla::train::ReduceLROnPlateau there");
+  run.callbacks.pop_back();
+  EXPECT_EQ(run.model->load_checkpoint(dir.file("c.safetensors")), 1);
+  EXPECT_CONTAINS(error_of([&] { (void)run.model->fit(data.x, data.y, fit_options(run, 2, 1)); }),
+                  "the checkpoint was saved with 3 callbacks, this fit has 2");
 }
 
 TEST(Checkpoint, CorruptOrTruncatedFilesThrowNeverCrash) {
