@@ -85,7 +85,8 @@ std::vector<std::pair<std::string, Generator*>> Module::named_generators() {
     if (Generator* generator = module->random_generator()) out.emplace_back(path, generator);
     for (size_t i = module->children_.size(); i-- > 0;) {
       const std::string& key = module->child_keys_[i];
-      stack.emplace_back(path.empty() ? key : path + "." + key, module->children_[i].get());
+      stack.emplace_back(path.empty() ? key : fmt::format("{}.{}", path, key),
+                         module->children_[i].get());
     }
   }
   return out;

@@ -24,7 +24,7 @@ void load_weights(Module& module, const std::string& path, bool strict = true);
 
 // load_weights from tensors already in memory (a checkpoint's "model." part); `path` names their
 // source in error messages.
-void load_state(Module& module, const NamedTensors& tensors, const std::string& path,
+void load_state(Module& module, const NamedTensors& loaded, const std::string& path,
                 bool strict = true);
 
 }  // namespace nabla::nn

@@ -156,7 +156,7 @@ void Optimizer::load_state_dict(const OptimizerState& state) {
                 who, count, params_.size());
   }
   const auto iterations = scalar_of<int64_t>(who, "iterations", require("iterations"), kInt64);
-  const double lr = scalar_of<double>(who, "learning_rate", require("learning_rate"), kFloat64);
+  const auto lr = scalar_of<double>(who, "learning_rate", require("learning_rate"), kFloat64);
   if (iterations < 0) throw error("{}.load_state_dict: 'iterations' is {} (< 0)", who, iterations);
   if (!std::isfinite(lr) || lr < 0.0) {
     throw error("{}.load_state_dict: 'learning_rate' must be finite and >= 0, got {}", who, lr);

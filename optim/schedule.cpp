@@ -143,7 +143,7 @@ double OneCycle::learning_rate_at(int64_t step) const {
   const auto anneal = [](double start, double end, double pct) {
     return end + (start - end) / 2.0 * (std::cos(std::numbers::pi * pct) + 1.0);
   };
-  const double t = static_cast<double>(step);
+  const auto t = static_cast<double>(step);
   const double warm_end = o.pct_start * static_cast<double>(o.total_steps) - 1.0;
   if (t <= warm_end) return anneal(initial, o.max_learning_rate, t / warm_end);
   const double last = static_cast<double>(o.total_steps) - 1.0;

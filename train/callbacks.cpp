@@ -207,7 +207,7 @@ nn::NamedTensors ReduceLROnPlateau::state_dict() const {
 }
 
 void ReduceLROnPlateau::load_state_dict(const nn::NamedTensors& state) {
-  const double best = read_scalar<double>(state, "best", "ReduceLROnPlateau");
+  const auto best = read_scalar<double>(state, "best", "ReduceLROnPlateau");
   const int64_t wait = read_count(state, "wait", "ReduceLROnPlateau");
   const int64_t cooldown = read_count(state, "cooldown_counter", "ReduceLROnPlateau");
   best_ = best;

@@ -322,7 +322,9 @@ TEST(OptimizerState, MismatchesNameTheKeyAndShapesAndChangeNothing) {
       {OptimizerState{.type = "SGD", .tensors = good.tensors},
        "belongs to a SGD optimizer, not Adam"},
   };
-  for (const auto& [state, fragment] : cases) {
+  for (const auto& entry : cases) {
+    const OptimizerState& state = entry.first;
+    const std::string& fragment = entry.second;
     const std::string message = error_message([&] { target.load_state_dict(state); });
     EXPECT_NE(message.find(fragment), std::string::npos) << message;
     EXPECT_EQ(target.iterations(), 0);

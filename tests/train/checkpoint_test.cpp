@@ -276,8 +276,9 @@ TEST(Checkpoint, CorruptOrTruncatedFilesThrowNeverCrash) {
   // Truncations (every 5th length through the header, then every 97th) and one flipped byte at
   // every other of the first 600 positions: nabla::Error or a load of plausible values, no crash.
   std::vector<std::string> variants;
-  for (size_t n = 0; n < bytes.size(); n += (n < 700 ? 5 : 97))
+  for (size_t n = 0; n < bytes.size(); n += (n < 700 ? 5 : 97)) {
     variants.push_back(bytes.substr(0, n));
+  }
   for (size_t i = 0; i < 600 && i < bytes.size(); i += 2) {
     std::string flipped = bytes;
     flipped[i] = static_cast<char>(flipped[i] ^ 0x5A);
