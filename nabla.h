@@ -25,6 +25,8 @@
 #include "nn/serialization.h"
 #include "optim/optim.h"
 #include "train/callbacks.h"
+#include "train/figures.h"
 #include "train/history.h"
 #include "train/model.h"
+#include "train/plot.h"
 #include "train/progress.h"

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "examples/common.h"
-#include "examples/plot.h"
 #include "nabla.h"
 
 namespace {
@@ -22,7 +21,7 @@ namespace {
 using nabla::Tensor;
 namespace nn = nabla::nn;
 namespace optim = nabla::optim;
-namespace plot = examples::plot;
+namespace plot = nabla::plot;
 
 constexpr int64_t kBatchSize = 100;  // the codelab's mini-batch
 constexpr int64_t kClasses = 10;

@@ -1,5 +1,6 @@
-// A small SVG writer for the examples: line charts with named series and histograms, laid out as
-// panels of a Figure. Standard library only, so any example (or a test) can use it as it is.
+// A small SVG writer: line charts with named series and histograms, laid out as panels of a
+// Figure. It needs nothing of nabla but its Error; train/figures.h draws a History's curves and a
+// module's weight histograms with it.
 #pragma once
 
 #include <algorithm>
@@ -9,13 +10,14 @@
 #include <fstream>
 #include <limits>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
 #include <vector>
 
-namespace examples::plot {
+#include "tensor/error.h"
+
+namespace nabla::plot {
 
 // One named curve. NaN points are skipped: the line breaks there instead of dropping to zero, so
 // a test curve sampled every N steps can share the x axis of a per-step train curve.
@@ -51,7 +53,7 @@ struct Histogram {
 // around its value, so it still shows as one bar). Non-finite values are not counted.
 inline Histogram make_histogram(const std::vector<double>& values, int bins, std::string title = "",
                                 std::string x_label = "") {
-  if (bins <= 0) throw std::invalid_argument("make_histogram: bins must be positive");
+  if (bins <= 0) throw error("make_histogram: bins must be positive, got {}", bins);
   double lo = std::numeric_limits<double>::infinity();
   double hi = -lo;
   for (const double v : values) {
@@ -531,11 +533,11 @@ class Figure {
     return s;
   }
 
-  // Writes the SVG document; throws std::runtime_error naming the path if that fails.
+  // Writes the SVG document; throws nabla::Error naming the path if that fails.
   void save(const std::string& path) const {
     std::ofstream out(path, std::ios::binary);
     out << to_svg();
-    if (!out.flush()) throw std::runtime_error("cannot write " + path);
+    if (!out.flush()) throw error("Figure::save: cannot write {}", path);
   }
 
  private:
@@ -546,4 +548,4 @@ class Figure {
   std::vector<Panel> panels_;
 };
 
-}  // namespace examples::plot
+}  // namespace nabla::plot
