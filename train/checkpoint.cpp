@@ -8,6 +8,7 @@
 //   generator.module[.path]  each layer's own generator (Dropout), by module path
 //   callback.<i>.<key>       Callback::state_dict() of the fit's i-th callback
 //   training.epoch, training.shuffle_seed, training.num_callbacks   int64 scalars
+// and the metadata "callbacks": the callbacks' C++ types, separated by ";".
 #include <cxxabi.h>
 
 #include <algorithm>
@@ -125,7 +126,7 @@ void Model::save_checkpoint(const std::string& path) const {
   }
   std::string callback_types;
   for (size_t i = 0; i < callbacks_.size(); ++i) {
-    callback_types += (i == 0 ? "" : ",") + type_of(*callbacks_[i]);
+    callback_types += (i == 0 ? "" : ";") + type_of(*callbacks_[i]);
     for (const auto& [key, t] : callbacks_[i]->state_dict()) {
       out.emplace_back(fmt::format("callback.{}.{}", i, key), t);
     }
@@ -206,6 +207,22 @@ int64_t Model::load_checkpoint(const std::string& path) {
         path, num_callbacks);
   }
 
+  // The callback types come from the metadata: one per saved callback, which also bounds
+  // num_callbacks before anything is allocated from it.
+  std::vector<std::string> callback_types;
+  if (num_callbacks > 0) {
+    const std::string types = meta("callbacks");
+    for (size_t begin = 0; begin <= types.size();) {
+      const size_t comma = std::min(types.find(';', begin), types.size());
+      callback_types.push_back(types.substr(begin, comma - begin));
+      begin = comma + 1;
+    }
+  }
+  if (callback_types.size() != static_cast<size_t>(num_callbacks)) {
+    throw error("load_checkpoint: {}: the metadata lists {} callback types for {} callbacks", path,
+                callback_types.size(), num_callbacks);
+  }
+
   // Generators: the default one and exactly the network's own.
   std::vector<std::pair<Generator*, std::array<uint64_t, Generator::kStateWords>>> new_states;
   const auto take_generator = [&](const std::string& key, Generator* generator) {
@@ -252,20 +269,9 @@ int64_t Model::load_checkpoint(const std::string& path) {
 
   Resume resume{.epoch = epoch,
                 .shuffle_seed = shuffle_seed,
-                .callbacks = std::vector<nn::NamedTensors>(static_cast<size_t>(num_callbacks))};
+                .callbacks = std::vector<nn::NamedTensors>(callback_types.size()),
+                .callback_types = std::move(callback_types)};
   for (auto& [index, state] : callback_state) resume.callbacks[index] = std::move(state);
-  if (num_callbacks > 0) {
-    const std::string types = meta("callbacks");
-    for (size_t begin = 0; begin <= types.size();) {
-      const size_t comma = std::min(types.find(',', begin), types.size());
-      resume.callback_types.push_back(types.substr(begin, comma - begin));
-      begin = comma + 1;
-    }
-    if (resume.callback_types.size() != static_cast<size_t>(num_callbacks)) {
-      throw error("load_checkpoint: {}: the metadata lists {} callback types for {} callbacks",
-                  path, resume.callback_types.size(), num_callbacks);
-    }
-  }
   resume_ = std::move(resume);
   epochs_done_ = epoch;
   return epoch;

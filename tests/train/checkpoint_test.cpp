@@ -228,6 +228,9 @@ TEST(Checkpoint, ABadEntryNamesItsKeyAndLeavesTheModelUnchanged) {
       {"training.epoch", scalar_tensor(2.0, kFloat64), "'training.epoch' must be an int64 scalar"},
       {"callback.9.wait", zeros({}, kInt64), "'training.num_callbacks' (3) does not cover"},
       {"extra", zeros({1}), "unexpected tensor 'extra'"},
+      // A hostile count must not be allocated from.
+      {"training.num_callbacks", tensor(std::vector<int64_t>{int64_t{1} << 62}, Shape{}),
+       "the metadata lists 3 callback types for 4611686018427387904 callbacks"},
   };
   for (const Case& c : cases) {
     const std::string bad = dir.file("bad.safetensors");
