@@ -267,9 +267,10 @@ int64_t Model::load_checkpoint(const std::string& path) {
     generator->set_state(words);
   }
 
+  const size_t saved_callbacks = callback_types.size();
   Resume resume{.epoch = epoch,
                 .shuffle_seed = shuffle_seed,
-                .callbacks = std::vector<nn::NamedTensors>(callback_types.size()),
+                .callbacks = std::vector<nn::NamedTensors>(saved_callbacks),
                 .callback_types = std::move(callback_types)};
   for (auto& [index, state] : callback_state) resume.callbacks[index] = std::move(state);
   resume_ = std::move(resume);
