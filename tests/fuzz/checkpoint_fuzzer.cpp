@@ -49,7 +49,7 @@ std::vector<uint8_t> bytes_of(const nabla::nn::Module& module) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool seeded = [] {
+  static const bool kSeeded = [] {
     if (const char* dir = std::getenv("NABLA_WRITE_CHECKPOINT_SEED")) {
       Fixture f = make_fixture();
       nabla::Generator generator(4);
@@ -60,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return true;
   }();
-  (void)seeded;
+  (void)kSeeded;
   const std::string path = nabla_fuzz::scratch().write("input.safetensors", data, size);
   Fixture f = make_fixture();
   const std::vector<uint8_t> weights = bytes_of(*f.network);
