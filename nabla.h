@@ -10,6 +10,7 @@
 #include "tensor/error.h"
 #include "tensor/format.h"
 #include "tensor/io/safetensors.h"
+#include "tensor/parallel.h"
 #include "tensor/random.h"
 #include "tensor/shape.h"
 #include "tensor/tensor.h"

@@ -68,6 +68,22 @@ Conv2D::Conv2D(int64_t filters, Size2 kernel_size, Conv2DOptions options)
   init::check_known("Conv2D: bias_initializer", options_.bias_initializer);
   detail::check_float_dtype("Conv2D", options_.dtype);
   set_name(unique_layer_name("Conv2D"));
+  if (options_.input_shape) {
+    const Shape& shape = *options_.input_shape;
+    bool positive = shape.size() == 3;
+    for (const int64_t extent : shape) positive = positive && extent >= 1;
+    if (!positive) {
+      throw error(
+          "Conv2D: input_shape must be {{channels, height, width}} with positive extents, got {}",
+          shape_str(shape));
+    }
+    if (options_.input_channels && *options_.input_channels != shape[0]) {
+      throw error("Conv2D: input_channels {} disagrees with input_shape {} (NCHW: {} channels)",
+                  *options_.input_channels, shape_str(shape), shape[0]);
+    }
+    options_.input_channels = shape[0];
+    declare_input_shape(shape);
+  }
   if (options_.input_channels) {
     if (*options_.input_channels < 1) {
       throw error("Conv2D: input_channels must be positive, got {}", *options_.input_channels);

@@ -27,6 +27,9 @@ struct Conv2DOptions {
   std::string bias_initializer = "zeros";
   // Input channels; when absent they are taken from the first input (build).
   std::optional<int64_t> input_channels = std::nullopt;
+  // Keras's input_shape in NCHW order without the batch dim: {channels, height, width}. It gives
+  // the input channels and declares the model's input (summary() then needs no argument).
+  std::optional<Shape> input_shape = std::nullopt;
   // Seeds the initializers; absent means nabla::default_generator().
   std::optional<uint64_t> seed = std::nullopt;
   DType dtype = kFloat32;

@@ -19,6 +19,23 @@ Dense::Dense(int64_t units, DenseOptions options) : units_(units), options_(std:
   init::check_known("Dense: bias_initializer", options_.bias_initializer);
   detail::check_float_dtype("Dense", options_.dtype);
   set_name(unique_layer_name("Dense"));
+  if (options_.input_shape) {
+    const Shape& shape = *options_.input_shape;
+    if (shape.empty()) throw error("Dense: input_shape must have at least one dim, got []");
+    for (const int64_t extent : shape) {
+      if (extent < 1) {
+        throw error("Dense: input_shape must have positive extents, got {}", shape_str(shape));
+      }
+    }
+    if (options_.input_dim && *options_.input_dim != shape.back()) {
+      throw error("Dense: input_dim {} disagrees with input_shape {} (whose last extent is {})",
+                  *options_.input_dim, shape_str(shape), shape.back());
+    }
+    options_.input_dim = shape.back();
+    declare_input_shape(shape);
+  } else if (options_.input_dim && *options_.input_dim >= 1) {
+    declare_input_shape({*options_.input_dim});
+  }
   if (options_.input_dim) {
     if (*options_.input_dim < 1) {
       throw error("Dense: input_dim must be positive, got {}", *options_.input_dim);
@@ -76,7 +93,18 @@ Tensor Dense::forward(const Tensor& input) {
 
 // ---- Flatten ----
 
-Flatten::Flatten() { set_name(unique_layer_name("Flatten")); }
+Flatten::Flatten(std::optional<Shape> input_shape) {
+  set_name(unique_layer_name("Flatten"));
+  if (input_shape) {
+    for (const int64_t extent : *input_shape) {
+      if (extent < 0) {
+        throw error("Flatten: input_shape must have non-negative extents, got {}",
+                    shape_str(*input_shape));
+      }
+    }
+    declare_input_shape(*input_shape);
+  }
+}
 
 Shape Flatten::build(const Shape& input_shape) {
   if (input_shape.empty()) {

@@ -18,6 +18,10 @@ struct DenseOptions {
   std::string bias_initializer = "zeros";
   // The number of input features; when absent it is taken from the first input (build).
   std::optional<int64_t> input_dim = std::nullopt;
+  // Keras's input_shape: the input without the batch dim, e.g. {784}; its last extent is the
+  // input_dim (both may be given if they agree). Either one declares the model's input, so a
+  // Sequential starting with this layer can summary() without an argument.
+  std::optional<Shape> input_shape = std::nullopt;
   // Seeds the initializers; absent means nabla::default_generator().
   std::optional<uint64_t> seed = std::nullopt;
   DType dtype = kFloat32;  // of the parameters (float64 for gradient checks)
@@ -55,7 +59,8 @@ class Dense : public Module {
 // [N, d1, d2, ...] -> [N, d1 * d2 * ...]; the batch dim is kept ([N] becomes [N, 1], as Keras).
 class Flatten : public Module {
  public:
-  Flatten();
+  // `input_shape` (without the batch dim, as Keras's) declares the model's input.
+  explicit Flatten(std::optional<Shape> input_shape = std::nullopt);
   Tensor forward(const Tensor& input) override;
   Shape build(const Shape& input_shape) override;
   [[nodiscard]] std::string type_name() const override { return "Flatten"; }
@@ -72,6 +77,7 @@ class Dropout : public Module {
   [[nodiscard]] std::string type_name() const override { return "Dropout"; }
   [[nodiscard]] double rate() const { return rate_; }
   Generator& generator() { return generator_; }
+  [[nodiscard]] Generator* random_generator() override { return &generator_; }
 
  private:
   double rate_;

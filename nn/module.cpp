@@ -75,6 +75,23 @@ void Module::collect(const std::string& prefix, NamedTensors& out, bool buffers)
   }
 }
 
+std::vector<std::pair<std::string, Generator*>> Module::named_generators() {
+  std::vector<std::pair<std::string, Generator*>> out;
+  // Iterative walk (module trees are shallow, but this keeps the order of named_parameters).
+  std::vector<std::pair<std::string, Module*>> stack{{"", this}};
+  while (!stack.empty()) {
+    auto [path, module] = stack.back();
+    stack.pop_back();
+    if (Generator* generator = module->random_generator()) out.emplace_back(path, generator);
+    for (size_t i = module->children_.size(); i-- > 0;) {
+      const std::string& key = module->child_keys_[i];
+      stack.emplace_back(path.empty() ? key : fmt::format("{}.{}", path, key),
+                         module->children_[i].get());
+    }
+  }
+  return out;
+}
+
 NamedTensors Module::named_parameters() const {
   NamedTensors out;
   collect("", out, false);

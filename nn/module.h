@@ -3,11 +3,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "autograd/ops.h"
+#include "tensor/random.h"
 #include "tensor/tensor.h"
 
 namespace nabla::nn {
@@ -62,6 +64,19 @@ class Module : public std::enable_shared_from_this<Module> {
   [[nodiscard]] NamedTensors state() const;
   [[nodiscard]] const std::vector<std::shared_ptr<Module>>& children() const { return children_; }
 
+  // The generator this module draws from in forward (Dropout's own), or nullptr. Checkpoints save
+  // and restore it, so a resumed training run draws the same masks as an uninterrupted one.
+  [[nodiscard]] virtual Generator* random_generator() { return nullptr; }
+  // The generators of this module and its descendants, keyed by module path ("" for this module,
+  // "2" for a Sequential's third layer, as in named_parameters).
+  [[nodiscard]] std::vector<std::pair<std::string, Generator*>> named_generators();
+
+  // The input shape without the batch dim that the layer declares (Keras's input_shape /
+  // input_dim), so a model can be built or summarized before it sees data; nullopt if none.
+  [[nodiscard]] const std::optional<Shape>& declared_input_shape() const {
+    return declared_input_shape_;
+  }
+
   [[nodiscard]] int64_t trainable_parameter_count() const;
   [[nodiscard]] int64_t non_trainable_parameter_count() const;
 
@@ -85,6 +100,9 @@ class Module : public std::enable_shared_from_this<Module> {
     return module;
   }
   void mark_built() { built_ = true; }
+  void declare_input_shape(Shape shape_without_batch) {
+    declared_input_shape_ = std::move(shape_without_batch);
+  }
 
  private:
   void collect(const std::string& prefix, NamedTensors& out, bool buffers) const;
@@ -98,6 +116,7 @@ class Module : public std::enable_shared_from_this<Module> {
   std::vector<std::shared_ptr<Module>> children_;
   std::vector<std::string> child_keys_;
   int64_t symbolic_calls_ = 0;  // call() so far: the index of a functional graph node
+  std::optional<Shape> declared_input_shape_;
 };
 
 // Unique default names per layer type ("dense", "dense_1", ...), as Keras gives them.

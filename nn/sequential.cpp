@@ -68,10 +68,16 @@ std::string Sequential::summary(const Shape& input_shape_without_batch) {
     input.insert(input.end(), input_shape_without_batch.begin(), input_shape_without_batch.end());
   } else if (input_shape_) {
     input = *input_shape_;
+  } else if (!layers_.empty() && layers_.front()->declared_input_shape()) {
+    // As Keras: the first layer's input_shape / input_dim is the model's input.
+    input.push_back(1);
+    const Shape& declared = *layers_.front()->declared_input_shape();
+    input.insert(input.end(), declared.begin(), declared.end());
   } else {
     throw error(
-        "Sequential.summary: \"{}\" has not been built; pass the input shape without the batch "
-        "dim (e.g. summary({{3, 150, 150}}) for NCHW images)",
+        "Sequential.summary: \"{}\" has not been built and its first layer declares no input; "
+        "pass the input shape without the batch dim (e.g. summary({{3, 150, 150}}) for NCHW "
+        "images) or give the first layer an input_shape / input_dim",
         name());
   }
 

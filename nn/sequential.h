@@ -36,7 +36,8 @@ class Sequential : public Module {
   // Keras's model.summary() as text: one row per layer with its output shape ("None" for the
   // batch dim, NCHW order) and parameter count, then the total, trainable and non-trainable
   // counts with thousands separators. Builds the model for [1, input_shape...]; an empty shape
-  // uses the shape of the last build (an error if the model was never built).
+  // uses the shape of the last build, else the input the first layer declares (input_shape /
+  // input_dim, as in Keras); an error if there is none.
   [[nodiscard]] std::string summary(const Shape& input_shape_without_batch = {});
 
  private:

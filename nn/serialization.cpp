@@ -58,6 +58,13 @@ void save_weights(const Module& module, const std::string& path) {
 
 void load_weights(Module& module, const std::string& path, bool strict) {
   check_weights_created("load_weights", module, path);
+  // The loaded tensors are the staged copies: nothing of the module is touched until all checks
+  // in load_state have passed.
+  load_state(module, load_safetensors(path), path, strict);
+}
+
+void load_state(Module& module, const NamedTensors& loaded, const std::string& path, bool strict) {
+  check_weights_created("load_weights", module, path);
   const NamedTensors targets = module.state();
   std::map<std::string, size_t> target_index;
   for (size_t i = 0; i < targets.size(); ++i) {
@@ -69,9 +76,6 @@ void load_weights(Module& module, const std::string& path, bool strict) {
     }
   }
 
-  // The loaded tensors are the staged copies: nothing of the module is touched until all checks
-  // below have passed.
-  const NamedTensors loaded = load_safetensors(path);
   if (targets.empty() && !loaded.empty()) {
     throw error(
         "load_weights: {}: the file has {} tensors but the module has no parameters or "

@@ -22,4 +22,9 @@ void save_weights(const Module& module, const std::string& path);
 // first tensor is written: a failed load leaves the module unchanged.
 void load_weights(Module& module, const std::string& path, bool strict = true);
 
+// load_weights from tensors already in memory (a checkpoint's "model." part); `path` names their
+// source in error messages.
+void load_state(Module& module, const NamedTensors& loaded, const std::string& path,
+                bool strict = true);
+
 }  // namespace nabla::nn

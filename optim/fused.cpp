@@ -11,6 +11,7 @@
 #include "tensor/dtype.h"
 #include "tensor/kernels/loops.h"
 #include "tensor/kernels/simd.h"
+#include "tensor/parallel.h"
 
 namespace nabla::optim::fused {
 
@@ -27,7 +28,7 @@ void run_chunks(int64_t n, const Range& range) {
     return;
   }
   const int64_t chunks = (n + kGrain - 1) / kGrain;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
     range(chunk * kGrain, std::min(n, (chunk + 1) * kGrain));
   }

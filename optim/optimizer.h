@@ -9,9 +9,22 @@
 #include <string_view>
 #include <vector>
 
+#include "tensor/io/safetensors.h"
 #include "tensor/tensor.h"
 
 namespace nabla::optim {
+
+// An optimizer's resumable state: its type (name()) and named tensors, all of them copies.
+//   "num_parameters", "iterations"  int64 scalars
+//   "learning_rate"                 float64 scalar (a schedule may have changed it)
+//   "<i>.step"                      int64 scalar: parameter_steps(i)
+//   "<i>.<slot>"                    parameter i's state tensor `slot` ("m", "v", ...), when created
+// Hyper-parameters other than the learning rate are not in it: the optimizer is rebuilt with the
+// same options, and its state loaded into it.
+struct OptimizerState {
+  std::string type;
+  NamedTensors tensors;
+};
 
 // Conventions shared by every optimizer here:
 // - step() updates, in place and under NoGradGuard, each parameter whose grad() is defined; a
@@ -61,6 +74,15 @@ class Optimizer {
   // The state tensor `slot` of parameter `index`: undefined until the parameter's first update
   // (and for slots an option leaves unused, such as Adam's "v_max" without amsgrad).
   [[nodiscard]] Tensor state(size_t index, std::string_view slot) const;
+
+  // A copy of the iteration counts, the learning rate and every created state tensor (see
+  // OptimizerState), so that load_state_dict() on an optimizer of the same type, options and
+  // parameter shapes continues bit for bit.
+  [[nodiscard]] OptimizerState state_dict() const;
+  // Validates everything first (type, parameter count, every key, each tensor's dtype and shape
+  // against its parameter's) and throws nabla::Error naming the key and the shapes; a failed load
+  // leaves the optimizer unchanged. Slots absent from `state` are left to be created lazily.
+  void load_state_dict(const OptimizerState& state);
 
  protected:
   // `slot_names` lists the per-parameter state tensors the subclass uses, by index.

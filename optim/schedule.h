@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "optim/optimizer.h"
 
@@ -26,6 +28,10 @@ class LearningRateSchedule {
   // The rate for the current step (what step() last wrote into the optimizer).
   [[nodiscard]] double current() const { return learning_rate_at(step_); }
   [[nodiscard]] int64_t step_count() const { return step_; }
+  // Moves to `step` (>= 0): how a resumed run puts a schedule back where its checkpoint left it.
+  // With `set_rate` the optimizer's rate becomes learning_rate_at(step); without, it is left alone
+  // (a resumed optimizer has its own saved rate, which another callback may have changed since).
+  void set_step_count(int64_t step, bool set_rate = true);
   [[nodiscard]] double initial_learning_rate() const { return initial_; }
   // The rate after `step` calls to step(); a pure function of `step`.
   [[nodiscard]] virtual double learning_rate_at(int64_t step) const = 0;
@@ -35,6 +41,7 @@ class LearningRateSchedule {
   LearningRateSchedule(std::string name, Optimizer& optimizer);
   // Throws "<name>: <what> must be <requirement>, got <value>" unless `ok`.
   void check(bool ok, std::string_view what, std::string_view requirement, double value) const;
+  [[nodiscard]] Optimizer& optimizer() const { return *optimizer_; }
 
  private:
   std::string name_;
@@ -85,6 +92,62 @@ class CosineDecay : public LearningRateSchedule {
  private:
   int64_t decay_steps_;
   double min_learning_rate_;
+};
+
+// lr = initial * gamma^(number of milestones <= step)  (PyTorch's MultiStepLR). Milestones are
+// positive and strictly increasing.
+class MultiStepDecay : public LearningRateSchedule {
+ public:
+  MultiStepDecay(Optimizer& optimizer, std::vector<int64_t> milestones, double gamma = 0.1);
+  [[nodiscard]] double learning_rate_at(int64_t step) const override;
+
+ private:
+  std::vector<int64_t> milestones_;
+  double gamma_;
+};
+
+// A linear warmup in front of another schedule (PyTorch's LinearLR followed by the wrapped one in
+// a SequentialLR): with base = after->learning_rate_at(0) and W = warmup_steps,
+//   lr = base * (start_factor + (1 - start_factor) * step / W)   for step < W
+//   lr = after->learning_rate_at(step - W)                          for step >= W
+// The wrapped schedule is only queried (learning_rate_at), never stepped; it should be built on
+// the same optimizer. The optimizer's rate is set to learning_rate_at(0) at construction, since
+// the warmup starts below the rate the optimizer was built with.
+class LinearWarmup : public LearningRateSchedule {
+ public:
+  LinearWarmup(Optimizer& optimizer, std::shared_ptr<const LearningRateSchedule> after,
+               int64_t warmup_steps, double start_factor = 0.0);
+  [[nodiscard]] double learning_rate_at(int64_t step) const override;
+
+ private:
+  std::shared_ptr<const LearningRateSchedule> after_;
+  int64_t warmup_steps_;
+  double start_factor_;
+};
+
+// PyTorch's defaults (three_phase=False, anneal_strategy="cos").
+struct OneCycleOptions {
+  double max_learning_rate = 0.0;  // required: > 0
+  int64_t total_steps = 0;         // required: > 1
+  double pct_start = 0.3;          // fraction of the steps spent raising the rate, in (0, 1)
+  double div_factor = 25.0;        // initial = max / div_factor
+  double final_div_factor = 1e4;   // final = initial / final_div_factor
+};
+
+// PyTorch's OneCycleLR with cosine annealing: the rate rises from initial = max / div_factor to
+// max over the steps 0 .. pct_start * total_steps - 1, then falls to initial / final_div_factor at
+// total_steps - 1, each phase following cos_anneal(start, end, pct) =
+// end + (start - end) / 2 * (1 + cos(pi * pct)) with pct the fraction of the phase done.
+// As in PyTorch the optimizer's rate is set to the initial rate at construction, and a step
+// beyond total_steps throws.
+class OneCycle : public LearningRateSchedule {
+ public:
+  OneCycle(Optimizer& optimizer, const OneCycleOptions& options);
+  [[nodiscard]] double learning_rate_at(int64_t step) const override;
+  [[nodiscard]] const OneCycleOptions& options() const { return options_; }
+
+ private:
+  OneCycleOptions options_;
 };
 
 enum class PlateauMode { Min, Max };  // whether the monitored metric should fall or rise

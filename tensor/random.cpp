@@ -1,6 +1,7 @@
 // xoshiro256** (Blackman & Vigna) with splitmix64 seeding; distributions written out by hand.
 #include "tensor/random.h"
 
+#include <bit>
 #include <cmath>
 #include <numbers>
 
@@ -27,6 +28,27 @@ void Generator::manual_seed(uint64_t seed) {
   uint64_t x = seed;
   for (uint64_t& word : state_) word = splitmix64(x);
   has_spare_normal_ = false;
+}
+
+std::array<uint64_t, Generator::kStateWords> Generator::get_state() const {
+  return {state_[0],
+          state_[1],
+          state_[2],
+          state_[3],
+          has_spare_normal_ ? 1U : 0U,
+          std::bit_cast<uint64_t>(spare_normal_)};
+}
+
+void Generator::set_state(const std::array<uint64_t, kStateWords>& words) {
+  if (words[0] == 0 && words[1] == 0 && words[2] == 0 && words[3] == 0) {
+    throw error("Generator::set_state: the xoshiro256** state words are all zero");
+  }
+  if (words[4] > 1) {
+    throw error("Generator::set_state: the cached-normal flag must be 0 or 1, got {}", words[4]);
+  }
+  for (size_t i = 0; i < state_.size(); ++i) state_[i] = words[i];
+  has_spare_normal_ = words[4] == 1;
+  spare_normal_ = std::bit_cast<double>(words[5]);
 }
 
 uint64_t Generator::next_u64() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 
@@ -24,6 +25,14 @@ class Generator {
 
   void manual_seed(uint64_t seed);
   uint64_t next_u64();
+
+  // The whole state as kStateWords words (the 4 xoshiro words, the cached-normal flag and the
+  // cached normal's bits), for checkpoints: set_state(get_state()) continues the same sequence.
+  // set_state throws nabla::Error on a state no generator can be in (all-zero xoshiro words, a
+  // flag other than 0 or 1); neither locks.
+  static constexpr size_t kStateWords = 6;
+  [[nodiscard]] std::array<uint64_t, kStateWords> get_state() const;
+  void set_state(const std::array<uint64_t, kStateWords>& words);
 
   double uniform();                // [0, 1), 53 random bits
   float uniform_float();           // [0, 1), 24 random bits

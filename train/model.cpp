@@ -109,6 +109,10 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   check_compiled("fit");
   check_pair("fit", x, y);
   if (options.epochs < 0) throw error("fit: epochs must be non-negative, got {}", options.epochs);
+  if (options.initial_epoch < 0 || options.initial_epoch > options.epochs) {
+    throw error("fit: initial_epoch must be in [0, epochs = {}], got {}", options.epochs,
+                options.initial_epoch);
+  }
   if (options.batch_size <= 0) {
     throw error("fit: batch_size must be positive, got {}", options.batch_size);
   }
@@ -128,13 +132,24 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     train_set = std::move(head);
     validation_set.emplace(std::move(tail));
   }
-  data::DataLoader loader(train_set, options.batch_size, options.shuffle, false, options.seed);
+  // A resumed fit shuffles with the seed of the run it continues, drawing nothing from the
+  // default generator (whose restored state already accounts for that draw).
+  const bool resuming = resume_ && resume_->epoch == options.initial_epoch;
+  std::optional<uint64_t> seed = options.seed;
+  if (!seed && resuming) seed = resume_->shuffle_seed;
+  data::DataLoader loader(train_set, options.batch_size, options.shuffle, false, seed);
+  loader.set_epoch(options.initial_epoch);
+  shuffle_seed_ = loader.seed();
+  epochs_done_ = options.initial_epoch;
+  callbacks_ = options.callbacks;
 
   history_ = History();
   stop_training_ = false;
   for (const auto& callback : options.callbacks) callback->on_train_begin(*this);
-  int64_t global_step = 0;
-  for (int64_t epoch = 0; epoch < options.epochs && !stop_training_; ++epoch) {
+  if (resuming) restore_callbacks(options.callbacks);
+  resume_.reset();
+  int64_t global_step = options.initial_epoch * loader.size();
+  for (int64_t epoch = options.initial_epoch; epoch < options.epochs && !stop_training_; ++epoch) {
     if (options.verbose > 0) fmt::print("Epoch {}/{}\n", epoch + 1, options.epochs);
     for (const auto& callback : options.callbacks) callback->on_epoch_begin(*this, epoch);
     ProgressBar bar(loader.size(), options.verbose);
@@ -149,6 +164,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
       for (const auto& callback : options.callbacks) {
         callback->on_batch_end(*this, batch_index - 1, logs);
       }
+      if (stop_training_) break;  // as Keras 3: TerminateOnNaN stops within the epoch
     }
     Logs epoch_logs = averages.means();
     if (validation_set) {
@@ -158,6 +174,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     }
     epoch_logs["lr"] = optimizer_->learning_rate();
     bar.finish(epoch_logs);
+    epochs_done_ = epoch + 1;
     for (const auto& callback : options.callbacks) callback->on_epoch_end(*this, epoch, epoch_logs);
     history_.append(epoch, epoch_logs);
   }

@@ -43,6 +43,11 @@ struct FitOptions {
   std::vector<std::shared_ptr<Callback>> callbacks;
   int verbose = 1;               // 0 silent, 1 progress bar, 2 one line per epoch
   std::optional<uint64_t> seed;  // shuffling order; default from nabla::default_generator()
+  // The epoch to start at (Keras' initial_epoch): epochs initial_epoch .. epochs - 1 run, with the
+  // shuffle order and the callbacks' epoch numbers of those epochs. After load_checkpoint, pass
+  // the epoch it returned: fit then also takes the checkpoint's shuffle seed (unless `seed` is
+  // given) and restores the callbacks' saved state after their on_train_begin.
+  int64_t initial_epoch = 0;
 };
 
 class Model {
@@ -67,8 +72,28 @@ class Model {
   // Callbacks call this to end fit after the current epoch.
   void stop_training() { stop_training_ = true; }
   [[nodiscard]] const History& history() const { return history_; }
+  // Epochs completed by fit (counted from 0 across resumed runs); set before on_epoch_end.
+  [[nodiscard]] int64_t epoch() const { return epochs_done_; }
+
+  // Saves, beside the weights, everything a resumed fit needs to continue bit for bit: optimizer
+  // state, epoch, shuffle seed, the default generator's and the layers' generators' states and the
+  // state of the running (or last) fit's callbacks (train/checkpoint.cpp lists the layout).
+  void save_checkpoint(const std::string& path) const;
+  // Loads a checkpoint written by save_checkpoint into the compiled, built model and returns the
+  // epoch to pass as FitOptions::initial_epoch. The file is validated completely; a failed load
+  // (a corrupt file, another architecture, another optimizer type) throws nabla::Error and leaves
+  // the model, optimizer and generators as they were.
+  int64_t load_checkpoint(const std::string& path);
 
  private:
+  struct Resume {
+    int64_t epoch = 0;
+    uint64_t shuffle_seed = 0;
+    std::vector<nn::NamedTensors> callbacks;  // state per callback index
+    std::vector<std::string> callback_types;
+  };
+  void restore_callbacks(const std::vector<std::shared_ptr<Callback>>& callbacks);
+
   void check_compiled(std::string_view op) const;
   void prepare(const Tensor& x);
   Logs batch_logs(const Tensor& y_pred, const Tensor& y_true, const Tensor& loss) const;
@@ -79,6 +104,10 @@ class Model {
   std::vector<Metric> metrics_;
   bool stop_training_ = false;
   History history_;
+  int64_t epochs_done_ = 0;
+  uint64_t shuffle_seed_ = 0;
+  std::vector<std::shared_ptr<Callback>> callbacks_;  // of the running or last fit
+  std::optional<Resume> resume_;
 };
 
 }  // namespace nabla::train

@@ -9,6 +9,7 @@
 
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/kernels.h"
+#include "tensor/parallel.h"
 
 namespace nabla::kernels {
 namespace {
@@ -122,7 +123,7 @@ void col2im(const Conv2dGeometry& g, const T* col, T* image) {
 template <typename Body>
 void for_each_image(int64_t batch, bool parallel, const Body& body) {
   if (parallel && batch > 1) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
     for (int64_t n = 0; n < batch; ++n) {
       body(n);
     }
@@ -257,7 +258,7 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
   // Partial sums of chunks 1.. live in the calling thread's scratch; chunk 0 goes straight into
   // grad_weight. Then grad_weight[i] = ((p0 + p1) + p2) + ..., exactly as the serial path.
   T* partials = scratch<T, kPartialTag>((chunks - 1) * weight_size);
-#pragma omp parallel
+#pragma omp parallel num_threads(nabla::get_num_threads())
   {
 #pragma omp for schedule(static)
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {

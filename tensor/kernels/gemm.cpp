@@ -8,6 +8,8 @@
 #include <cstring>
 #include <new>
 
+#include "tensor/parallel.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define NABLA_GEMM_X86 1
@@ -600,8 +602,8 @@ void gemm_with(const Problem<T>& pr, const Kernels<T>& kernels) {
 #ifdef _OPENMP
   // Compared as m*n against work/k so that m*n*k cannot overflow.
   const bool big = pr.m * pr.n > kParallelMinWork / pr.k;
-  if (big && !omp_in_parallel() && omp_get_max_threads() > 1) {
-#pragma omp parallel
+  if (big && !omp_in_parallel() && nabla::get_num_threads() > 1) {
+#pragma omp parallel num_threads(nabla::get_num_threads())
     run_parallel<T, Cfg>(pr, kernels, omp_get_thread_num(), omp_get_num_threads());
     return;
   }

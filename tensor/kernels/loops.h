@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 
+#include "tensor/parallel.h"
 #include "tensor/shape.h"
 
 namespace nabla::kernels::detail {
@@ -95,7 +96,7 @@ void for_each_row(const Iteration<N>& it, RowFn row) {
     return;
   }
   const int64_t chunks = (numel + kParallelGrain - 1) / kParallelGrain;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
     RowFn local = row;
     for_each_row_range(it, chunk * kParallelGrain, std::min(numel, (chunk + 1) * kParallelGrain),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tensor/kernels/kernels.h"
+#include "tensor/parallel.h"
 
 namespace nabla::kernels {
 namespace {
@@ -52,7 +53,7 @@ void for_each_plane_chunk(const Pool2dGeometry& g, int64_t work_per_plane, const
   if (planes > 1 && planes * work >= kParallelWork) {
     const int64_t per_chunk = std::max<int64_t>(kChunkWork / work, 1);
     const int64_t chunks = (planes + per_chunk - 1) / per_chunk;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
       const int64_t begin = chunk * per_chunk;
       body(begin, std::min(begin + per_chunk, planes));

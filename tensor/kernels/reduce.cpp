@@ -15,6 +15,7 @@
 #include "tensor/kernels/kernels.h"
 #include "tensor/kernels/loops.h"
 #include "tensor/kernels/simd.h"
+#include "tensor/parallel.h"
 
 namespace nabla::kernels {
 namespace {
@@ -50,7 +51,7 @@ T long_sum(const T* x, int64_t n) {
   if (n < 2 * kSumChunk) return pairwise_sum(x, n);
   const int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
   std::vector<T> partial(static_cast<size_t>(chunks));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
   for (int64_t c = 0; c < chunks; ++c) {
     partial[static_cast<size_t>(c)] =
         pairwise_sum(x + c * kSumChunk, std::min(kSumChunk, n - c * kSumChunk));
@@ -186,7 +187,7 @@ std::optional<Tensor> sum_columns(const Tensor& t, const std::vector<int64_t>& d
                           std::min(kColumnWidth, after - j0), po + b * after + j0, scratch.data());
     };
     if (tasks > 1 && t.numel() >= detail::kParallelGrain) {
-#pragma omp parallel
+#pragma omp parallel num_threads(nabla::get_num_threads())
       {
         std::vector<T> scratch(scratch_size);
 #pragma omp for schedule(static)
@@ -276,7 +277,7 @@ void tree_column_sum(const T* base, const int64_t* offsets, int64_t count, int64
 template <typename T, typename Task>
 void run_tasks(int64_t tasks, int64_t numel, size_t scratch_size, const Task& task) {
   if (tasks > 1 && numel >= detail::kParallelGrain) {
-#pragma omp parallel
+#pragma omp parallel num_threads(nabla::get_num_threads())
     {
       std::vector<T> scratch(scratch_size);
 #pragma omp for schedule(static)
@@ -401,7 +402,7 @@ Tensor reduce_rows(const Rows& rows, DType out_dtype, RowFn row_fn) {
   const int64_t outer = rows.outer;
   const int64_t inner = rows.inner;
   if (outer > 1 && outer * inner >= detail::kParallelGrain) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
     for (int64_t r = 0; r < outer; ++r) po[r] = row_fn(in + r * inner, inner);
   } else {
     for (int64_t r = 0; r < outer; ++r) po[r] = row_fn(in + r * inner, inner);
@@ -632,7 +633,7 @@ Tensor softmax_impl(std::string_view op, const Tensor& t, int64_t dim) {
       block(b * rows_per_block, std::min(outer, (b + 1) * rows_per_block));
     };
     if (blocks > 1 && outer * inner >= detail::kParallelGrain) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
       for (int64_t b = 0; b < blocks; ++b) run(b);
     } else {
       for (int64_t b = 0; b < blocks; ++b) run(b);

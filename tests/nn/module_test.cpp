@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include "nn/layers.h"
+#include "nn/sequential.h"
+
 namespace nabla::nn {
 namespace {
 
@@ -46,6 +49,20 @@ TEST(Module, RegistersAndNamesParametersInOrder) {
   EXPECT_EQ(pair.trainable_parameter_count(), 8);
   EXPECT_EQ(pair.non_trainable_parameter_count(), 4);
   EXPECT_EQ(pair.state().size(), 4U);
+}
+
+TEST(Module, NamedGeneratorsListEachDropoutByPath) {
+  auto nested = std::make_shared<Sequential>();
+  nested->add<Dense>(2, DenseOptions{.input_dim = 2}).add<Dropout>(0.5, 7);
+  Sequential model;
+  model.add<Dropout>(0.1, 1).add(nested).add<Dropout>(0.2, 2);
+  const auto generators = model.named_generators();
+  ASSERT_EQ(generators.size(), 3U);
+  EXPECT_EQ(generators[0].first, "0");
+  EXPECT_EQ(generators[1].first, "1.1");
+  EXPECT_EQ(generators[2].first, "2");
+  EXPECT_EQ(generators[1].second, &dynamic_cast<Dropout&>(*nested->layers()[1]).generator());
+  EXPECT_EQ(Dense(2).random_generator(), nullptr);
 }
 
 TEST(Module, GradientsFlowAndZeroGradClearsThem) {

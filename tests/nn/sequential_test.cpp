@@ -157,6 +157,49 @@ TEST(Sequential, ErrorsNameTheFailingLayer) {
   EXPECT_THROW((void)keras_cnn()->summary({3, 150}), Error);
 }
 
+TEST(Sequential, SummaryNeedsNoArgumentWhenTheFirstLayerDeclaresItsInput) {
+  // Keras: Dense(512, input_dim=784) or input_shape=(784,) makes model.summary() work unbuilt.
+  const auto mlp = [](DenseOptions first) {
+    reset_layer_names();
+    auto model = std::make_shared<Sequential>();
+    first.activation = "relu";
+    model->add<Dense>(512, first).add<Dense>(10, DenseOptions{.activation = "softmax"});
+    return model;
+  };
+  const std::string reference = mlp({})->summary({784});
+  EXPECT_EQ(mlp({.input_dim = 784})->summary(), reference);
+  EXPECT_EQ(mlp({.input_shape = Shape{784}})->summary(), reference);
+  EXPECT_EQ(mlp({.input_dim = 784, .input_shape = Shape{784}})->summary(), reference);
+
+  reset_layer_names();
+  const std::string cnn_reference = keras_cnn()->summary({3, 150, 150});
+  // The same CNN whose first Conv2D declares input_shape {3, 150, 150} (NCHW).
+  reset_layer_names();
+  auto declared = keras_cnn();
+  auto first = std::make_shared<Conv2D>(
+      32, 3, Conv2DOptions{.activation = "relu", .input_shape = Shape{3, 150, 150}});
+  EXPECT_EQ(first->declared_input_shape(), Shape({3, 150, 150}));
+  Sequential rebuilt;
+  rebuilt.set_name(declared->name());
+  first->set_name(declared->layers()[0]->name());
+  rebuilt.add(first);
+  for (size_t i = 1; i < declared->layers().size(); ++i) rebuilt.add(declared->layers()[i]);
+  EXPECT_EQ(rebuilt.summary(), cnn_reference);
+
+  reset_layer_names();
+  Sequential flat;
+  flat.add<Flatten>(Shape{28, 28}).add<Dense>(10);
+  const std::string summary = flat.summary();
+  EXPECT_TRUE(contains(collapse_spaces(summary), " flatten (Flatten) (None, 784) 0\n")) << summary;
+  EXPECT_TRUE(contains(summary, "Total params: 7,850\n")) << summary;
+
+  EXPECT_THROW(Dense(2, DenseOptions{.input_dim = 3, .input_shape = Shape{4}}), Error);
+  EXPECT_THROW(Dense(2, DenseOptions{.input_shape = Shape{}}), Error);
+  EXPECT_THROW(Conv2D(2, 3, Conv2DOptions{.input_shape = Shape{3, 8}}), Error);
+  EXPECT_THROW(Conv2D(2, 3, Conv2DOptions{.input_channels = 1, .input_shape = Shape{3, 8, 8}}),
+               Error);
+}
+
 TEST(Sequential, ThousandsSeparators) {
   EXPECT_EQ(format_with_commas(0), "0");
   EXPECT_EQ(format_with_commas(999), "999");

@@ -3,7 +3,6 @@
 // widths and the parallel grain; bit-identical at 1 and 2 threads; the tensor-op path (taken by a
 // non-contiguous parameter) and the fused path agree bit for bit.
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -324,13 +323,13 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
 }
 
 TEST(FusedUpdate, IsBitIdenticalAtOneAndTwoThreads) {
-  const int saved = omp_get_max_threads();
+  const int saved = nabla::get_num_threads();
   const int64_t n = 2 * kernels::detail::kParallelGrain + 5;
   for (const Config& c : all_configs()) {
     for (const DType dtype : {kFloat32, kFloat64}) {
-      omp_set_num_threads(1);
+      nabla::set_num_threads(1);
       const std::vector<Tensor> one = run(c, n, dtype, 7);
-      omp_set_num_threads(2);
+      nabla::set_num_threads(2);
       const std::vector<Tensor> two = run(c, n, dtype, 7);
       ASSERT_EQ(one.size(), two.size());
       for (size_t k = 0; k < one.size(); ++k) {
@@ -339,7 +338,7 @@ TEST(FusedUpdate, IsBitIdenticalAtOneAndTwoThreads) {
       }
     }
   }
-  omp_set_num_threads(saved);
+  nabla::set_num_threads(saved);
 }
 
 // A transposed (non-contiguous) parameter takes the tensor-op path; it must round exactly like the

@@ -2,7 +2,9 @@
 // state, set_parameters, iteration counts and the checks on parameters and the learning rate.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nabla.h"
@@ -181,6 +183,154 @@ TEST(Optimizer, UpdatesNonContiguousParameterViewsInPlace) {
   w.set_grad(tensor({{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}}, kFloat64));
   sgd.step();
   EXPECT_EQ(base.to_vector<double>(), (std::vector<double>{-1, -3, -5, -2, -4, -6}));
+}
+
+// The message of the nabla::Error that fn throws.
+template <typename Fn>
+std::string error_message(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a nabla::Error";
+  return "";
+}
+
+Tensor matrix_parameter(int64_t rows, int64_t cols, double start) {
+  std::vector<double> values;
+  for (int64_t i = 0; i < rows * cols; ++i) values.push_back(start + 0.1 * static_cast<double>(i));
+  return tensor(values, {rows, cols}, kFloat32).requires_grad_();
+}
+
+void give_matrix_grad(const Tensor& p, int step) {
+  std::vector<double> values;
+  for (int64_t i = 0; i < p.numel(); ++i) {
+    values.push_back(std::sin(static_cast<double>(i + 1) * (step + 1)));
+  }
+  p.set_grad(tensor(values, p.shape(), p.dtype()));
+}
+
+// Runs `steps` updates (parameter 1 gets no gradient at odd steps, so the step counts differ).
+template <typename Opt>
+void run_steps(Opt& opt, const std::vector<Tensor>& params, int from, int to) {
+  for (int step = from; step < to; ++step) {
+    give_matrix_grad(params[0], step);
+    if (step % 2 == 0) {
+      give_matrix_grad(params[1], step);
+    } else {
+      params[1].set_grad(Tensor());
+    }
+    opt.step();
+  }
+}
+
+template <typename Opt, typename Options>
+void expect_state_dict_resumes(const Options& options) {
+  const std::vector<Tensor> straight = {matrix_parameter(2, 3, 0.5), matrix_parameter(4, 1, -1.0)};
+  const std::vector<Tensor> resumed = {matrix_parameter(2, 3, 0.5), matrix_parameter(4, 1, -1.0)};
+  Opt a(straight, options);
+  run_steps(a, straight, 0, 6);
+
+  Opt first(resumed, options);
+  run_steps(first, resumed, 0, 3);
+  first.set_learning_rate(first.learning_rate());  // unchanged; the saved rate is what is set
+  const OptimizerState saved = first.state_dict();
+  // A fresh optimizer over the same tensors continues exactly.
+  Opt second(resumed, options);
+  second.load_state_dict(saved);
+  EXPECT_EQ(second.iterations(), 3);
+  EXPECT_EQ(second.parameter_steps(1), 2);
+  run_steps(second, resumed, 3, 6);
+  for (size_t i = 0; i < straight.size(); ++i) {
+    EXPECT_EQ(straight[i].to_vector<float>(), resumed[i].to_vector<float>())
+        << a.name() << " parameter " << i;
+  }
+  EXPECT_EQ(a.iterations(), second.iterations());
+}
+
+TEST(OptimizerState, EveryOptimizerResumesBitForBit) {
+  expect_state_dict_resumes<SGD>(
+      SgdOptions{.learning_rate = 0.1, .momentum = 0.9, .nesterov = true});
+  expect_state_dict_resumes<Adam>(AdamOptions{.learning_rate = 0.01, .amsgrad = true});
+  expect_state_dict_resumes<AdamW>(AdamWOptions{.learning_rate = 0.01});
+  expect_state_dict_resumes<RMSprop>(RmspropOptions{.momentum = 0.5, .centered = true});
+  expect_state_dict_resumes<Adagrad>(AdagradOptions{});
+}
+
+TEST(OptimizerState, NamesTensorsByParameterIndexAndCopies) {
+  Tensor p = matrix_parameter(2, 2, 0.0);
+  Tensor q = matrix_parameter(3, 1, 0.0);
+  Adam adam({p, q}, {.learning_rate = 0.5});
+  give_matrix_grad(p, 0);
+  adam.step();
+  const OptimizerState state = adam.state_dict();
+  EXPECT_EQ(state.type, "Adam");
+  std::vector<std::string> keys;
+  for (const auto& [key, t] : state.tensors) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"num_parameters", "iterations", "learning_rate",
+                                            "0.step", "0.m", "0.v", "1.step"}));
+  EXPECT_EQ(state.tensors[3].second.item<int64_t>(), 1);
+  EXPECT_EQ(state.tensors[2].second.item<double>(), 0.5);
+  // A copy: a later step does not change the saved moments.
+  const std::vector<float> m = state.tensors[4].second.to_vector<float>();
+  give_matrix_grad(p, 1);
+  adam.step();
+  EXPECT_EQ(state.tensors[4].second.to_vector<float>(), m);
+  EXPECT_NE(adam.state(0, "m").to_vector<float>(), m);
+}
+
+TEST(OptimizerState, MismatchesNameTheKeyAndShapesAndChangeNothing) {
+  Tensor p = matrix_parameter(2, 3, 0.0);
+  Adam adam({p}, {.learning_rate = 0.5});
+  give_matrix_grad(p, 0);
+  adam.step();
+  const OptimizerState good = adam.state_dict();
+  const auto with = [&](const std::string& key, const Tensor& t) {
+    OptimizerState s = good;
+    bool found = false;
+    for (auto& [k, v] : s.tensors) {
+      if (k == key) {
+        v = t;
+        found = true;
+      }
+    }
+    if (!found) s.tensors.emplace_back(key, t);
+    return s;
+  };
+  const auto without = [&](const std::string& key) {
+    OptimizerState s = good;
+    std::erase_if(s.tensors, [&](const auto& entry) { return entry.first == key; });
+    return s;
+  };
+  Tensor other = matrix_parameter(2, 3, 1.0);
+  Adam target({other}, {.learning_rate = 0.1});
+  const std::vector<std::pair<OptimizerState, std::string>> cases = {
+      {with("0.m", zeros({3, 2})), "'0.m' has float32 [3, 2], but parameter 0 is float32 [2, 3]"},
+      {with("0.v", zeros({2, 3}, kFloat64)),
+       "'0.v' has float64 [2, 3], but parameter 0 is float32"},
+      {with("num_parameters", tensor(std::vector<int64_t>{2}, Shape{})),
+       "'num_parameters' is 2 but the optimizer has 1 parameters"},
+      {with("1.m", zeros({2, 3})), "key '1.m' names parameter 1, but there are 1 parameters"},
+      {with("0.momentum_buffer", zeros({2, 3})), "'momentum_buffer' is unknown"},
+      {with("0.step", scalar_tensor(1.0)),
+       "'0.step' must be a int64 scalar (shape []), got float32"},
+      {with("iterations", zeros({2}, kInt64)), "'iterations' must be a int64 scalar"},
+      {with("x", zeros({1})), "unexpected key 'x'"},
+      {without("0.step"), "missing key '0.step'"},
+      {without("learning_rate"), "missing key 'learning_rate'"},
+      {OptimizerState{.type = "SGD", .tensors = good.tensors},
+       "belongs to a SGD optimizer, not Adam"},
+  };
+  for (const auto& entry : cases) {
+    const OptimizerState& state = entry.first;
+    const std::string& fragment = entry.second;
+    const std::string message = error_message([&] { target.load_state_dict(state); });
+    EXPECT_NE(message.find(fragment), std::string::npos) << message;
+    EXPECT_EQ(target.iterations(), 0);
+    EXPECT_EQ(target.learning_rate(), 0.1);
+    EXPECT_FALSE(target.state(0, "m").defined());
+  }
 }
 
 }  // namespace

@@ -2,8 +2,10 @@
 // codelab's decay with a floor, ReduceLROnPlateau's patience/cooldown/min_lr/mode rules, errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numbers>
 #include <string>
 #include <vector>
@@ -77,6 +79,114 @@ TEST(CosineDecay, FallsToTheMinimumAndStaysThere) {
   }
   EXPECT_DOUBLE_EQ(adam.learning_rate(), 0.01);
   EXPECT_EQ(schedule.step_count(), 12);
+}
+
+TEST(MultiStepDecay, MultipliesByGammaAtEachMilestone) {
+  SGD sgd(kNoParameters, {.learning_rate = 0.2});
+  MultiStepDecay schedule(sgd, {2, 5, 6}, 0.1);
+  // PyTorch's MultiStepLR: lr = initial * gamma^(milestones passed), a milestone passed at its
+  // step.
+  const std::vector<double> expected{0.2, 0.2, 0.02, 0.02, 0.02, 0.002, 0.0002, 0.0002};
+  for (size_t step = 0; step < expected.size(); ++step) {
+    EXPECT_DOUBLE_EQ(schedule.learning_rate_at(static_cast<int64_t>(step)), expected[step]) << step;
+  }
+  schedule.step();
+  schedule.step();
+  EXPECT_DOUBLE_EQ(sgd.learning_rate(), 0.02);
+  EXPECT_THROW(MultiStepDecay(sgd, {3, 3}), Error);
+  EXPECT_THROW(MultiStepDecay(sgd, {0, 3}), Error);
+  EXPECT_THROW(MultiStepDecay(sgd, {2}, 0.0), Error);
+}
+
+TEST(LinearWarmup, RampsLinearlyThenFollowsTheWrappedSchedule) {
+  SGD sgd(kNoParameters, {.learning_rate = 0.1});
+  auto cosine = std::make_shared<CosineDecay>(sgd, 10, 0.0);
+  LinearWarmup warmup(sgd, cosine, 4, 0.25);
+  EXPECT_DOUBLE_EQ(sgd.learning_rate(), 0.025);  // set at construction: the warmup's start
+  // PyTorch's LinearLR(start_factor=0.25, total_iters=4) then CosineAnnealingLR(T_max=10) in a
+  // SequentialLR with milestone 4.
+  for (int64_t step = 0; step < 16; ++step) {
+    double expected = 0.0;
+    if (step < 4) {
+      expected = 0.1 * (0.25 + 0.75 * static_cast<double>(step) / 4.0);
+    } else {
+      const double t = static_cast<double>(std::min<int64_t>(step - 4, 10));
+      expected = 0.1 * 0.5 * (1.0 + std::cos(std::numbers::pi * t / 10.0));
+    }
+    EXPECT_NEAR(warmup.learning_rate_at(step), expected, 1e-15) << "step " << step;
+  }
+  for (int i = 0; i < 4; ++i) warmup.step();
+  EXPECT_DOUBLE_EQ(sgd.learning_rate(), 0.1);
+  EXPECT_THROW(LinearWarmup(sgd, nullptr, 4), Error);
+  EXPECT_THROW(LinearWarmup(sgd, cosine, 0), Error);
+  EXPECT_THROW(LinearWarmup(sgd, cosine, 3, 1.5), Error);
+}
+
+// torch.optim.lr_scheduler.OneCycleLR(anneal_strategy="cos", three_phase=False), from its docs:
+// the rate goes from max / div_factor up to max over the first pct_start * total - 1 steps, then
+// down to max / div_factor / final_div_factor at step total - 1, each phase by cosine annealing.
+double one_cycle_reference(int64_t step, double max_lr, int64_t total, double pct_start,
+                           double div_factor, double final_div_factor) {
+  const double initial = max_lr / div_factor;
+  const double minimum = initial / final_div_factor;
+  const double up_end = pct_start * static_cast<double>(total) - 1.0;
+  const double down_end = static_cast<double>(total) - 1.0;
+  const auto t = static_cast<double>(step);
+  double from = max_lr;
+  double to = minimum;
+  double fraction = (t - up_end) / (down_end - up_end);
+  if (t <= up_end) {
+    from = initial;
+    to = max_lr;
+    fraction = t / up_end;
+  }
+  const double cos_out = std::cos(std::numbers::pi * fraction) + 1.0;
+  return to + (from - to) / 2.0 * cos_out;
+}
+
+TEST(OneCycle, RisesToTheMaximumThenAnnealsToTheFloor) {
+  SGD sgd(kNoParameters, {.learning_rate = 123.0});
+  OneCycle cycle(sgd, {.max_learning_rate = 1.0, .total_steps = 10});
+  EXPECT_NEAR(sgd.learning_rate(), 0.04, 1e-15);  // max / 25, set at construction as PyTorch does
+  for (int64_t step = 0; step <= 10; ++step) {
+    EXPECT_NEAR(cycle.learning_rate_at(step), one_cycle_reference(step, 1.0, 10, 0.3, 25.0, 1e4),
+                1e-15)
+        << "step " << step;
+  }
+  // Fixed points of the definition: the peak at step pct_start * total - 1, the floor at the end.
+  EXPECT_DOUBLE_EQ(cycle.learning_rate_at(2), 1.0);
+  EXPECT_DOUBLE_EQ(cycle.learning_rate_at(9), 0.04 / 1e4);
+  EXPECT_THROW((void)cycle.learning_rate_at(11), Error);
+
+  SGD other(kNoParameters, {.learning_rate = 0.1});
+  OneCycle custom(other, {.max_learning_rate = 0.5,
+                          .total_steps = 37,
+                          .pct_start = 0.25,
+                          .div_factor = 10.0,
+                          .final_div_factor = 100.0});
+  for (int64_t step = 0; step < 37; ++step) {
+    custom.step();
+    EXPECT_NEAR(other.learning_rate(), one_cycle_reference(step + 1, 0.5, 37, 0.25, 10.0, 100.0),
+                1e-15);
+  }
+  EXPECT_THROW(OneCycle(other, {.max_learning_rate = 0.0, .total_steps = 10}), Error);
+  EXPECT_THROW(OneCycle(other, {.max_learning_rate = 1.0, .total_steps = 1}), Error);
+  EXPECT_THROW(OneCycle(other, {.max_learning_rate = 1.0, .total_steps = 3, .pct_start = 0.3}),
+               Error);
+}
+
+TEST(Schedule, SetStepCountRestoresThePosition) {
+  SGD sgd(kNoParameters, {.learning_rate = 0.1});
+  StepDecay schedule(sgd, 2, 0.5);
+  schedule.set_step_count(5);
+  EXPECT_EQ(schedule.step_count(), 5);
+  EXPECT_DOUBLE_EQ(sgd.learning_rate(), 0.025);
+  sgd.set_learning_rate(0.7);
+  schedule.set_step_count(2, /*set_rate=*/false);
+  EXPECT_DOUBLE_EQ(sgd.learning_rate(), 0.7);
+  schedule.step();
+  EXPECT_DOUBLE_EQ(sgd.learning_rate(), 0.05);
+  EXPECT_THROW(schedule.set_step_count(-1), Error);
 }
 
 TEST(Schedule, KeepsOptimizerStateAndDrivesTheUpdate) {

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -423,12 +422,12 @@ class Checker {
 // Runs `op` at 1 and at 2 OpenMP threads and expects the same bytes; returns the 2-thread result.
 inline Tensor run_both_thread_counts(const std::function<Tensor()>& op,
                                      const std::string& context) {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
+  const int saved = nabla::get_num_threads();
+  nabla::set_num_threads(1);
   const Tensor one = kernels::contiguous(op());
-  omp_set_num_threads(2);
+  nabla::set_num_threads(2);
   const Tensor two = kernels::contiguous(op());
-  omp_set_num_threads(saved);
+  nabla::set_num_threads(saved);
   if (one.shape() != two.shape() || one.dtype() != two.dtype() ||
       std::memcmp(one.raw_data(), two.raw_data(),
                   static_cast<size_t>(one.numel()) * dtype_size(one.dtype())) != 0) {
@@ -440,12 +439,12 @@ inline Tensor run_both_thread_counts(const std::function<Tensor()>& op,
 // The same for an op with several results (e.g. a value and its gradients).
 inline std::vector<Tensor> run_both_thread_counts_all(
     const std::function<std::vector<Tensor>()>& op, const std::string& context) {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
+  const int saved = nabla::get_num_threads();
+  nabla::set_num_threads(1);
   std::vector<Tensor> one = op();
-  omp_set_num_threads(2);
+  nabla::set_num_threads(2);
   std::vector<Tensor> two = op();
-  omp_set_num_threads(saved);
+  nabla::set_num_threads(saved);
   for (size_t i = 0; i < one.size() && i < two.size(); ++i) {
     if (!one[i].defined() || !two[i].defined()) continue;
     const Tensor x = kernels::contiguous(one[i]);

@@ -3,7 +3,6 @@
 #include "tensor/kernels/conv.h"
 
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "tensor/kernels/kernels.h"
+#include "tensor/parallel.h"
 #include "tests/support/expect_error.h"
 
 namespace {
@@ -409,14 +409,14 @@ TEST(ConvKernel, BitIdenticalForAnyThreadCount) {
     std::vector<float> output, grad_input, grad_weight;
   };
   auto run = [&](int threads) {
-    omp_set_num_threads(threads);
+    nabla::set_num_threads(threads);
     return Results{nabla::kernels::conv2d(input, weight, bias, o).to_vector<float>(),
                    nabla::kernels::conv2d_input_grad(grad_output, weight, input_shape(g), o)
                        .to_vector<float>(),
                    nabla::kernels::conv2d_weight_grad(grad_output, input, weight_shape(g), o)
                        .to_vector<float>()};
   };
-  const int saved_threads = omp_get_max_threads();
+  const int saved_threads = nabla::get_num_threads();
   const Results one = run(1);
   for (int threads : {2, 3, 5}) {
     const Results many = run(threads);
@@ -427,7 +427,7 @@ TEST(ConvKernel, BitIdenticalForAnyThreadCount) {
         std::memcmp(one.grad_weight.data(), many.grad_weight.data(), one.grad_weight.size() * 4), 0)
         << threads << " threads";
   }
-  omp_set_num_threads(saved_threads);
+  nabla::set_num_threads(saved_threads);
 }
 
 // A batch of zero images leaves nothing to write except a zero weight gradient.

@@ -1,10 +1,10 @@
 // Raw elementwise kernels: broadcasting, promotion, strided operands, in-place, determinism.
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 
 #include "tensor/kernels/kernels.h"
+#include "tensor/parallel.h"
 #include "tensor/random.h"
 #include "tests/support/expect_error.h"
 
@@ -101,10 +101,10 @@ TEST(Elementwise, LargeTensorsAreBitIdenticalForAnyThreadCount) {
   Generator g(9);
   const Tensor a = randn({300, 700}, kFloat32, &g);
   const Tensor b = randn({700}, kFloat32, &g);
-  omp_set_num_threads(1);
+  nabla::set_num_threads(1);
   const auto one =
       kernels::unary(UnaryOp::Tanh, kernels::binary(BinaryOp::Mul, a, b)).to_vector<float>();
-  omp_set_num_threads(2);
+  nabla::set_num_threads(2);
   const auto two =
       kernels::unary(UnaryOp::Tanh, kernels::binary(BinaryOp::Mul, a, b)).to_vector<float>();
   EXPECT_EQ(one, two);

@@ -3,7 +3,6 @@
 #include "tensor/kernels/gemm.h"
 
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
@@ -12,6 +11,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include "tensor/parallel.h"
 
 namespace nabla::kernels {
 namespace {
@@ -272,11 +273,11 @@ std::vector<T> run_with_threads(int threads, bool ta, bool tb, Shape s) {
   for (auto& v : c) {
     v = random_value<T>(rng);
   }
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
+  const int saved = nabla::get_num_threads();
+  nabla::set_num_threads(threads);
   gemm(ta, tb, s.m, s.n, s.k, T(1.25), a.data.data(), a.ld, b.data.data(), b.ld, T(0.75), c.data(),
        s.n);
-  omp_set_num_threads(saved);
+  nabla::set_num_threads(saved);
   return c;
 }
 

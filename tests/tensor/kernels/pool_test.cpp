@@ -3,7 +3,6 @@
 #include "tensor/kernels/pool.h"
 
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "tensor/kernels/kernels.h"
+#include "tensor/parallel.h"
 #include "tests/support/expect_error.h"
 
 namespace {
@@ -459,7 +459,7 @@ TEST(PoolKernel, BitIdenticalForAnyThreadCount) {
   const auto input = random_values<float>(input_size(g), 6);
   const auto grad_output = random_values<float>(output_size(g), 7);
   auto run = [&](int threads) {
-    omp_set_num_threads(threads);
+    nabla::set_num_threads(threads);
     const auto [max_out, argmax] = max_forward(spec, input);
     std::vector<float> out = max_out;
     const std::vector<float> max_grad = max_backward(spec, grad_output, argmax);
@@ -470,14 +470,14 @@ TEST(PoolKernel, BitIdenticalForAnyThreadCount) {
     out.insert(out.end(), avg_grad.begin(), avg_grad.end());
     return out;
   };
-  const int saved_threads = omp_get_max_threads();
+  const int saved_threads = nabla::get_num_threads();
   const std::vector<float> one = run(1);
   for (int threads : {2, 3}) {
     const std::vector<float> many = run(threads);
     ASSERT_EQ(one.size(), many.size());
     EXPECT_EQ(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)), 0) << threads;
   }
-  omp_set_num_threads(saved_threads);
+  nabla::set_num_threads(saved_threads);
 }
 
 // The backward kernels read grad and argmax as contiguous [N, C, OH, OW] buffers, and argmax as

@@ -1,10 +1,10 @@
 // Raw reductions: accuracy of long float sums, determinism across thread counts, shapes.
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 
 #include "tensor/kernels/kernels.h"
+#include "tensor/parallel.h"
 #include "tensor/random.h"
 
 namespace nabla {
@@ -24,11 +24,11 @@ TEST(Reduce, BitIdenticalForAnyThreadCount) {
   Generator g(3);
   const Tensor x = randn({1 << 20}, kFloat32, &g);
   const Tensor m = randn({512, 700}, kFloat32, &g);
-  omp_set_num_threads(1);
+  nabla::set_num_threads(1);
   const auto one = kernels::sum(x, {}, false).item<float>();
   const auto rows_one = kernels::sum(m, {0}, false).to_vector<float>();
   const auto soft_one = kernels::softmax(m, 1).to_vector<float>();
-  omp_set_num_threads(2);
+  nabla::set_num_threads(2);
   const auto two = kernels::sum(x, {}, false).item<float>();
   const auto rows_two = kernels::sum(m, {0}, false).to_vector<float>();
   const auto soft_two = kernels::softmax(m, 1).to_vector<float>();
@@ -105,9 +105,9 @@ TEST(Reduce, SumOverNonAdjacentDimsMatchesADoubleLoop) {
   Generator g(17);
   const Tensor x = randn({64, 32, 26, 26}, kFloat32, &g);
   const std::vector<float> values = x.to_vector<float>();
-  omp_set_num_threads(1);
+  nabla::set_num_threads(1);
   const std::vector<float> one = kernels::sum(x, {0, 2, 3}, false).to_vector<float>();
-  omp_set_num_threads(2);
+  nabla::set_num_threads(2);
   const Tensor two = kernels::sum(x, {0, 2, 3}, false);
   ASSERT_EQ(two.shape(), (Shape{32}));
   EXPECT_EQ(one, two.to_vector<float>());
