@@ -101,11 +101,11 @@ TEST(ShardedLoader, BadShardsAreRejected) {
   const TensorDataset dataset = numbered(4);
   DataLoader loader(dataset, 2);
   expect_contains(error_of([&] { loader.shard(2, 2); }),
-                  "DataLoader::shard: shard index 2 of 2 shards");
-  expect_contains(error_of([&] { loader.shard(0, 0); }), "shard index 0 of 0 shards");
+                  {"DataLoader::shard: shard index 2 of 2 shards"});
+  expect_contains(error_of([&] { loader.shard(0, 0); }), {"shard index 0 of 0 shards"});
   // drop_last with 4 samples over 4 shards of batch 2 leaves no batch; the loader is unchanged.
   DataLoader dropping(dataset, 2, false, true);
-  expect_contains(error_of([&] { dropping.shard(4, 0); }), "leaves no batch");
+  expect_contains(error_of([&] { dropping.shard(4, 0); }), {"leaves no batch"});
   EXPECT_EQ(dropping.size(), 2);
   EXPECT_EQ(dropping.shard_count(), 1);
 }
