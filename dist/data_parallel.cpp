@@ -103,6 +103,9 @@ DataParallel::DataParallel(std::vector<Tensor> parameters, DataParallelOptions o
 }
 
 DataParallel::~DataParallel() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (finalized != 0) return;  // too late to wait (and nothing can still be moving)
   for (auto& bucket : buckets_) {
     if (bucket->started) MPI_Wait(&bucket->request, MPI_STATUS_IGNORE);
   }
