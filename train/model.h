@@ -69,9 +69,10 @@ class Model {
   // rank with the same full (x, y): fit reads 1/N of each epoch's permutation per rank (the
   // DataLoader's shard; batch_size is per rank), evaluate 1/N of the rows, and both average the
   // loss and metrics over all ranks' samples, bit-identically on every rank, so EarlyStopping
-  // decides the same everywhere. Only rank 0 prints, and ModelCheckpoint and CSVLogger write on
-  // rank 0 only. The gradients are averaged by the optimizer (dist::DataParallel::wrap).
-  // Off: each rank trains on its own, as without dist.
+  // decides the same everywhere (on_batch_end and the bar's running values during an epoch see
+  // the rank's own batches). Only rank 0 prints; ModelCheckpoint and CSVLogger write on rank 0. The
+  // gradients are averaged by the optimizer (dist::DataParallel::wrap). Off: each rank trains on
+  // its own, as without dist.
   void set_distributed(bool on) { distributed_ = on; }
   // True when fit and evaluate run as one job over several ranks (see above).
   [[nodiscard]] bool distributed() const;
