@@ -21,9 +21,9 @@ std::shared_ptr<const Replicas>& slot() {
 }  // namespace
 
 const Replicas& replicas() {
-  static const SingleReplica single;
+  static const SingleReplica kSingle;
   const auto& installed = slot();
-  return installed ? *installed : single;
+  return installed ? *installed : kSingle;
 }
 
 void set_replicas(std::shared_ptr<const Replicas> replicas) { slot() = std::move(replicas); }

@@ -291,7 +291,7 @@ void DataParallel::synchronize() {
   stats_.wait_seconds = std::chrono::duration<double>(Clock::now() - begin).count();
   stats_.buckets_started_in_backward = started_in_backward_;
   started_in_backward_ = 0;
-  const double ranks = static_cast<double>(world_size());
+  const auto ranks = static_cast<double>(world_size());
   const NoGradGuard no_grad;
   for (auto& bucket : buckets_) {
     bucket->buffer.div_(ranks);
