@@ -17,6 +17,7 @@ struct DataParallel::Bucket {
   std::vector<size_t> members;  // parameter indices, in packing order
   int64_t numel = 0;
   Tensor buffer;          // flat, contiguous, dtype
+  Tensor gathered;        // rank_ordered: every rank's buffer, rank after rank
   int64_t remaining = 0;  // members not packed yet in this step
   bool started = false;
   MPI_Request request = MPI_REQUEST_NULL;
@@ -197,6 +198,9 @@ void DataParallel::build_buckets() {
   }
   for (auto& bucket : buckets_) {
     bucket->buffer = Tensor::empty({bucket->numel}, bucket->dtype);
+    if (options_.rank_ordered) {
+      bucket->gathered = Tensor::empty({bucket->numel * world_size()}, bucket->dtype);
+    }
     bucket->remaining = static_cast<int64_t>(bucket->members.size());
   }
   alive_ = std::make_shared<bool>(true);
@@ -257,11 +261,35 @@ void DataParallel::on_gradient_ready(size_t index) {
 }
 
 void DataParallel::start(Bucket& bucket) {
-  detail::check_mpi(
-      MPI_Iallreduce(MPI_IN_PLACE, bucket.buffer.raw_data(), static_cast<int>(bucket.numel),
-                     detail::mpi_type(bucket.dtype), MPI_SUM, MPI_COMM_WORLD, &bucket.request),
-      "DataParallel");
   bucket.started = true;
+  const MPI_Datatype type = detail::mpi_type(bucket.dtype);
+  const auto count = static_cast<int>(bucket.numel);
+  if (options_.rank_ordered) {
+    detail::check_mpi(
+        MPI_Iallgather(bucket.buffer.raw_data(), count, type, bucket.gathered.raw_data(), count,
+                       type, MPI_COMM_WORLD, &bucket.request),
+        "DataParallel");
+    return;
+  }
+  detail::check_mpi(MPI_Iallreduce(MPI_IN_PLACE, bucket.buffer.raw_data(), count, type, MPI_SUM,
+                                   MPI_COMM_WORLD, &bucket.request),
+                    "DataParallel");
+}
+
+// buffer = ((rank 0's + rank 1's) + rank 2's) + ...: the same additions on every rank, always.
+void DataParallel::sum_gathered(Bucket& bucket) const {
+  const int64_t n = bucket.numel;
+  const int64_t ranks = world_size();
+  visit_dtype(bucket.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    T* out = bucket.buffer.data_ptr<T>();
+    const T* in = bucket.gathered.data_ptr<T>();
+    std::copy(in, in + n, out);
+    for (int64_t r = 1; r < ranks; ++r) {
+      const T* part = in + r * n;
+      for (int64_t i = 0; i < n; ++i) out[i] += part[i];
+    }
+  });
 }
 
 void DataParallel::start_full_buckets() {
@@ -294,6 +322,7 @@ void DataParallel::synchronize() {
   const auto ranks = static_cast<double>(world_size());
   const NoGradGuard no_grad;
   for (auto& bucket : buckets_) {
+    if (options_.rank_ordered) sum_gathered(*bucket);
     bucket->buffer.div_(ranks);
     for (const size_t k : bucket->members) {
       const Tensor& p = params_[k];

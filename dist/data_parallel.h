@@ -21,6 +21,13 @@ struct DataParallelOptions {
   // last gradient is ready, and overlaps the rest of backward. false: every bucket is reduced in
   // synchronize(), after backward (the baseline the benchmark compares with).
   bool overlap = true;
+  // false: each bucket is summed by MPI_Iallreduce (about 2 (N - 1) / N bucket bytes sent per
+  // rank); for a given N and bucket layout Open MPI repeats the same algorithm, so runs repeat
+  // bit for bit. true: each bucket is gathered from every rank (MPI_Iallgather) and summed here
+  // in rank order 0, 1, ..., N - 1, so the bits do not depend on MPI's choice of algorithm
+  // either (another MPI, network or placement); it costs N times the bucket memory and N - 1
+  // bucket sizes received per rank.
+  bool rank_ordered = false;
   // Broadcast buffers (BatchNormalization's moving statistics) from rank 0 at construction, as
   // the parameters are. They are never averaged later: each rank keeps its own statistics.
   bool broadcast_buffers = true;
@@ -105,6 +112,7 @@ class DataParallel {
   void start(Bucket& bucket);
   void make_progress();
   void wait_all();
+  void sum_gathered(Bucket& bucket) const;
 
   std::shared_ptr<nn::Module> module_;
   DataParallelOptions options_;

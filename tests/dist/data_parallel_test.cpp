@@ -127,7 +127,8 @@ const std::vector<Variant>& variants() {
   static const std::vector<Variant> all{
       {"one bucket, overlap", {}},
       {"64-byte buckets, overlap", {.bucket_bytes = 64}},
-      {"64-byte buckets, no overlap", {.bucket_bytes = 64, .overlap = false}}};
+      {"64-byte buckets, no overlap", {.bucket_bytes = 64, .overlap = false}},
+      {"64-byte buckets, rank-ordered sums", {.bucket_bytes = 64, .rank_ordered = true}}};
   return all;
 }
 
@@ -150,6 +151,8 @@ TEST(DataParallel, TwoRunsWithTheSameRanksAreBitIdentical) {
     const auto first = train_data_parallel(factory, {.bucket_bytes = 64});
     const auto second = train_data_parallel(factory, {.bucket_bytes = 64});
     EXPECT_EQ(first, second);
+    const auto ordered = train_data_parallel(factory, {.rank_ordered = true});
+    EXPECT_EQ(train_data_parallel(factory, {.bucket_bytes = 64, .rank_ordered = true}), ordered);
     // ... and every rank holds the same parameters, bit for bit.
     std::vector<double> mine;
     for (const auto& p : first) mine.insert(mine.end(), p.begin(), p.end());
