@@ -260,7 +260,7 @@ void DataParallel::on_gradient_ready(size_t index) {
   }
 }
 
-void DataParallel::start(Bucket& bucket) {
+void DataParallel::start(Bucket& bucket) const {
   bucket.started = true;
   const MPI_Datatype type = detail::mpi_type(bucket.dtype);
   const auto count = static_cast<int>(bucket.numel);

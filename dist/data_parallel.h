@@ -109,7 +109,7 @@ class DataParallel {
   void on_gradient_ready(size_t index);
   void pack(size_t index);
   void start_full_buckets();
-  void start(Bucket& bucket);
+  void start(Bucket& bucket) const;
   void make_progress();
   void wait_all();
   void sum_gathered(Bucket& bucket) const;
