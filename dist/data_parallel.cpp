@@ -175,12 +175,28 @@ void DataParallel::broadcast_from_root() {
 }
 
 void DataParallel::build_buckets() {
-  // Reverse registration order: in a feed-forward network the last layer's gradients are ready
-  // first. A bucket closes when the next gradient would overflow it or has another dtype.
+  // Reverse registration order until the first step shows the real order: in a feed-forward
+  // network the last layer's gradients are ready first.
+  std::vector<size_t> order(params_.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = order.size() - 1 - k;
+  assign_buckets(order);
+  alive_ = std::make_shared<bool>(true);
+  const std::weak_ptr<bool> alive = alive_;
+  for (size_t k = 0; k < params_.size(); ++k) {
+    params_[k].register_post_accumulate_grad_hook([this, alive, k](const Tensor& /*leaf*/) {
+      if (alive.lock()) on_gradient_ready(k);
+    });
+  }
+}
+
+// Packs the parameters in `order` into buckets; a bucket closes when the next gradient would
+// overflow it or has another dtype.
+void DataParallel::assign_buckets(const std::vector<size_t>& order) {
+  buckets_.clear();
   bucket_of_.assign(params_.size(), 0);
   offset_of_.assign(params_.size(), 0);
   ready_.assign(params_.size(), false);
-  for (size_t k = params_.size(); k-- > 0;) {
+  for (const size_t k : order) {
     const Tensor& p = params_[k];
     const auto bytes = static_cast<int64_t>(dtype_size(p.dtype())) * p.numel();
     if (buckets_.empty() || buckets_.back()->dtype != p.dtype() ||
@@ -203,14 +219,32 @@ void DataParallel::build_buckets() {
     }
     bucket->remaining = static_cast<int64_t>(bucket->members.size());
   }
-  alive_ = std::make_shared<bool>(true);
-  const std::weak_ptr<bool> alive = alive_;
-  for (size_t k = 0; k < params_.size(); ++k) {
-    params_[k].register_post_accumulate_grad_hook([this, alive, k](const Tensor& /*leaf*/) {
-      if (alive.lock()) on_gradient_ready(k);
-    });
-  }
   stats_.buckets = static_cast<int64_t>(buckets_.size());
+}
+
+// After the first synchronized step: the buckets follow the order in which rank 0's gradients
+// became ready (parameters that got none last), the same layout on every rank.
+void DataParallel::rebuild_from_observed_order() {
+  layout_observed_ = true;
+  std::vector<int64_t> order;
+  std::vector<bool> seen(params_.size(), false);
+  for (const size_t k : ready_order_) {
+    order.push_back(static_cast<int64_t>(k));
+    seen[k] = true;
+  }
+  for (size_t k = params_.size(); k-- > 0;) {
+    if (!seen[k]) order.push_back(static_cast<int64_t>(k));
+  }
+  ready_order_.clear();
+  detail::check_mpi(
+      MPI_Bcast(order.data(), static_cast<int>(order.size()), MPI_INT64_T, 0, MPI_COMM_WORLD),
+      "DataParallel");
+  std::vector<size_t> layout;
+  for (const auto& bucket : buckets_) {
+    layout.insert(layout.end(), bucket->members.begin(), bucket->members.end());
+  }
+  const std::vector<size_t> observed(order.begin(), order.end());
+  if (observed != layout) assign_buckets(observed);
 }
 
 int64_t DataParallel::bucket_count() const { return static_cast<int64_t>(buckets_.size()); }
@@ -245,6 +279,7 @@ void DataParallel::pack(size_t index) {
 
 void DataParallel::on_gradient_ready(size_t index) {
   if (!sync_enabled_) return;
+  if (!layout_observed_ && !ready_[index]) ready_order_.push_back(index);
   if (ready_[index]) {
     throw error(
         "DataParallel: {} got a second gradient before step(): call step() (or synchronize()) "
@@ -341,6 +376,7 @@ void DataParallel::synchronize() {
   std::fill(ready_.begin(), ready_.end(), false);
   next_to_start_ = 0;
   pending_ = false;
+  if (!layout_observed_) rebuild_from_observed_order();
 }
 
 void DataParallel::wait_all() {

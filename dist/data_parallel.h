@@ -46,6 +46,8 @@ struct DataParallelStats {
 // 2. broadcasts the parameters (and buffers) from rank 0;
 // 3. assigns the parameters to buckets in reverse order (the order backward makes their
 //    gradients ready in a feed-forward network) and registers a post-accumulate hook on each.
+//    After the first step the buckets are rebuilt in the order rank 0's gradients actually
+//    became ready (PyTorch does the same), so a bucket fills as early as it can.
 // Then each backward() averages the gradients over the ranks: a hook copies its parameter's
 // gradient into its bucket, and a full bucket is reduced with MPI_Iallreduce (buckets are
 // started strictly in index order, so every rank issues the same collectives in the same order).
@@ -96,7 +98,8 @@ class DataParallel {
   };
 
   [[nodiscard]] int64_t bucket_count() const;
-  // The parameter indices of each bucket, in the order the bucket packs them.
+  // The parameter indices of each bucket, in the order the bucket packs them (reverse
+  // registration order until the first synchronize(), the observed order after it).
   [[nodiscard]] std::vector<std::vector<size_t>> bucket_layout() const;
   // The last synchronize()'s figures.
   [[nodiscard]] const DataParallelStats& last_stats() const { return stats_; }
@@ -106,6 +109,8 @@ class DataParallel {
   void check_same_parameters_everywhere() const;
   void broadcast_from_root();
   void build_buckets();
+  void assign_buckets(const std::vector<size_t>& order);
+  void rebuild_from_observed_order();
   void on_gradient_ready(size_t index);
   void pack(size_t index);
   void start_full_buckets();
@@ -124,6 +129,8 @@ class DataParallel {
   std::vector<int64_t> offset_of_;  // parameter -> element offset in its bucket
   std::vector<bool> ready_;         // parameter -> packed in this step
   size_t next_to_start_ = 0;
+  std::vector<size_t> ready_order_;  // first step: the order the hooks ran in
+  bool layout_observed_ = false;     // buckets rebuilt from that order
   int64_t started_in_backward_ = 0;
   bool pending_ = false;  // some gradient was packed since the last synchronize
   bool sync_enabled_ = true;

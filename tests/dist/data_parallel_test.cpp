@@ -175,6 +175,28 @@ TEST(DataParallel, BucketsFollowReverseParameterOrderAndTheByteLimit) {
   EXPECT_EQ(medium.bucket_layout(), (std::vector<std::vector<size_t>>{{3, 2, 1}, {0}}));
 }
 
+// Registered [a, b] but used as (x @ b) @ a: backward makes a's gradient first. After the first
+// step the buckets follow that order, and the gradients stay right.
+TEST(DataParallel, BucketsFollowTheObservedOrderAfterTheFirstStep) {
+  Tensor a = full({2, 2}, 1.0).requires_grad_();
+  Tensor b = full({2, 2}, 2.0).requires_grad_();
+  DataParallel model({a, b}, {.bucket_bytes = 16});
+  EXPECT_EQ(model.bucket_layout(), (std::vector<std::vector<size_t>>{{1}, {0}}));
+  const Tensor x = full({1, 2}, static_cast<double>(rank() + 1));
+  for (int step = 0; step < 2; ++step) {
+    a.set_grad(Tensor());
+    b.set_grad(Tensor());
+    sum(matmul(matmul(x, b), a)).backward();
+    model.synchronize();
+    EXPECT_EQ(model.bucket_layout(), (std::vector<std::vector<size_t>>{{0}, {1}}));
+    // d/da sum((x b) a) = (x b)^T 1 = 4 (r + 1) everywhere; d/db = x^T (a 1) = 2 (r + 1).
+    // The mean of r + 1 over the ranks is (N + 1) / 2.
+    const float mean = (static_cast<float>(world_size()) + 1.0F) / 2.0F;
+    EXPECT_EQ(a.grad().to_vector<float>(), std::vector<float>(4, 4.0F * mean));
+    EXPECT_EQ(b.grad().to_vector<float>(), std::vector<float>(4, 2.0F * mean));
+  }
+}
+
 TEST(DataParallel, DifferentModelsOnTheRanksAreAnErrorOnEveryRank) {
   if (world_size() == 1) return;
   auto network = make_network(1, rank() == 0 ? 16 : 17);
