@@ -29,3 +29,9 @@
 #include "train/model.h"
 #include "train/plot.h"
 #include "train/progress.h"
+
+// Data-parallel training over MPI: present when nabla was built with MPI (NABLA_HAS_DIST).
+#if __has_include("dist/dist.h")
+#include "dist/data_parallel.h"
+#include "dist/dist.h"
+#endif

@@ -101,6 +101,9 @@ class Engine {
   // One input's gradient: to its node's pending sum, or into its leaf.
   void deliver(const Edge& edge, Tensor grad);
   void deliver_to_leaf(const std::shared_ptr<TensorImpl>& leaf, Tensor grad);
+  // One edge into `leaf` is done (its node ran); after the last, the post-accumulate hooks run.
+  void finish_leaf_edge(const std::shared_ptr<TensorImpl>& leaf);
+  static void run_post_accumulate_hooks(const std::shared_ptr<TensorImpl>& leaf);
 
   bool retain_graph_;
   bool create_graph_;
@@ -112,6 +115,12 @@ class Engine {
   std::unordered_map<const Node*, Tensor> pending_;
   std::unordered_map<const Node*, int64_t> dependencies_;
   std::vector<std::shared_ptr<Node>> ready_;
+  // Leaves with post-accumulate hooks: edges into each still to run, and whether one delivered.
+  struct LeafProgress {
+    int64_t remaining = 0;
+    bool received = false;
+  };
+  std::unordered_map<const TensorImpl*, LeafProgress> hooked_leaves_;
 };
 
 void Engine::index_capture() {
@@ -165,6 +174,10 @@ void Engine::count_dependencies(const std::vector<std::shared_ptr<Node>>& root_n
     std::shared_ptr<Node> node = std::move(stack.back());
     stack.pop_back();
     for (const Edge& edge : node->edges_) {
+      if (edge.leaf && capture_ == nullptr &&
+          !edge.leaf->autograd_meta->post_accumulate_hooks.empty()) {
+        ++hooked_leaves_[edge.leaf.get()].remaining;
+      }
       if (!edge.node) continue;
       auto [it, inserted] = dependencies_.emplace(edge.node.get(), 0);
       ++it->second;
@@ -218,6 +231,7 @@ void Engine::run_node(const std::shared_ptr<Node>& node) {
   }
   for (const Edge& edge : node->edges_) {
     if (edge.node && --dependencies_[edge.node.get()] == 0) ready_.push_back(edge.node);
+    if (edge.leaf && !hooked_leaves_.empty()) finish_leaf_edge(edge.leaf);
   }
   if (!retain_graph_) {
     node->released_ = true;
@@ -254,6 +268,28 @@ void Engine::deliver_to_leaf(const std::shared_ptr<TensorImpl>& leaf, Tensor gra
     grad = kernels::clone(grad);
   }
   meta.grad = accumulate(meta.grad, grad);
+  if (meta.post_accumulate_hooks.empty()) return;
+  auto it = hooked_leaves_.find(leaf.get());
+  if (it == hooked_leaves_.end()) {
+    run_post_accumulate_hooks(leaf);  // a root: its one gradient is complete
+  } else {
+    it->second.received = true;
+  }
+}
+
+void Engine::finish_leaf_edge(const std::shared_ptr<TensorImpl>& leaf) {
+  auto it = hooked_leaves_.find(leaf.get());
+  if (it == hooked_leaves_.end() || --it->second.remaining > 0) return;
+  const bool received = it->second.received;
+  hooked_leaves_.erase(it);
+  if (received) run_post_accumulate_hooks(leaf);
+}
+
+void Engine::run_post_accumulate_hooks(const std::shared_ptr<TensorImpl>& leaf) {
+  // NOTE: a copy, so that a hook may register another hook without invalidating the loop.
+  const std::vector<PostAccumulateGradHook> hooks = leaf->autograd_meta->post_accumulate_hooks;
+  const Tensor tensor(leaf);
+  for (const auto& hook : hooks) hook(tensor);
 }
 
 std::vector<Tensor> run_backward(const std::vector<Tensor>& roots,

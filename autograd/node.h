@@ -81,6 +81,7 @@ struct AutogradMeta {
   Tensor grad;
   std::shared_ptr<Node> grad_fn;
   std::vector<GradHook> hooks;  // leaf hooks; a non-leaf's live on its grad_fn
+  std::vector<PostAccumulateGradHook> post_accumulate_hooks;  // leaves only
 };
 
 // Grad mode: while disabled, ops record nothing (optimizer updates, evaluation, backward itself).

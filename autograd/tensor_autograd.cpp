@@ -1,5 +1,5 @@
 // The Tensor members declared in tensor/tensor.h that autograd defines: requires_grad, grad,
-// grad_fn, backward, detach, retain_grad and hooks.
+// grad_fn, backward, detach, retain_grad and hooks (gradient and post-accumulate).
 #include "autograd/graph.h"
 #include "autograd/ops.h"
 
@@ -82,6 +82,21 @@ void Tensor::register_hook(GradHook hook) const {
   } else {
     throw error("register_hook: the tensor does not require grad");
   }
+}
+
+void Tensor::register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const {
+  AutogradMeta& meta = autograd::meta_of(*this);
+  if (meta.grad_fn) {
+    throw error(
+        "register_post_accumulate_grad_hook: only a leaf accumulates a gradient; this tensor of "
+        "shape {} is the output of {}",
+        shape_str(shape()), meta.grad_fn->name());
+  }
+  if (!meta.requires_grad) {
+    throw error("register_post_accumulate_grad_hook: the tensor of shape {} does not require grad",
+                shape_str(shape()));
+  }
+  meta.post_accumulate_hooks.push_back(std::move(hook));
 }
 
 }  // namespace nabla

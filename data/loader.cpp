@@ -38,14 +38,38 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, int64_t batch_siz
   if (batch_size_ <= 0) throw error("DataLoader: batch_size must be positive, got {}", batch_size_);
   num_samples_ = dataset_->size();
   if (num_samples_ <= 0) throw error("DataLoader: the dataset is empty; there is nothing to load");
-  num_batches_ =
+  count_batches();
+}
+
+void DataLoader::count_batches() {
+  const int64_t batches =
       drop_last_ ? num_samples_ / batch_size_ : (num_samples_ + batch_size_ - 1) / batch_size_;
-  if (num_batches_ == 0) {
+  if (batches == 0) {
     throw error(
         "DataLoader: drop_last with batch_size {} and {} samples leaves no batch; use a batch "
         "size of at most {} or drop_last = false",
         batch_size_, num_samples_, num_samples_);
   }
+  num_batches_ = batches;
+}
+
+void DataLoader::shard(int64_t count, int64_t index) {
+  if (count <= 0 || index < 0 || index >= count) {
+    throw error("DataLoader::shard: shard index {} of {} shards; need 0 <= index < count", index,
+                count);
+  }
+  const int64_t total = dataset_->size();
+  const int64_t samples = (total + count - 1) / count;
+  const int64_t previous = num_samples_;
+  num_samples_ = samples;
+  try {
+    count_batches();
+  } catch (const Error&) {
+    num_samples_ = previous;
+    throw;
+  }
+  shard_count_ = count;
+  shard_index_ = index;
 }
 
 DataLoader::DataLoader(const TensorDataset& dataset, int64_t batch_size, bool shuffle,
@@ -59,13 +83,22 @@ void DataLoader::set_epoch(int64_t epoch) {
 
 std::vector<int64_t> DataLoader::order(int64_t epoch) const {
   if (epoch < 0) throw error("DataLoader::order: epoch must be non-negative, got {}", epoch);
-  if (!shuffle_) {
-    std::vector<int64_t> identity(static_cast<size_t>(num_samples_));
-    std::iota(identity.begin(), identity.end(), int64_t{0});
-    return identity;
+  const int64_t total = dataset_->size();
+  std::vector<int64_t> full;
+  if (shuffle_) {
+    Generator generator(epoch_seed(seed_, epoch));
+    full = randperm(total, &generator).to_vector<int64_t>();
+  } else {
+    full.resize(static_cast<size_t>(total));
+    std::iota(full.begin(), full.end(), int64_t{0});
   }
-  Generator generator(epoch_seed(seed_, epoch));
-  return randperm(num_samples_, &generator).to_vector<int64_t>();
+  if (shard_count_ == 1) return full;
+  std::vector<int64_t> shard(static_cast<size_t>(num_samples_));
+  for (int64_t j = 0; j < num_samples_; ++j) {
+    shard[static_cast<size_t>(j)] =
+        full[static_cast<size_t>((shard_index_ + j * shard_count_) % total)];
+  }
+  return shard;
 }
 
 Batch DataLoader::load(const std::vector<int64_t>& order, int64_t index) const {

@@ -34,6 +34,19 @@ class DataLoader {
   [[nodiscard]] uint64_t seed() const { return seed_; }
   [[nodiscard]] const Dataset& dataset() const { return *dataset_; }
 
+  // Shards every epoch over `count` replicas (data parallelism), this loader reading shard
+  // `index`: the epoch's permutation of the whole data set (the same on every replica for a
+  // given seed and epoch) is padded with its own first samples to a multiple of `count`, and
+  // shard `index` takes positions index, index + count, ... (PyTorch's DistributedSampler), so
+  // every replica gets ceil(n / count) samples and the same number of batches, and batch k of
+  // the `count` shards together holds the samples of batch k of a single loader with
+  // count * batch_size. size() and order() then describe this shard. (1, 0) undoes it.
+  void shard(int64_t count, int64_t index);
+  [[nodiscard]] int64_t shard_count() const { return shard_count_; }
+  [[nodiscard]] int64_t shard_index() const { return shard_index_; }
+  // Samples per epoch (of this shard).
+  [[nodiscard]] int64_t num_samples() const { return num_samples_; }
+
   // The epoch that the next begin() iterates; begin() then moves on to the next one.
   [[nodiscard]] int64_t epoch() const { return epoch_; }
   void set_epoch(int64_t epoch);
@@ -49,6 +62,7 @@ class DataLoader {
 
  private:
   [[nodiscard]] Batch load(const std::vector<int64_t>& order, int64_t index) const;
+  void count_batches();
 
   std::shared_ptr<const Dataset> dataset_;
   int64_t batch_size_;
@@ -56,6 +70,8 @@ class DataLoader {
   bool drop_last_;
   uint64_t seed_;
   int64_t num_samples_ = 0;
+  int64_t shard_count_ = 1;
+  int64_t shard_index_ = 0;
   int64_t num_batches_ = 0;
   int64_t epoch_ = 0;
 

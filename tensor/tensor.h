@@ -44,6 +44,8 @@ struct TensorImpl {
 };
 
 using GradHook = std::function<Tensor(const Tensor&)>;
+// Called with the leaf itself once its gradient of the running backward is complete.
+using PostAccumulateGradHook = std::function<void(const Tensor&)>;
 
 // NOTE: tensor/ knows nothing of gradients, yet its in-place ops must refuse a tensor that autograd
 // tracks. As with the autograd_meta slot, the dependency is inverted: autograd/ installs this check
@@ -110,6 +112,10 @@ class Tensor {
   // Called with the gradient w.r.t. this tensor during backward; a defined return value replaces
   // it.
   void register_hook(GradHook hook) const;
+  // Leaves only: called with this tensor once per backward that reaches it, after the last
+  // gradient that backward delivers to it has been accumulated into grad() (PyTorch's
+  // register_post_accumulate_grad_hook). dist::DataParallel starts its allreduces from here.
+  void register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const;
 
   // ---- differentiable methods (defined in autograd/tensor_methods.cpp; the free functions say
   // what they do) ----

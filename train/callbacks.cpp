@@ -132,6 +132,7 @@ ModelCheckpoint::ModelCheckpoint(std::string path, ModelCheckpointOptions option
 
 void ModelCheckpoint::on_epoch_end(Model& model, int64_t epoch, Logs& logs) {
   if (options_.save_best_only && !monitor_.improved(logs)) return;
+  if (!model.is_chief()) return;  // data parallel: one file, from rank 0
   std::string path = path_;
   const std::string placeholder = "{epoch}";
   if (auto at = path.find(placeholder); at != std::string::npos) {
@@ -263,8 +264,9 @@ void LearningRateScheduler::on_epoch_begin(Model& model, int64_t epoch) {
 
 CSVLogger::CSVLogger(std::string path, bool append) : path_(std::move(path)), append_(append) {}
 
-void CSVLogger::on_train_begin(Model& /*model*/) {
+void CSVLogger::on_train_begin(Model& model) {
   header_written_ = false;
+  if (!model.is_chief()) return;  // data parallel: one file, from rank 0
   if (!append_) {
     std::ofstream file(path_, std::ios::trunc);
     if (!file) throw error("CSVLogger: cannot open {} for writing", path_);
@@ -274,7 +276,8 @@ void CSVLogger::on_train_begin(Model& /*model*/) {
   }
 }
 
-void CSVLogger::on_epoch_end(Model& /*model*/, int64_t epoch, Logs& logs) {
+void CSVLogger::on_epoch_end(Model& model, int64_t epoch, Logs& logs) {
+  if (!model.is_chief()) return;
   std::ofstream file(path_, std::ios::app);
   if (!file) throw error("CSVLogger: cannot open {} for writing", path_);
   if (!header_written_) {

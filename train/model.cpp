@@ -5,6 +5,7 @@
 
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "data/replicas.h"
 #include "train/progress.h"
 
 namespace nabla::train {
@@ -23,6 +24,23 @@ class Averages {
   [[nodiscard]] Logs means(const std::string& prefix = "") const {
     Logs out;
     for (const auto& [key, entry] : sums_) out[prefix + key] = entry.first / entry.second;
+    return out;
+  }
+  // The means over every replica's samples: the sums and weights of `keys` (a rank may have seen
+  // none) are added over the replicas in rank order, so each gets the same bits.
+  [[nodiscard]] Logs global_means(const std::vector<std::string>& keys,
+                                  const data::Replicas& replicas) const {
+    std::vector<double> totals;
+    for (const std::string& key : keys) {
+      const auto it = sums_.find(key);
+      totals.push_back(it == sums_.end() ? 0.0 : it->second.first);
+      totals.push_back(it == sums_.end() ? 0.0 : it->second.second);
+    }
+    replicas.sum(totals);
+    Logs out;
+    for (size_t k = 0; k < keys.size(); ++k) {
+      if (totals[2 * k + 1] > 0.0) out[keys[k]] = totals[2 * k] / totals[2 * k + 1];
+    }
     return out;
   }
 
@@ -77,6 +95,16 @@ void Model::prepare(const Tensor& x) {
   if (optimizer_ && optimizer_->parameters().empty()) {
     optimizer_->set_parameters(network_->parameters());
   }
+}
+
+bool Model::distributed() const { return distributed_ && data::replicas().size() > 1; }
+
+bool Model::is_chief() const { return !distributed() || data::replicas().rank() == 0; }
+
+std::vector<std::string> Model::log_keys() const {
+  std::vector<std::string> keys{"loss"};
+  for (const Metric& metric : metrics_) keys.push_back(metric.name);
+  return keys;
 }
 
 Logs Model::batch_logs(const Tensor& y_pred, const Tensor& y_true, const Tensor& loss) const {
@@ -138,10 +166,24 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   std::optional<uint64_t> seed = options.seed;
   if (!seed && resuming) seed = resume_->shuffle_seed;
   data::DataLoader loader(train_set, options.batch_size, options.shuffle, false, seed);
+  const bool distributed = this->distributed();
+  const data::Replicas& replicas = data::replicas();
+  // Every rank must shuffle alike: rank 0's seed (drawn from its default generator if unset).
+  if (distributed) {
+    const bool root = replicas.rank() == 0;
+    std::vector<double> halves{root ? static_cast<double>(loader.seed() >> 32) : 0.0,
+                               root ? static_cast<double>(loader.seed() & 0xFFFFFFFFU) : 0.0};
+    replicas.sum(halves);  // exact: 32-bit halves, zeros elsewhere
+    const uint64_t shared_seed =
+        (static_cast<uint64_t>(halves[0]) << 32) | static_cast<uint64_t>(halves[1]);
+    loader = data::DataLoader(train_set, options.batch_size, options.shuffle, false, shared_seed);
+    loader.shard(replicas.size(), replicas.rank());
+  }
   loader.set_epoch(options.initial_epoch);
   shuffle_seed_ = loader.seed();
   epochs_done_ = options.initial_epoch;
   callbacks_ = options.callbacks;
+  const int verbose = is_chief() ? options.verbose : 0;
 
   history_ = History();
   stop_training_ = false;
@@ -150,9 +192,9 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   resume_.reset();
   int64_t global_step = options.initial_epoch * loader.size();
   for (int64_t epoch = options.initial_epoch; epoch < options.epochs && !stop_training_; ++epoch) {
-    if (options.verbose > 0) fmt::print("Epoch {}/{}\n", epoch + 1, options.epochs);
+    if (verbose > 0) fmt::print("Epoch {}/{}\n", epoch + 1, options.epochs);
     for (const auto& callback : options.callbacks) callback->on_epoch_begin(*this, epoch);
-    ProgressBar bar(loader.size(), options.verbose);
+    ProgressBar bar(loader.size(), verbose);
     Averages averages;
     int64_t batch_index = 0;
     for (const data::Batch& batch : loader) {
@@ -166,7 +208,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
       }
       if (stop_training_) break;  // as Keras 3: TerminateOnNaN stops within the epoch
     }
-    Logs epoch_logs = averages.means();
+    Logs epoch_logs = distributed ? averages.global_means(log_keys(), replicas) : averages.means();
     if (validation_set) {
       const Logs validation =
           evaluate(validation_set->x(), validation_set->y(), options.batch_size);
@@ -191,17 +233,26 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int v
   const bool was_training = network_->is_training();
   network_->eval();
   Averages averages;
-  const int64_t n = x.size(0);
-  ProgressBar bar((n + batch_size - 1) / batch_size, verbose);
+  const bool distributed = this->distributed();
+  const data::Replicas& replicas = data::replicas();
+  // Distributed: rank r evaluates rows [r n / N, (r + 1) n / N).
+  int64_t first = 0;
+  int64_t n = x.size(0);
+  if (distributed) {
+    const int64_t total = n;
+    first = total * replicas.rank() / replicas.size();
+    n = total * (replicas.rank() + 1) / replicas.size();
+  }
+  ProgressBar bar((n - first + batch_size - 1) / batch_size, is_chief() ? verbose : 0);
   int64_t step = 0;
-  for (int64_t begin = 0; begin < n; begin += batch_size) {
+  for (int64_t begin = first; begin < n; begin += batch_size) {
     const data::Batch batch = data::take(x, y, begin, std::min(n, begin + batch_size));
     const Tensor y_pred = (*network_)(batch.x);
     averages.add(batch_logs(y_pred, batch.y, loss_.fn(y_pred, batch.y)), batch.x.size(0));
     bar.update(++step, averages.means());
   }
   network_->train(was_training);
-  Logs logs = averages.means();
+  Logs logs = distributed ? averages.global_means(log_keys(), replicas) : averages.means();
   bar.finish(logs);
   return logs;
 }

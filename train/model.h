@@ -69,6 +69,20 @@ class Model {
 
   [[nodiscard]] nn::Module& network() { return *network_; }
   [[nodiscard]] optim::Optimizer& optimizer();
+  // Data parallelism (see data/replicas.h): when dist::init() has installed a job of N > 1
+  // processes and this is on (the default), fit and evaluate are collectives, called on every
+  // rank with the same full (x, y): fit reads 1/N of each epoch's permutation per rank (the
+  // DataLoader's shard; batch_size is per rank), evaluate 1/N of the rows, and both average the
+  // loss and metrics over all ranks' samples, bit-identically on every rank, so EarlyStopping
+  // decides the same everywhere (on_batch_end and the bar's running values during an epoch see
+  // the rank's own batches). Only rank 0 prints; ModelCheckpoint and CSVLogger write on rank 0. The
+  // gradients are averaged by the optimizer (dist::DataParallel::wrap). Off: each rank trains on
+  // its own, as without dist.
+  void set_distributed(bool on) { distributed_ = on; }
+  // True when fit and evaluate run as one job over several ranks (see above).
+  [[nodiscard]] bool distributed() const;
+  // The rank that prints and writes files: rank 0, or every rank when not distributed.
+  [[nodiscard]] bool is_chief() const;
   // Callbacks call this to end fit after the current epoch.
   void stop_training() { stop_training_ = true; }
   [[nodiscard]] const History& history() const { return history_; }
@@ -96,6 +110,7 @@ class Model {
 
   void check_compiled(std::string_view op) const;
   void prepare(const Tensor& x);
+  [[nodiscard]] std::vector<std::string> log_keys() const;  // "loss", then the metrics
   Logs batch_logs(const Tensor& y_pred, const Tensor& y_true, const Tensor& loss) const;
 
   std::shared_ptr<nn::Module> network_;
@@ -103,6 +118,7 @@ class Model {
   Loss loss_;
   std::vector<Metric> metrics_;
   bool stop_training_ = false;
+  bool distributed_ = true;
   History history_;
   int64_t epochs_done_ = 0;
   uint64_t shuffle_seed_ = 0;

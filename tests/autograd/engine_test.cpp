@@ -318,5 +318,44 @@ TEST(Engine, HookResultsMustKeepTheGradientsShapeAndDtype) {
   EXPECT_EQ(z.grad().to_vector<double>(), (std::vector<double>{10.0, 10.0}));
 }
 
+// A leaf used twice gets two gradients; its post-accumulate hook runs once, after both, and sees
+// the complete grad() (as dist::DataParallel needs: it reads the gradient there).
+TEST(Engine, PostAccumulateHookRunsOnceAfterTheLastGradient) {
+  const Tensor w = tensor({1.0, 2.0}, kFloat64).requires_grad_();
+  const Tensor unused = tensor({5.0}, kFloat64).requires_grad_();
+  std::vector<std::vector<double>> seen;
+  w.register_post_accumulate_grad_hook(
+      [&seen](const Tensor& leaf) { seen.push_back(leaf.grad().to_vector<double>()); });
+  int unused_calls = 0;
+  unused.register_post_accumulate_grad_hook([&unused_calls](const Tensor&) { ++unused_calls; });
+  const Tensor x = tensor({3.0, 4.0}, kFloat64);
+  // d/dw sum(w*x + w*w) = x + 2w = {5, 8}
+  sum(w * x + w * w).backward();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0], (std::vector<double>{5.0, 8.0}));
+  EXPECT_EQ(unused_calls, 0);
+  // A second backward accumulates and runs the hook again, on the sum.
+  sum(w * x).backward();
+  ASSERT_EQ(seen.size(), 2U);
+  EXPECT_EQ(seen[1], (std::vector<double>{8.0, 12.0}));
+  // A leaf that is itself the root gets its hook too.
+  w.backward(ones({2}, kFloat64));
+  EXPECT_EQ(seen.size(), 3U);
+  // autograd::grad accumulates nothing, so the hook does not run.
+  (void)autograd::grad({sum(w * x)}, {w});
+  EXPECT_EQ(seen.size(), 3U);
+}
+
+TEST(Engine, PostAccumulateHookOnlyOnLeavesThatRequireGrad) {
+  const Tensor plain = ones({2});
+  testing::expect_error_containing(
+      [&] { plain.register_post_accumulate_grad_hook([](const Tensor&) {}); },
+      "register_post_accumulate_grad_hook: the tensor of shape [2] does not require grad");
+  const Tensor y = ones({2}).requires_grad_() * 2.0;
+  testing::expect_error_containing(
+      [&] { y.register_post_accumulate_grad_hook([](const Tensor&) {}); },
+      "only a leaf accumulates a gradient; this tensor of shape [2] is the output of mul");
+}
+
 }  // namespace
 }  // namespace nabla
