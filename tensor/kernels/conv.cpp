@@ -1,10 +1,13 @@
-// 2-D convolution on NCHW buffers: im2col + GEMM per image (forward, weight gradient) and
-// GEMM + col2im (input gradient); 1x1 stride-1 convolutions skip the column buffer entirely.
+// 2-D convolution on NCHW buffers. Stride-1 forward and input-gradient passes run as an implicit
+// GEMM over a zero-padded copy of the image (no column buffer); other strides use im2col + GEMM
+// per image (forward, weight gradient) and GEMM + col2im (input gradient); 1x1 stride-1
+// convolutions skip the column buffer entirely.
 #include "tensor/kernels/conv.h"
 
 #include <algorithm>
 #include <cassert>
 #include <cstddef>
+#include <cstring>
 #include <vector>
 
 #include "tensor/kernels/gemm.h"
@@ -34,6 +37,11 @@ T* scratch(int64_t count) {
 }
 constexpr int kColumnTag = 0;
 constexpr int kPartialTag = 1;
+constexpr int kBandTag = 2;
+constexpr int kTransposeTag = 3;
+// The implicit GEMM writes a band of output rows to a scratch buffer of about this size (so it
+// stays in L2) before the valid columns are copied out with the bias.
+constexpr int64_t kBandBytes = int64_t{128} << 10;
 
 using detail::valid_range;
 using detail::ValidRange;
@@ -117,6 +125,122 @@ void col2im(const Conv2dGeometry& g, const T* col, T* image) {
   }
 }
 
+// A stride-1 convolution as an implicit GEMM (gemm_offset_b) over a zero-padded copy of its
+// source: out[i, r, s] = sum_p a[i, p] * padded[offsets[p] + r * pad_w + s]. Computing the
+// columns s in [out_w, pad_w) of each row too (then dropping them) makes the B rows contiguous
+// windows of the padded planes, so nothing is gathered or packed. The forward pass (source: the
+// image) and the input gradient (source: the output gradient, weight transposed and flipped) both
+// have this form.
+struct DirectConv {
+  int64_t planes, src_h, src_w;  // the source [planes, src_h, src_w]
+  int64_t row0, col0;            // padded[r][s] = source[r + row0][s + col0], zero outside it
+  int64_t pad_h, pad_w;          // the padded planes
+  int64_t out_h, out_w;          // the result [m, out_h, out_w]
+  int64_t span_w;                // (kernel_w - 1) * dilation_w: how far a B row reaches right
+  std::vector<int64_t> offsets;  // reduction index (plane, kh, kw) -> start of its B row
+
+  // The padded planes plus the slack gemm_offset_b reads past the last B row.
+  [[nodiscard]] int64_t padded_size() const {
+    return planes * pad_h * pad_w + span_w + kGemmOffsetSlack;
+  }
+};
+
+// With strides (s_h, s_w) the padded planes hold the rows and columns the windows reach.
+DirectConv make_direct(int64_t planes, int64_t src_h, int64_t src_w, int64_t row0, int64_t col0,
+                       int64_t out_h, int64_t out_w, const Conv2dGeometry& g, int64_t s_h = 1,
+                       int64_t s_w = 1) {
+  DirectConv d{.planes = planes,
+               .src_h = src_h,
+               .src_w = src_w,
+               .row0 = row0,
+               .col0 = col0,
+               .pad_h = std::max<int64_t>(out_h - 1, 0) * s_h + (g.kernel_h - 1) * g.dilation_h + 1,
+               .pad_w = std::max<int64_t>(out_w - 1, 0) * s_w + (g.kernel_w - 1) * g.dilation_w + 1,
+               .out_h = out_h,
+               .out_w = out_w,
+               .span_w = (g.kernel_w - 1) * g.dilation_w,
+               .offsets = {}};
+  d.offsets.reserve(static_cast<std::size_t>(planes * g.kernel_h * g.kernel_w));
+  for (int64_t c = 0; c < planes; ++c) {
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+        d.offsets.push_back((c * d.pad_h + kh * g.dilation_h) * d.pad_w + kw * g.dilation_w);
+      }
+    }
+  }
+  return d;
+}
+
+// The forward pass: the image, padded by (pad_top, pad_left) and cut to the rows/columns read.
+DirectConv forward_direct(const Conv2dGeometry& g) {
+  return make_direct(g.in_channels, g.in_h, g.in_w, -g.pad_top, -g.pad_left, g.out_h, g.out_w, g);
+}
+
+// The weight gradient's source: the image padded as in the forward pass, any stride.
+DirectConv weight_grad_direct(const Conv2dGeometry& g) {
+  return make_direct(g.in_channels, g.in_h, g.in_w, -g.pad_top, -g.pad_left, g.out_h, g.out_w, g,
+                     g.stride_h, g.stride_w);
+}
+
+// Whether the implicit GEMM pays: stride 1, and at most a quarter of its columns are dropped.
+bool direct_pays(const Conv2dGeometry& g, int64_t out_w) {
+  const int64_t pad_w = out_w + (g.kernel_w - 1) * g.dilation_w;
+  return g.stride_h == 1 && g.stride_w == 1 && out_w > 0 && 4 * out_w >= 3 * pad_w;
+}
+
+template <typename T>
+void pad_source(const DirectConv& d, const T* src, T* dst) {
+  const int64_t lo = std::clamp<int64_t>(-d.col0, 0, d.pad_w);
+  const int64_t hi = std::clamp<int64_t>(d.src_w - d.col0, lo, d.pad_w);
+  for (int64_t plane = 0; plane < d.planes; ++plane) {
+    const T* src_plane = src + plane * d.src_h * d.src_w;
+    for (int64_t r = 0; r < d.pad_h; ++r) {
+      T* row = dst + (plane * d.pad_h + r) * d.pad_w;
+      const int64_t sr = r + d.row0;
+      if (sr < 0 || sr >= d.src_h) {
+        std::fill(row, row + d.pad_w, T(0));
+        continue;
+      }
+      std::fill(row, row + lo, T(0));
+      if (hi > lo) {
+        std::memcpy(row + lo, src_plane + sr * d.src_w + lo + d.col0,
+                    static_cast<std::size_t>(hi - lo) * sizeof(T));
+      }
+      std::fill(row + hi, row + d.pad_w, T(0));
+    }
+  }
+  T* slack = dst + d.planes * d.pad_h * d.pad_w;
+  std::fill(slack, slack + d.span_w + kGemmOffsetSlack, T(0));
+}
+
+// out[i, :, :] (m x out_h x out_w) = the convolution of one source image, plus bias[i] if given.
+template <typename T>
+void direct_image(const DirectConv& d, int64_t m, const T* a, const T* src, const T* bias, T* out) {
+  const auto k = static_cast<int64_t>(d.offsets.size());
+  T* padded = scratch<T, kColumnTag>(d.padded_size());
+  pad_source(d, src, padded);
+  const int64_t band_elements = kBandBytes / static_cast<int64_t>(sizeof(T));
+  const int64_t band = std::clamp<int64_t>(band_elements / std::max<int64_t>(m * d.pad_w, 1), 1,
+                                           std::max<int64_t>(d.out_h, 1));
+  T* tmp = scratch<T, kBandTag>(m * band * d.pad_w);
+  const int64_t out_hw = d.out_h * d.out_w;
+  for (int64_t r0 = 0; r0 < d.out_h; r0 += band) {
+    const int64_t rows = std::min(band, d.out_h - r0);
+    const int64_t cols = rows * d.pad_w;
+    gemm_offset_b(m, cols, k, a, k, padded + r0 * d.pad_w, d.offsets.data(), tmp, cols);
+    for (int64_t i = 0; i < m; ++i) {
+      const T b = bias != nullptr ? bias[i] : T(0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* from = tmp + i * cols + r * d.pad_w;
+        T* to = out + i * out_hw + (r0 + r) * d.out_w;
+        for (int64_t s = 0; s < d.out_w; ++s) {
+          to[s] = from[s] + b;
+        }
+      }
+    }
+  }
+}
+
 // Runs body(n) for every image, spread over threads only when the call is large. Each image is
 // independent, so the result does not depend on how images are spread.
 template <typename Body>
@@ -150,6 +274,13 @@ void forward_impl(const Conv2dGeometry& g, const T* input, const T* weight, cons
   const int64_t in_image = g.in_channels * g.in_h * g.in_w;
   const int64_t out_image = g.out_channels * out_hw;
   const bool pointwise = is_pointwise(g);
+  if (!pointwise && direct_pays(g, g.out_w)) {
+    const DirectConv d = forward_direct(g);
+    for_each_image(g.batch, conv_flops(g) >= kParallelFlops, [&](int64_t n) {
+      direct_image(d, g.out_channels, weight, input + n * in_image, bias, output + n * out_image);
+    });
+    return;
+  }
   for_each_image(g.batch, conv_flops(g) >= kParallelFlops, [&](int64_t n) {
     const T* image = input + n * in_image;
     T* out = output + n * out_image;
@@ -210,7 +341,6 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
   const int64_t in_image = g.in_channels * g.in_h * g.in_w;
   const int64_t out_image = g.out_channels * out_hw;
   const int64_t weight_size = g.out_channels * rows;
-  const bool pointwise = is_pointwise(g);
   if (g.batch == 0 || weight_size == 0) {
     std::fill(grad_weight, grad_weight + weight_size, T(0));
     return;
@@ -224,20 +354,25 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
     --chunks;
   }
 
-  // Writes sum over the chunk's images of grad_out[OC, OH*OW] * col^T into dst[OC, C*KH*KW].
+  // Writes the sum over the chunk's images of grad_out[OC, OH*OW] * col^T into dst[OC, C*KH*KW],
+  // col never materialised: gemm_offset_a reads each (c, kh, kw) row of col as a window of the
+  // padded image, and the product is formed transposed, [C*KH*KW, OC], then transposed into dst.
+  const DirectConv d = weight_grad_direct(g);
   auto chunk_sum = [&](int64_t chunk, T* dst) {
     const int64_t first = chunk * g.batch / chunks;
     const int64_t last = (chunk + 1) * g.batch / chunks;
+    T* padded = scratch<T, kColumnTag>(d.padded_size());
+    T* product = scratch<T, kTransposeTag>(rows * g.out_channels);
     for (int64_t n = first; n < last; ++n) {
-      const T* image = input + n * in_image;
-      const T* col = image;
-      if (!pointwise) {
-        T* buffer = scratch<T, kColumnTag>(rows * out_hw);
-        im2col(g, image, buffer);
-        col = buffer;
+      pad_source(d, input + n * in_image, padded);
+      gemm_offset_a(rows, g.out_channels, g.out_h, g.out_w, padded, g.stride_h * d.pad_w,
+                    g.stride_w, d.offsets.data(), grad_output + n * out_image, out_hw, product,
+                    g.out_channels, n != first);
+    }
+    for (int64_t oc = 0; oc < g.out_channels; ++oc) {
+      for (int64_t r = 0; r < rows; ++r) {
+        dst[oc * rows + r] = product[r * g.out_channels + oc];
       }
-      gemm(false, true, g.out_channels, rows, out_hw, T(1), grad_output + n * out_image, out_hw,
-           col, out_hw, n == first ? T(0) : T(1), dst, rows);
     }
   };
 
