@@ -116,8 +116,15 @@ void col2im(const Conv2dGeometry& g, const T* col, T* image) {
           }
           const T* src = row + oh * g.out_w;
           T* dst_row = plane + ih * g.in_w;
-          for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
-            dst_row[ow * g.stride_w + w_offset] += src[ow];
+          if (g.stride_w == 1) {
+            // Contiguous: vectorized (index from the row start, as in im2col).
+            for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
+              dst_row[ow + w_offset] += src[ow];
+            }
+          } else {
+            for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
+              dst_row[ow * g.stride_w + w_offset] += src[ow];
+            }
           }
         }
       }
@@ -182,14 +189,32 @@ DirectConv weight_grad_direct(const Conv2dGeometry& g) {
                      g.stride_h, g.stride_w);
 }
 
-// Whether the implicit GEMM pays: stride 1, and at most a quarter of its columns are dropped.
-bool direct_pays(const Conv2dGeometry& g, int64_t out_w) {
-  const int64_t pad_w = out_w + (g.kernel_w - 1) * g.dilation_w;
-  return g.stride_h == 1 && g.stride_w == 1 && out_w > 0 && 4 * out_w >= 3 * pad_w;
+// Whether the row-window implicit GEMM (gemm_offset_b) pays for a forward pass: stride 1 and at
+// most a tenth of its computed columns dropped (wide images: the CNNs' first layers).
+bool direct_pays(const Conv2dGeometry& g) {
+  const int64_t pad_w = g.out_w + (g.kernel_w - 1) * g.dilation_w;
+  return g.stride_h == 1 && g.stride_w == 1 && g.out_w > 0 && 10 * g.out_w >= 9 * pad_w;
 }
 
+// Whether the gathered implicit GEMM (gemm_gather_a, one row per output position, one column per
+// output channel) pays: its 32-column tiles must be at least 3/4 full.
+bool gather_pays(int64_t channels) {
+  constexpr int64_t kTile = 32;
+  return channels > 0 && 4 * channels >= 3 * ((channels + kTile - 1) / kTile * kTile);
+}
+
+// How many images one gathered GEMM takes: enough rows to fill its tiles, few enough that the
+// padded images and the product stay in L2. Depends only on the geometry.
+int64_t gather_group(const DirectConv& d, int64_t channels, int64_t batch) {
+  const int64_t per_image = std::max(d.planes * d.pad_h * d.pad_w, d.out_h * d.out_w * channels);
+  return std::clamp<int64_t>((kBandBytes / 4) / std::max<int64_t>(per_image, 1), 1,
+                             std::max<int64_t>(batch, 1));
+}
+
+// Writes the padded planes of one source image to dst, then (with_slack) the zeros that
+// gemm_offset_b may read past them.
 template <typename T>
-void pad_source(const DirectConv& d, const T* src, T* dst) {
+void pad_source(const DirectConv& d, const T* src, T* dst, bool with_slack = true) {
   const int64_t lo = std::clamp<int64_t>(-d.col0, 0, d.pad_w);
   const int64_t hi = std::clamp<int64_t>(d.src_w - d.col0, lo, d.pad_w);
   for (int64_t plane = 0; plane < d.planes; ++plane) {
@@ -209,8 +234,10 @@ void pad_source(const DirectConv& d, const T* src, T* dst) {
       std::fill(row + hi, row + d.pad_w, T(0));
     }
   }
-  T* slack = dst + d.planes * d.pad_h * d.pad_w;
-  std::fill(slack, slack + d.span_w + kGemmOffsetSlack, T(0));
+  if (with_slack) {
+    T* slack = dst + d.planes * d.pad_h * d.pad_w;
+    std::fill(slack, slack + d.span_w + kGemmOffsetSlack, T(0));
+  }
 }
 
 // out[i, :, :] (m x out_h x out_w) = the convolution of one source image, plus bias[i] if given.
@@ -239,6 +266,51 @@ void direct_image(const DirectConv& d, int64_t m, const T* a, const T* src, cons
       }
     }
   }
+}
+
+// out[n, i, pos] = bias[i] + sum_p bt[i, p] * padded_n[pos window + d.offsets[p]] for every
+// source image, `group` images per gemm_gather_a (the product, [positions, out_channels], is
+// transposed into NCHW with the bias). Strides (s_h, s_w) space the output positions.
+template <typename T>
+void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h, int64_t s_w,
+                 const T* src, int64_t src_image, int64_t out_channels, const T* bt, const T* bias,
+                 T* out, bool parallel) {
+  const int64_t out_hw = d.out_h * d.out_w;
+  const int64_t padded_image = d.planes * d.pad_h * d.pad_w;
+  const auto k = static_cast<int64_t>(d.offsets.size());
+  std::vector<int64_t> positions(static_cast<std::size_t>(group * out_hw));
+  for (int64_t i = 0; i < group; ++i) {
+    for (int64_t r = 0; r < d.out_h; ++r) {
+      for (int64_t c = 0; c < d.out_w; ++c) {
+        positions[static_cast<std::size_t>((i * d.out_h + r) * d.out_w + c)] =
+            i * padded_image + r * s_h * d.pad_w + c * s_w;
+      }
+    }
+  }
+  const int64_t groups = (batch + group - 1) / group;
+  for_each_image(groups, parallel, [&](int64_t gi) {
+    const int64_t first = gi * group;
+    const int64_t count = std::min(group, batch - first);
+    T* padded = scratch<T, kColumnTag>(count * padded_image);
+    T* product = scratch<T, kTransposeTag>(count * out_hw * out_channels);
+    for (int64_t i = 0; i < count; ++i) {
+      pad_source(d, src + (first + i) * src_image, padded + i * padded_image,
+                 /*with_slack=*/false);
+    }
+    gemm_gather_a(count * out_hw, out_channels, k, padded, positions.data(), d.offsets.data(), bt,
+                  k, product, out_channels, false);
+    for (int64_t i = 0; i < count; ++i) {
+      const T* from = product + i * out_hw * out_channels;
+      T* to = out + (first + i) * out_channels * out_hw;
+      for (int64_t oc = 0; oc < out_channels; ++oc) {
+        const T b = bias != nullptr ? bias[oc] : T(0);
+        T* plane = to + oc * out_hw;
+        for (int64_t pos = 0; pos < out_hw; ++pos) {
+          plane[pos] = from[pos * out_channels + oc] + b;
+        }
+      }
+    }
+  });
 }
 
 // Runs body(n) for every image, spread over threads only when the call is large. Each image is
@@ -274,11 +346,18 @@ void forward_impl(const Conv2dGeometry& g, const T* input, const T* weight, cons
   const int64_t in_image = g.in_channels * g.in_h * g.in_w;
   const int64_t out_image = g.out_channels * out_hw;
   const bool pointwise = is_pointwise(g);
-  if (!pointwise && direct_pays(g, g.out_w)) {
+  const bool parallel = conv_flops(g) >= kParallelFlops;
+  if (!pointwise && direct_pays(g)) {
     const DirectConv d = forward_direct(g);
-    for_each_image(g.batch, conv_flops(g) >= kParallelFlops, [&](int64_t n) {
+    for_each_image(g.batch, parallel, [&](int64_t n) {
       direct_image(d, g.out_channels, weight, input + n * in_image, bias, output + n * out_image);
     });
+    return;
+  }
+  if (!pointwise && gather_pays(g.out_channels)) {
+    const DirectConv d = weight_grad_direct(g);
+    gather_conv(d, g.batch, gather_group(d, g.out_channels, g.batch), g.stride_h, g.stride_w, input,
+                in_image, g.out_channels, weight, bias, output, parallel);
     return;
   }
   for_each_image(g.batch, conv_flops(g) >= kParallelFlops, [&](int64_t n) {
@@ -355,19 +434,25 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
   }
 
   // Writes the sum over the chunk's images of grad_out[OC, OH*OW] * col^T into dst[OC, C*KH*KW],
-  // col never materialised: gemm_offset_a reads each (c, kh, kw) row of col as a window of the
-  // padded image, and the product is formed transposed, [C*KH*KW, OC], then transposed into dst.
+  // col never materialised: gemm_gather_a reads row (c, kh, kw) of col as the window of the
+  // padded image it is, and the product is formed transposed, [C*KH*KW, OC], then transposed.
   const DirectConv d = weight_grad_direct(g);
+  std::vector<int64_t> positions(static_cast<std::size_t>(out_hw));
+  for (int64_t oh = 0; oh < g.out_h; ++oh) {
+    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+      positions[static_cast<std::size_t>(oh * g.out_w + ow)] =
+          oh * g.stride_h * d.pad_w + ow * g.stride_w;
+    }
+  }
   auto chunk_sum = [&](int64_t chunk, T* dst) {
     const int64_t first = chunk * g.batch / chunks;
     const int64_t last = (chunk + 1) * g.batch / chunks;
     T* padded = scratch<T, kColumnTag>(d.padded_size());
     T* product = scratch<T, kTransposeTag>(rows * g.out_channels);
     for (int64_t n = first; n < last; ++n) {
-      pad_source(d, input + n * in_image, padded);
-      gemm_offset_a(rows, g.out_channels, g.out_h, g.out_w, padded, g.stride_h * d.pad_w,
-                    g.stride_w, d.offsets.data(), grad_output + n * out_image, out_hw, product,
-                    g.out_channels, n != first);
+      pad_source(d, input + n * in_image, padded, /*with_slack=*/false);
+      gemm_gather_a(rows, g.out_channels, out_hw, padded, d.offsets.data(), positions.data(),
+                    grad_output + n * out_image, out_hw, product, g.out_channels, n != first);
     }
     for (int64_t oc = 0; oc < g.out_channels; ++oc) {
       for (int64_t r = 0; r < rows; ++r) {

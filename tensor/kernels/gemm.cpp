@@ -262,61 +262,58 @@ NABLA_OFFSET_SIMD_KERNEL(offset_kernel_avx512, NABLA_AVX512, Avx512)
 NABLA_OFFSET_SIMD_KERNEL(offset_kernel_avx2, NABLA_AVX2, Avx2)
 #undef NABLA_OFFSET_SIMD_KERNEL
 
-// The gemm_offset_a kernel: each of the ROWS rows of A is broadcast straight from its window
-// (a_rows[i] + r * a_ld + s * a_cs), B rows are read in place (NV full vectors, row stride ldb).
-// Rows past mr read row 0's window and are never stored.
+// The gemm_gather_a kernel: A element (i, p) is broadcast straight from a_rows[i][k_offsets[p]];
+// B comes from a packed NR-column panel as in the GEMM. Rows past mr read row 0 and are never
+// stored.
 // NOLINTBEGIN(bugprone-macro-parentheses): ATTR and ISA are an attribute and a template name.
-#define NABLA_OFFSET_A_SIMD_KERNEL(NAME, ATTR, ISA)                                              \
-  template <class T, int NV, int ROWS>                                                           \
-  ATTR void NAME(int64_t rows, int64_t cols, const T* const* a_rows, int64_t a_ld, int64_t a_cs, \
-                 const T* b, int64_t ldb, T* c, int64_t ldc, int64_t mr, int64_t nr,             \
-                 bool load_c) {                                                                  \
-    using S = ISA<T>;                                                                            \
-    using V = typename S::V;                                                                     \
-    constexpr int64_t kL = S::kLanes;                                                            \
-    V acc[ROWS][NV];                                                                             \
-    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                    \
-      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();                \
-    }                                                                                            \
-    for (int64_t r = 0; r < rows; ++r) {                                                         \
-      const T* ar[ROWS];                                                                         \
-      _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) ar[i] = a_rows[i] + r * a_ld;      \
-      const T* brow = b + r * cols * ldb;                                                        \
-      for (int64_t s = 0; s < cols; ++s, brow += ldb) {                                          \
-        const int64_t idx = s * a_cs;                                                            \
-        V bv[NV];                                                                                \
-        _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) bv[v] = S::loadu(brow + v * kL);    \
-        _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                \
-          const V av = S::splat(ar[i][idx]);                                                     \
-          _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] =                       \
-              S::fmadd(av, bv[v], acc[i][v]);                                                    \
-        }                                                                                        \
-      }                                                                                          \
-    }                                                                                            \
-    const V one = S::splat(T(1));                                                                \
-    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                    \
-      if (i >= mr) break;                                                                        \
-      T* crow = c + i * ldc;                                                                     \
-      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) {                                     \
-        const int64_t left = nr - v * kL;                                                        \
-        if (left <= 0) break;                                                                    \
-        V res = acc[i][v];                                                                       \
-        if (left >= kL) {                                                                        \
-          if (load_c) res = S::fmadd(one, S::loadu(crow + v * kL), res);                         \
-          S::storeu(crow + v * kL, res);                                                         \
-        } else {                                                                                 \
-          const auto m = S::mask(left);                                                          \
-          if (load_c) res = S::fmadd(one, S::mask_loadu(m, crow + v * kL), res);                 \
-          S::mask_storeu(crow + v * kL, m, res);                                                 \
-        }                                                                                        \
-      }                                                                                          \
-    }                                                                                            \
+#define NABLA_GATHER_A_SIMD_KERNEL(NAME, ATTR, ISA)                                                \
+  template <class T, int NV, int ROWS>                                                             \
+  ATTR void NAME(int64_t kc, const T* const* a_rows, const int64_t* __restrict k_offsets,          \
+                 const T* __restrict bp, T* c, int64_t ldc, int64_t mr, int64_t nr, bool load_c) { \
+    using S = ISA<T>;                                                                              \
+    using V = typename S::V;                                                                       \
+    constexpr int64_t kL = S::kLanes;                                                              \
+    V acc[ROWS][NV];                                                                               \
+    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                      \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();                  \
+    }                                                                                              \
+    const T* ar[ROWS];                                                                             \
+    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) ar[i] = a_rows[i];                     \
+    for (int64_t p = 0; p < kc; ++p) {                                                             \
+      const int64_t off = k_offsets[p];                                                            \
+      V bv[NV];                                                                                    \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) bv[v] = S::load(bp + v * kL);           \
+      _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                    \
+        const V av = S::splat(ar[i][off]);                                                         \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] =                           \
+            S::fmadd(av, bv[v], acc[i][v]);                                                        \
+      }                                                                                            \
+      bp += NV * kL;                                                                               \
+    }                                                                                              \
+    const V one = S::splat(T(1));                                                                  \
+    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                      \
+      if (i >= mr) break;                                                                          \
+      T* crow = c + i * ldc;                                                                       \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) {                                       \
+        const int64_t left = nr - v * kL;                                                          \
+        if (left <= 0) break;                                                                      \
+        V res = acc[i][v];                                                                         \
+        if (left >= kL) {                                                                          \
+          if (load_c) res = S::fmadd(one, S::loadu(crow + v * kL), res);                           \
+          S::storeu(crow + v * kL, res);                                                           \
+        } else {                                                                                   \
+          const auto m = S::mask(left);                                                            \
+          if (load_c) res = S::fmadd(one, S::mask_loadu(m, crow + v * kL), res);                   \
+          S::mask_storeu(crow + v * kL, m, res);                                                   \
+        }                                                                                          \
+      }                                                                                            \
+    }                                                                                              \
   }
 // NOLINTEND(bugprone-macro-parentheses)
 
-NABLA_OFFSET_A_SIMD_KERNEL(offset_a_kernel_avx512, NABLA_AVX512, Avx512)
-NABLA_OFFSET_A_SIMD_KERNEL(offset_a_kernel_avx2, NABLA_AVX2, Avx2)
-#undef NABLA_OFFSET_A_SIMD_KERNEL
+NABLA_GATHER_A_SIMD_KERNEL(gather_a_kernel_avx512, NABLA_AVX512, Avx512)
+NABLA_GATHER_A_SIMD_KERNEL(gather_a_kernel_avx2, NABLA_AVX2, Avx2)
+#undef NABLA_GATHER_A_SIMD_KERNEL
 
 #endif  // NABLA_GEMM_X86
 
@@ -363,20 +360,18 @@ void offset_kernel_scalar(int64_t kc, const T* __restrict ap, const T* b,
 }
 
 template <class T, int NR, int ROWS>
-void offset_a_kernel_scalar(int64_t rows, int64_t cols, const T* const* a_rows, int64_t a_ld,
-                            int64_t a_cs, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t mr,
-                            int64_t nr, bool load_c) {
+void gather_a_kernel_scalar(int64_t kc, const T* const* a_rows, const int64_t* __restrict k_offsets,
+                            const T* __restrict bp, T* c, int64_t ldc, int64_t mr, int64_t nr,
+                            bool load_c) {
   T acc[ROWS][NR] = {};
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* brow = b + r * cols * ldb;
-    for (int64_t s = 0; s < cols; ++s, brow += ldb) {
-      for (int i = 0; i < ROWS; ++i) {
-        const T av = a_rows[i][r * a_ld + s * a_cs];
-        for (int j = 0; j < NR; ++j) {
-          acc[i][j] += av * brow[j];
-        }
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int i = 0; i < ROWS; ++i) {
+      const T av = a_rows[i][k_offsets[p]];
+      for (int j = 0; j < NR; ++j) {
+        acc[i][j] += av * bp[j];
       }
     }
+    bp += NR;
   }
   for (int64_t i = 0; i < mr; ++i) {
     for (int64_t j = 0; j < nr; ++j) {
@@ -923,95 +918,93 @@ void dispatch_offset(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, c
   }
 }
 
-// gemm_offset_a: bands of about kOffsetAStep (r, s) steps; per band and NR-column panel, B is
-// packed from bt (transposed, zero padded) into an L1-sized panel that every row tile of C then
-// passes over. C accumulates band after band, in a fixed order.
+// gemm_gather_a: K blocks of at most kGatherStep; per block and NR-column panel, B is packed from
+// bt (transposed, zero padded) into an L1-sized panel that every row tile of C then passes over.
+// The K split depends only on k and C accumulates block after block: a fixed order.
 template <class T>
-using OffsetAKernelFn = void (*)(int64_t, int64_t, const T* const*, int64_t, int64_t, const T*,
-                                 int64_t, T*, int64_t, int64_t, int64_t, bool);
+using GatherKernelFn = void (*)(int64_t, const T* const*, const int64_t*, const T*, T*, int64_t,
+                                int64_t, int64_t, bool);
 
 template <class T>
-struct OffsetAKernels {
-  OffsetAKernelFn<T> full, two_thirds, one_third;
+struct GatherKernels {
+  GatherKernelFn<T> full, two_thirds, one_third;
 };
 
-constexpr int64_t kOffsetAStep = 192;
+constexpr int64_t kGatherStep = 192;
 
 template <class T, class Cfg>
-void offset_a_with(int64_t m, int64_t n, int64_t rows, int64_t cols, const T* a, int64_t a_ld,
-                   int64_t a_cs, const int64_t* offsets, const T* bt, int64_t ldbt, T* c,
-                   int64_t ldc, bool accumulate, const OffsetAKernels<T>& kernels) {
+void gather_a_with(int64_t m, int64_t n, int64_t k, const T* a, const int64_t* a_offsets,
+                   const int64_t* k_offsets, const T* bt, int64_t ldbt, T* c, int64_t ldc,
+                   bool accumulate, const GatherKernels<T>& kernels) {
   constexpr int64_t kMr = Cfg::kMr;
   constexpr int64_t kNr = Cfg::kNr;
   if (m <= 0 || n <= 0) {
     return;
   }
-  if (rows <= 0 || cols <= 0) {
+  if (k <= 0) {
     if (!accumulate) {
       scale_c(m, n, T(0), c, ldc);
     }
     return;
   }
-  const int64_t band = std::max<int64_t>(1, kOffsetAStep / cols);
-  T* packed = static_cast<T*>(
-      tls_pack_b.get(static_cast<std::size_t>(std::min(band, rows) * cols * kNr) * sizeof(T)));
-  for (int64_t r0 = 0; r0 < rows; r0 += band) {
-    const int64_t nrows = std::min(band, rows - r0);
-    const bool load_c = accumulate || r0 > 0;
+  const int64_t kc_max = ceil_div(k, ceil_div(k, kGatherStep));
+  T* packed = static_cast<T*>(tls_pack_b.get(static_cast<std::size_t>(kc_max * kNr) * sizeof(T)));
+  for (int64_t pc = 0; pc < k; pc += kc_max) {
+    const int64_t kc = std::min(kc_max, k - pc);
+    const bool load_c = accumulate || pc > 0;
     for (int64_t jr = 0; jr < n; jr += kNr) {
       const int64_t nr = std::min(kNr, n - jr);
-      pack_b_panel<T, kNr, Cfg::kSimdPack>(true, bt, ldbt, r0 * cols, jr, nrows * cols, nr, packed);
+      pack_b_panel<T, kNr, Cfg::kSimdPack>(true, bt, ldbt, pc, jr, kc, nr, packed);
       for (int64_t ir = 0; ir < m; ir += kMr) {
         const int64_t mr = std::min(kMr, m - ir);
         const T* a_rows[kMr];
         for (int64_t i = 0; i < kMr; ++i) {
-          a_rows[i] = a + offsets[ir + (i < mr ? i : 0)] + r0 * a_ld;
+          a_rows[i] = a + a_offsets[ir + (i < mr ? i : 0)];
         }
-        OffsetAKernelFn<T> kernel = kernels.full;
+        GatherKernelFn<T> kernel = kernels.full;
         if (3 * mr <= kMr) {
           kernel = kernels.one_third;
         } else if (3 * mr <= 2 * kMr) {
           kernel = kernels.two_thirds;
         }
-        kernel(nrows, cols, a_rows, a_ld, a_cs, packed, kNr, c + ir * ldc + jr, ldc, mr, nr,
-               load_c);
+        kernel(kc, a_rows, k_offsets + pc, packed, c + ir * ldc + jr, ldc, mr, nr, load_c);
       }
     }
   }
 }
 
 template <class T, class C512, class C2, class CScalar>
-void dispatch_offset_a(int64_t m, int64_t n, int64_t rows, int64_t cols, const T* a, int64_t a_ld,
-                       int64_t a_cs, const int64_t* offsets, const T* b, int64_t ldb, T* c,
-                       int64_t ldc, bool accumulate) {
+void dispatch_gather_a(int64_t m, int64_t n, int64_t k, const T* a, const int64_t* a_offsets,
+                       const int64_t* k_offsets, const T* bt, int64_t ldbt, T* c, int64_t ldc,
+                       bool accumulate) {
   switch (isa()) {
 #if NABLA_GEMM_X86
     case Isa::Avx512: {
       constexpr int kMr = C512::kMr;
       constexpr int kNv = C512::kNr / (64 / int(sizeof(T)));
-      static constexpr OffsetAKernels<T> kKernels{&offset_a_kernel_avx512<T, kNv, kMr>,
-                                                  &offset_a_kernel_avx512<T, kNv, 2 * kMr / 3>,
-                                                  &offset_a_kernel_avx512<T, kNv, kMr / 3>};
-      offset_a_with<T, C512>(m, n, rows, cols, a, a_ld, a_cs, offsets, b, ldb, c, ldc, accumulate,
+      static constexpr GatherKernels<T> kKernels{&gather_a_kernel_avx512<T, kNv, kMr>,
+                                                 &gather_a_kernel_avx512<T, kNv, 2 * kMr / 3>,
+                                                 &gather_a_kernel_avx512<T, kNv, kMr / 3>};
+      gather_a_with<T, C512>(m, n, k, a, a_offsets, k_offsets, bt, ldbt, c, ldc, accumulate,
                              kKernels);
       return;
     }
     case Isa::Avx2: {
       constexpr int kMr = C2::kMr;
       constexpr int kNv = C2::kNr / (32 / int(sizeof(T)));
-      static constexpr OffsetAKernels<T> kKernels{&offset_a_kernel_avx2<T, kNv, kMr>,
-                                                  &offset_a_kernel_avx2<T, kNv, 2 * kMr / 3>,
-                                                  &offset_a_kernel_avx2<T, kNv, kMr / 3>};
-      offset_a_with<T, C2>(m, n, rows, cols, a, a_ld, a_cs, offsets, b, ldb, c, ldc, accumulate,
+      static constexpr GatherKernels<T> kKernels{&gather_a_kernel_avx2<T, kNv, kMr>,
+                                                 &gather_a_kernel_avx2<T, kNv, 2 * kMr / 3>,
+                                                 &gather_a_kernel_avx2<T, kNv, kMr / 3>};
+      gather_a_with<T, C2>(m, n, k, a, a_offsets, k_offsets, bt, ldbt, c, ldc, accumulate,
                            kKernels);
       return;
     }
 #endif
     default: {
-      constexpr auto kScalar = &offset_a_kernel_scalar<T, CScalar::kNr, CScalar::kMr>;
-      static constexpr OffsetAKernels<T> kKernels{kScalar, kScalar, kScalar};
-      offset_a_with<T, CScalar>(m, n, rows, cols, a, a_ld, a_cs, offsets, b, ldb, c, ldc,
-                                accumulate, kKernels);
+      constexpr auto kScalar = &gather_a_kernel_scalar<T, CScalar::kNr, CScalar::kMr>;
+      static constexpr GatherKernels<T> kKernels{kScalar, kScalar, kScalar};
+      gather_a_with<T, CScalar>(m, n, k, a, a_offsets, k_offsets, bt, ldbt, c, ldc, accumulate,
+                                kKernels);
       return;
     }
   }
@@ -1089,18 +1082,18 @@ void gemm_offset_b(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda
   dispatch_offset<double, F64Avx512, F64Avx2, F64Scalar>(m, n, k, a, lda, b, b_offsets, c, ldc);
 }
 
-void gemm_offset_a(int64_t m, int64_t n, int64_t rows, int64_t cols, const float* a, int64_t a_ld,
-                   int64_t a_cs, const int64_t* a_offsets, const float* bt, int64_t ldbt, float* c,
-                   int64_t ldc, bool accumulate) {
-  dispatch_offset_a<float, F32Avx512, F32Avx2, F32Scalar>(m, n, rows, cols, a, a_ld, a_cs,
-                                                          a_offsets, bt, ldbt, c, ldc, accumulate);
+void gemm_gather_a(int64_t m, int64_t n, int64_t k, const float* a, const int64_t* a_offsets,
+                   const int64_t* k_offsets, const float* bt, int64_t ldbt, float* c, int64_t ldc,
+                   bool accumulate) {
+  dispatch_gather_a<float, F32Avx512, F32Avx2, F32Scalar>(m, n, k, a, a_offsets, k_offsets, bt,
+                                                          ldbt, c, ldc, accumulate);
 }
 
-void gemm_offset_a(int64_t m, int64_t n, int64_t rows, int64_t cols, const double* a, int64_t a_ld,
-                   int64_t a_cs, const int64_t* a_offsets, const double* bt, int64_t ldbt,
-                   double* c, int64_t ldc, bool accumulate) {
-  dispatch_offset_a<double, F64Avx512, F64Avx2, F64Scalar>(m, n, rows, cols, a, a_ld, a_cs,
-                                                           a_offsets, bt, ldbt, c, ldc, accumulate);
+void gemm_gather_a(int64_t m, int64_t n, int64_t k, const double* a, const int64_t* a_offsets,
+                   const int64_t* k_offsets, const double* bt, int64_t ldbt, double* c, int64_t ldc,
+                   bool accumulate) {
+  dispatch_gather_a<double, F64Avx512, F64Avx2, F64Scalar>(m, n, k, a, a_offsets, k_offsets, bt,
+                                                           ldbt, c, ldc, accumulate);
 }
 
 }  // namespace nabla::kernels

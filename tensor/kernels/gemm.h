@@ -32,18 +32,16 @@ void gemm_offset_b(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
 void gemm_offset_b(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b,
                    const int64_t* b_offsets, double* c, int64_t ldc);
 
-// Implicit GEMM with A read in place, the core of a convolution's weight gradient:
-//   C[i, j] (+)= sum_{r < rows, s < cols} a[a_offsets[i] + r * a_ld + s * a_cs] * bt[j, r * cols +
-//   s]
-// for i < m, j < n: row i of A is a rows x cols window of a (an input window per (c, kh, kw)),
-// bt is B transposed, row-major n x (rows*cols) with row stride ldbt (the output gradient of one
-// image). With accumulate, C += the product, else C = the product. Each element is a fixed-order
-// sum over (r, s): deterministic.
-void gemm_offset_a(int64_t m, int64_t n, int64_t rows, int64_t cols, const float* a, int64_t a_ld,
-                   int64_t a_cs, const int64_t* a_offsets, const float* bt, int64_t ldbt, float* c,
-                   int64_t ldc, bool accumulate);
-void gemm_offset_a(int64_t m, int64_t n, int64_t rows, int64_t cols, const double* a, int64_t a_ld,
-                   int64_t a_cs, const int64_t* a_offsets, const double* bt, int64_t ldbt,
-                   double* c, int64_t ldc, bool accumulate);
+// Implicit GEMM with A gathered in place, for convolutions whose column matrix is never built:
+//   C[i, j] (+)= sum_{p < k} a[a_offsets[i] + k_offsets[p]] * bt[j, p]   for i < m, j < n,
+// bt being B transposed, row-major n x k with row stride ldbt. A row is e.g. one output position's
+// window (forward) or one (c, kh, kw) tap's plane (weight gradient). With accumulate C += the
+// product, else C = the product. Each element is a fixed-order sum over p: deterministic.
+void gemm_gather_a(int64_t m, int64_t n, int64_t k, const float* a, const int64_t* a_offsets,
+                   const int64_t* k_offsets, const float* bt, int64_t ldbt, float* c, int64_t ldc,
+                   bool accumulate);
+void gemm_gather_a(int64_t m, int64_t n, int64_t k, const double* a, const int64_t* a_offsets,
+                   const int64_t* k_offsets, const double* bt, int64_t ldbt, double* c, int64_t ldc,
+                   bool accumulate);
 
 }  // namespace nabla::kernels

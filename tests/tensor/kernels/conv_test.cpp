@@ -453,8 +453,8 @@ void check_random_geometries(double tolerance, uint64_t seed) {
   while (checked < 40) {
     Spec spec{};
     spec.batch = pick({1, 1, 2, 3, 5, 9, 17});  // above 8: chunks of several images
-    spec.in_channels = pick({1, 1, 3, 3, 2, 5, 13});
-    spec.out_channels = pick({1, 7, 11, 12, 13, 31, 32, 33});
+    spec.in_channels = pick({1, 1, 3, 3, 2, 5, 13, 24, 32});
+    spec.out_channels = pick({1, 7, 11, 12, 13, 24, 31, 32, 33, 64});
     spec.in_h = pick(sizes);
     spec.in_w = pick(sizes);
     spec.kernel_h = 1 + next(3);
