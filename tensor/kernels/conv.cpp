@@ -7,8 +7,14 @@
 #include <algorithm>
 #include <cassert>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/kernels.h"
@@ -130,6 +136,98 @@ void col2im(const Conv2dGeometry& g, const T* col, T* image) {
       }
     }
   }
+}
+
+#if defined(__x86_64__)
+// col2im of a stride-1 convolution with AVX-512, in gather form: each vector of an image row sums
+// its (kh, kw) terms in registers, each term an expand-load of the column row segment that lands
+// there, and is stored once. (Adding column rows into the image instead, as col2im does, makes
+// every vector load wait on the overlapping store before it: slower than scalar code.) Each
+// element sums its terms in col2im's (kh, kw) order: the same bits.
+template <typename T>
+struct Zmm;
+template <>
+struct Zmm<float> {
+  using V = __m512;
+};
+template <>
+struct Zmm<double> {
+  using V = __m512d;
+};
+
+template <typename T>
+__attribute__((target("avx512f"))) void col2im_unit_stride_avx512(const Conv2dGeometry& g,
+                                                                  const T* col, T* image) {
+  constexpr int64_t kLanes = 64 / sizeof(T);
+  const int64_t out_hw = g.out_h * g.out_w;
+  for (int64_t c = 0; c < g.in_channels; ++c) {
+    for (int64_t ih = 0; ih < g.in_h; ++ih) {
+      T* dst = image + (c * g.in_h + ih) * g.in_w;
+      for (int64_t iw0 = 0; iw0 < g.in_w; iw0 += kLanes) {
+        const int64_t width = std::min(kLanes, g.in_w - iw0);
+        typename Zmm<T>::V acc;
+        if constexpr (std::is_same_v<T, float>) {
+          acc = _mm512_setzero_ps();
+        } else {
+          acc = _mm512_setzero_pd();
+        }
+        for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+          const int64_t oh = ih + g.pad_top - kh * g.dilation_h;
+          if (oh < 0 || oh >= g.out_h) {
+            continue;
+          }
+          for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+            const int64_t w_offset = kw * g.dilation_w - g.pad_left;
+            const int64_t lo = std::max(iw0, w_offset);
+            const int64_t hi = std::min(iw0 + width, g.out_w + w_offset);
+            if (lo >= hi) {
+              continue;
+            }
+            const T* src = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * out_hw + oh * g.out_w +
+                           (lo - w_offset);
+            const auto bits = ((1U << (hi - lo)) - 1U) << (lo - iw0);
+            if constexpr (std::is_same_v<T, float>) {
+              acc = _mm512_add_ps(acc,
+                                  _mm512_maskz_expandloadu_ps(static_cast<__mmask16>(bits), src));
+            } else {
+              acc =
+                  _mm512_add_pd(acc, _mm512_maskz_expandloadu_pd(static_cast<__mmask8>(bits), src));
+            }
+          }
+        }
+        const auto store = (1U << width) - 1U;
+        if constexpr (std::is_same_v<T, float>) {
+          _mm512_mask_storeu_ps(dst + iw0, static_cast<__mmask16>(store), acc);
+        } else {
+          _mm512_mask_storeu_pd(dst + iw0, static_cast<__mmask8>(store), acc);
+        }
+      }
+    }
+  }
+}
+
+// AVX-512 unless the CPU lacks it or NABLA_GEMM_ISA forces a narrower path (as for the GEMM).
+bool use_avx512_col2im() {
+  static const bool kUse = [] {
+    __builtin_cpu_init();
+    const char* force = std::getenv("NABLA_GEMM_ISA");
+    return __builtin_cpu_supports("avx512f") && force == nullptr;
+  }();
+  return kUse;
+}
+#endif
+
+// image = col2im(col), every element written (no zero fill needed first).
+template <typename T>
+void col2im_fast(const Conv2dGeometry& g, const T* col, T* image) {
+#if defined(__x86_64__)
+  if (g.stride_h == 1 && g.stride_w == 1 && use_avx512_col2im()) {
+    col2im_unit_stride_avx512(g, col, image);
+    return;
+  }
+#endif
+  std::fill(image, image + g.in_channels * g.in_h * g.in_w, T(0));
+  col2im(g, col, image);
 }
 
 // A stride-1 convolution as an implicit GEMM (gemm_offset_b) over a zero-padded copy of its
@@ -406,8 +504,7 @@ void backward_input_impl(const Conv2dGeometry& g, const T* grad_output, const T*
     T* col = scratch<T, kColumnTag>(rows * out_hw);
     gemm(true, false, rows, out_hw, g.out_channels, T(1), weight, rows, grad_out, out_hw, T(0), col,
          out_hw);
-    std::fill(grad_in, grad_in + in_image, T(0));
-    col2im(g, col, grad_in);
+    col2im_fast(g, col, grad_in);
   });
 }
 
