@@ -269,7 +269,7 @@ void train_step_cnn(benchmark::State& state) {
 
 // --- End of whole training steps ---
 
-void conv2d_step(benchmark::State& state, ConvCase c) {
+void conv2d_step(benchmark::State& state, const ConvCase& c) {
   torch::manual_seed(0);
   const torch::Tensor x = torch::rand({c.batch, c.in_channels, c.size, c.size});
   const torch::Tensor w = (randn({c.out_channels, c.in_channels, 3, 3}) * 0.1).requires_grad_();

@@ -49,7 +49,7 @@ void optimizer_step(benchmark::State& state, const std::string& optimizer,
 // linear 128 relu, linear 10), cross_entropy on logits, Adam (lr 1e-3, eps 1e-7) on kCnnBatch.
 void train_step_mlp(benchmark::State& state);
 // torch::conv2d with bias, then torch::autograd::grad of weight, bias (and input when asked).
-void conv2d_step(benchmark::State& state, ConvCase c);
+void conv2d_step(benchmark::State& state, const ConvCase& c);
 void train_step_cnn(benchmark::State& state);
 
 }  // namespace nabla_bench::torch_ref

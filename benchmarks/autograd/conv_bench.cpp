@@ -19,7 +19,7 @@ namespace {
 using nabla::Tensor;
 using nabla_bench::ConvCase;
 
-void BM_NablaConv2dStep(benchmark::State& state, ConvCase c) {
+void nabla_conv2d_step(benchmark::State& state, const ConvCase& c) {
   nabla::Generator generator(0);
   const Tensor x =
       nabla::rand({c.batch, c.in_channels, c.size, c.size}, nabla::kFloat32, &generator);
@@ -47,12 +47,14 @@ void BM_NablaConv2dStep(benchmark::State& state, ConvCase c) {
 
 const bool kRegistered = [] {
   for (const ConvCase& c : nabla_bench::conv_cases()) {
-    benchmark::RegisterBenchmark(("BM_NablaConv2dStep/" + c.name).c_str(), BM_NablaConv2dStep, c)
+    benchmark::RegisterBenchmark(("BM_NablaConv2dStep/" + c.name).c_str(),
+                                 [c](benchmark::State& state) { nabla_conv2d_step(state, c); })
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
 #ifdef NABLA_BENCH_TORCH
-    benchmark::RegisterBenchmark(("BM_TorchConv2dStep/" + c.name).c_str(),
-                                 nabla_bench::torch_ref::conv2d_step, c)
+    benchmark::RegisterBenchmark(
+        ("BM_TorchConv2dStep/" + c.name).c_str(),
+        [c](benchmark::State& state) { nabla_bench::torch_ref::conv2d_step(state, c); })
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
 #endif
