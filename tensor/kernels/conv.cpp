@@ -541,19 +541,24 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
           oh * g.stride_h * d.pad_w + ow * g.stride_w;
     }
   }
+  // Each chunk's sum is written transposed, [C*KH*KW, OC], as gemm_gather_a forms it; chunks
+  // are combined in that layout and grad_weight is transposed once at the end.
   auto chunk_sum = [&](int64_t chunk, T* dst) {
     const int64_t first = chunk * g.batch / chunks;
     const int64_t last = (chunk + 1) * g.batch / chunks;
     T* padded = scratch<T, kColumnTag>(d.padded_size());
-    T* product = scratch<T, kTransposeTag>(rows * g.out_channels);
     for (int64_t n = first; n < last; ++n) {
       pad_source(d, input + n * in_image, padded, /*with_slack=*/false);
       gemm_gather_a(rows, g.out_channels, out_hw, padded, d.offsets.data(), positions.data(),
-                    grad_output + n * out_image, out_hw, product, g.out_channels, n != first);
+                    grad_output + n * out_image, out_hw, dst, g.out_channels, n != first);
     }
+  };
+  auto transpose_result = [&] {
+    T* product = scratch<T, kTransposeTag>(weight_size);
+    std::copy(grad_weight, grad_weight + weight_size, product);
     for (int64_t oc = 0; oc < g.out_channels; ++oc) {
       for (int64_t r = 0; r < rows; ++r) {
-        dst[oc * rows + r] = product[r * g.out_channels + oc];
+        grad_weight[oc * rows + r] = product[r * g.out_channels + oc];
       }
     }
   };
@@ -568,6 +573,7 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
         grad_weight[i] += partial[i];
       }
     }
+    transpose_result();
     return;
   }
 
@@ -589,6 +595,7 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
       grad_weight[i] = sum;
     }
   }
+  transpose_result();
 }
 
 }  // namespace
