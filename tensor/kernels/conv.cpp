@@ -160,11 +160,23 @@ __attribute__((target("avx512f"))) void col2im_unit_stride_avx512(const Conv2dGe
                                                                   const T* col, T* image) {
   constexpr int64_t kLanes = 64 / sizeof(T);
   const int64_t out_hw = g.out_h * g.out_w;
-  for (int64_t c = 0; c < g.in_channels; ++c) {
-    for (int64_t ih = 0; ih < g.in_h; ++ih) {
-      T* dst = image + (c * g.in_h + ih) * g.in_w;
-      for (int64_t iw0 = 0; iw0 < g.in_w; iw0 += kLanes) {
-        const int64_t width = std::min(kLanes, g.in_w - iw0);
+  // Per kw, for the current vector of columns: the lanes its column-row segment fills (an
+  // expand-load mask) and where that segment starts in its row; both independent of c and ih.
+  std::vector<unsigned> bits(static_cast<std::size_t>(g.kernel_w));
+  std::vector<int64_t> shift(static_cast<std::size_t>(g.kernel_w));
+  for (int64_t iw0 = 0; iw0 < g.in_w; iw0 += kLanes) {
+    const int64_t width = std::min(kLanes, g.in_w - iw0);
+    for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+      const int64_t w_offset = kw * g.dilation_w - g.pad_left;
+      const int64_t lo = std::max(iw0, w_offset);
+      const int64_t hi = std::min(iw0 + width, g.out_w + w_offset);
+      const auto k = static_cast<std::size_t>(kw);
+      bits[k] = lo < hi ? ((1U << (hi - lo)) - 1U) << (lo - iw0) : 0U;
+      shift[k] = lo < hi ? kw * out_hw + (lo - w_offset) : 0;
+    }
+    const auto store = static_cast<unsigned>((1U << width) - 1U);
+    for (int64_t c = 0; c < g.in_channels; ++c) {
+      for (int64_t ih = 0; ih < g.in_h; ++ih) {
         typename Zmm<T>::V acc;
         if constexpr (std::is_same_v<T, float>) {
           acc = _mm512_setzero_ps();
@@ -176,30 +188,25 @@ __attribute__((target("avx512f"))) void col2im_unit_stride_avx512(const Conv2dGe
           if (oh < 0 || oh >= g.out_h) {
             continue;
           }
-          for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
-            const int64_t w_offset = kw * g.dilation_w - g.pad_left;
-            const int64_t lo = std::max(iw0, w_offset);
-            const int64_t hi = std::min(iw0 + width, g.out_w + w_offset);
-            if (lo >= hi) {
+          const T* base = col + (c * g.kernel_h + kh) * g.kernel_w * out_hw + oh * g.out_w;
+          for (std::size_t kw = 0; kw < bits.size(); ++kw) {
+            if (bits[kw] == 0U) {
               continue;
             }
-            const T* src = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * out_hw + oh * g.out_w +
-                           (lo - w_offset);
-            const auto bits = ((1U << (hi - lo)) - 1U) << (lo - iw0);
             if constexpr (std::is_same_v<T, float>) {
-              acc = _mm512_add_ps(acc,
-                                  _mm512_maskz_expandloadu_ps(static_cast<__mmask16>(bits), src));
+              acc = _mm512_add_ps(acc, _mm512_maskz_expandloadu_ps(static_cast<__mmask16>(bits[kw]),
+                                                                   base + shift[kw]));
             } else {
-              acc =
-                  _mm512_add_pd(acc, _mm512_maskz_expandloadu_pd(static_cast<__mmask8>(bits), src));
+              acc = _mm512_add_pd(acc, _mm512_maskz_expandloadu_pd(static_cast<__mmask8>(bits[kw]),
+                                                                   base + shift[kw]));
             }
           }
         }
-        const auto store = (1U << width) - 1U;
+        T* dst = image + (c * g.in_h + ih) * g.in_w + iw0;
         if constexpr (std::is_same_v<T, float>) {
-          _mm512_mask_storeu_ps(dst + iw0, static_cast<__mmask16>(store), acc);
+          _mm512_mask_storeu_ps(dst, static_cast<__mmask16>(store), acc);
         } else {
-          _mm512_mask_storeu_pd(dst + iw0, static_cast<__mmask8>(store), acc);
+          _mm512_mask_storeu_pd(dst, static_cast<__mmask8>(store), acc);
         }
       }
     }
@@ -315,21 +322,37 @@ template <typename T>
 void pad_source(const DirectConv& d, const T* src, T* dst, bool with_slack = true) {
   const int64_t lo = std::clamp<int64_t>(-d.col0, 0, d.pad_w);
   const int64_t hi = std::clamp<int64_t>(d.src_w - d.col0, lo, d.pad_w);
-  for (int64_t plane = 0; plane < d.planes; ++plane) {
-    const T* src_plane = src + plane * d.src_h * d.src_w;
-    for (int64_t r = 0; r < d.pad_h; ++r) {
-      T* row = dst + (plane * d.pad_h + r) * d.pad_w;
-      const int64_t sr = r + d.row0;
-      if (sr < 0 || sr >= d.src_h) {
-        std::fill(row, row + d.pad_w, T(0));
-        continue;
+  if (lo == 0 && hi == d.pad_w && d.col0 == 0 && d.src_w == d.pad_w) {
+    // No column padding: the valid rows of a plane are one contiguous run on both sides (one
+    // copy per plane, not one short memcpy call per row).
+    const int64_t r_lo = std::clamp<int64_t>(-d.row0, 0, d.pad_h);
+    const int64_t r_hi = std::clamp<int64_t>(d.src_h - d.row0, r_lo, d.pad_h);
+    for (int64_t plane = 0; plane < d.planes; ++plane) {
+      T* out = dst + plane * d.pad_h * d.pad_w;
+      std::fill(out, out + r_lo * d.pad_w, T(0));
+      if (r_hi > r_lo) {
+        std::memcpy(out + r_lo * d.pad_w, src + (plane * d.src_h + r_lo + d.row0) * d.src_w,
+                    static_cast<std::size_t>((r_hi - r_lo) * d.pad_w) * sizeof(T));
       }
-      std::fill(row, row + lo, T(0));
-      if (hi > lo) {
-        std::memcpy(row + lo, src_plane + sr * d.src_w + lo + d.col0,
-                    static_cast<std::size_t>(hi - lo) * sizeof(T));
+      std::fill(out + r_hi * d.pad_w, out + d.pad_h * d.pad_w, T(0));
+    }
+  } else {
+    for (int64_t plane = 0; plane < d.planes; ++plane) {
+      const T* src_plane = src + plane * d.src_h * d.src_w;
+      for (int64_t r = 0; r < d.pad_h; ++r) {
+        T* row = dst + (plane * d.pad_h + r) * d.pad_w;
+        const int64_t sr = r + d.row0;
+        if (sr < 0 || sr >= d.src_h) {
+          std::fill(row, row + d.pad_w, T(0));
+          continue;
+        }
+        std::fill(row, row + lo, T(0));
+        if (hi > lo) {
+          std::memcpy(row + lo, src_plane + sr * d.src_w + lo + d.col0,
+                      static_cast<std::size_t>(hi - lo) * sizeof(T));
+        }
+        std::fill(row + hi, row + d.pad_w, T(0));
       }
-      std::fill(row + hi, row + d.pad_w, T(0));
     }
   }
   if (with_slack) {
