@@ -1,7 +1,9 @@
-// 2-D convolution on NCHW buffers. Stride-1 forward and input-gradient passes run as an implicit
-// GEMM over a zero-padded copy of the image (no column buffer); other strides use im2col + GEMM
-// per image (forward, weight gradient) and GEMM + col2im (input gradient); 1x1 stride-1
-// convolutions skip the column buffer entirely.
+// 2-D convolution on NCHW buffers, on implicit GEMMs over zero-padded copies of the images (no
+// column buffer): the forward pass reads row windows in place (gemm_offset_b, stride 1, wide
+// rows) or gathers one GEMM row per output position (gemm_gather_a, narrow rows, enough output
+// channels); the weight gradient gathers one row per (c, kh, kw) tap (gemm_gather_a). Otherwise
+// im2col + GEMM per image; the input gradient is GEMM + col2im (AVX-512 gather form for stride 1);
+// 1x1 stride-1 convolutions skip the column buffer entirely.
 #include "tensor/kernels/conv.h"
 
 #include <algorithm>
