@@ -5,6 +5,8 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace nabla_bench {
 
@@ -37,6 +39,29 @@ inline void set_mlp_counters(benchmark::State& state, int64_t batch) {
   state.counters["FLOP/s"] =
       benchmark::Counter((2.0 * layer1 + 3.0 * layer2) * static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate);
+}
+
+// A 3x3 'valid' stride-1 Conv2D layer with bias (autograd/conv_bench.cpp and its LibTorch twin).
+struct ConvCase {
+  std::string name;
+  int64_t batch, in_channels, out_channels, size;
+  bool input_grad;  // false for a network's first layer, whose input needs no gradient
+};
+
+inline std::vector<ConvCase> conv_cases() {
+  return {{"cnn_conv1", 64, 1, 32, 28, false},
+          {"cnn_conv2", 64, 32, 64, 13, true},
+          {"keras150", 32, 3, 32, 150, false}};
+}
+
+// FLOP/s of the convolution passes run: forward, weight gradient and, if asked, input gradient.
+inline void set_conv_counters(benchmark::State& state, const ConvCase& c) {
+  const int64_t out = c.size - 2;
+  const double pass =
+      2.0 * static_cast<double>(c.batch * c.out_channels * c.in_channels * 9 * out * out);
+  state.counters["FLOP/s"] = benchmark::Counter(
+      pass * (c.input_grad ? 3.0 : 2.0) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
 }
 
 }  // namespace nabla_bench

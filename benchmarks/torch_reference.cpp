@@ -269,6 +269,26 @@ void train_step_cnn(benchmark::State& state) {
 
 // --- End of whole training steps ---
 
+void conv2d_step(benchmark::State& state, const ConvCase& c) {
+  torch::manual_seed(0);
+  const torch::Tensor x = torch::rand({c.batch, c.in_channels, c.size, c.size});
+  const torch::Tensor w = (randn({c.out_channels, c.in_channels, 3, 3}) * 0.1).requires_grad_();
+  const torch::Tensor b = torch::zeros({c.out_channels}).requires_grad_();
+  const torch::Tensor g = randn({c.batch, c.out_channels, c.size - 2, c.size - 2});
+  torch::Tensor xin = x.clone();
+  xin.requires_grad_(c.input_grad);
+  std::vector<torch::Tensor> inputs = {w, b};
+  if (c.input_grad) {
+    inputs.push_back(xin);
+  }
+  for (auto _ : state) {
+    const torch::Tensor out = torch::conv2d(xin, w, b);
+    const auto grads = torch::autograd::grad({out}, inputs, {g});
+    benchmark::DoNotOptimize(grads[0].data_ptr());
+  }
+  set_conv_counters(state, c);
+}
+
 }  // namespace nabla_bench::torch_ref
 
 namespace nabla_bench::torch_ref {

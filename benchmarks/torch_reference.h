@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_counters.h"
+
 namespace nabla_bench::torch_ref {
 
 // Elementwise on n float32 elements: a + b, a * b, a [n/1000, 1000] + b [1000], relu(a), relu's
@@ -46,6 +48,8 @@ void optimizer_step(benchmark::State& state, const std::string& optimizer,
 // batch of kTrainMlpBatch; the small CNN (conv 32 3x3 relu, pool 2, conv 64 3x3 relu, pool 2,
 // linear 128 relu, linear 10), cross_entropy on logits, Adam (lr 1e-3, eps 1e-7) on kCnnBatch.
 void train_step_mlp(benchmark::State& state);
+// torch::conv2d with bias, then torch::autograd::grad of weight, bias (and input when asked).
+void conv2d_step(benchmark::State& state, const ConvCase& c);
 void train_step_cnn(benchmark::State& state);
 
 }  // namespace nabla_bench::torch_ref

@@ -1,11 +1,22 @@
-// 2-D convolution on NCHW buffers: im2col + GEMM per image (forward, weight gradient) and
-// GEMM + col2im (input gradient); 1x1 stride-1 convolutions skip the column buffer entirely.
+// 2-D convolution on NCHW buffers, on implicit GEMMs over zero-padded copies of the images (no
+// column buffer): the forward pass reads row windows in place (gemm_offset_b, stride 1, wide
+// rows) or gathers one GEMM row per output position (gemm_gather_a, narrow rows, enough output
+// channels); the weight gradient gathers one row per (c, kh, kw) tap (gemm_gather_a). Otherwise
+// im2col + GEMM per image; the input gradient is GEMM + col2im (AVX-512 gather form for stride 1);
+// 1x1 stride-1 convolutions skip the column buffer entirely.
 #include "tensor/kernels/conv.h"
 
 #include <algorithm>
 #include <cassert>
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/kernels.h"
@@ -35,6 +46,11 @@ T* scratch(int64_t count) {
 }
 constexpr int kColumnTag = 0;
 constexpr int kPartialTag = 1;
+constexpr int kBandTag = 2;
+constexpr int kTransposeTag = 3;
+// The implicit GEMM writes a band of output rows to a scratch buffer of about this size (so it
+// stays in L2) before the valid columns are copied out with the bias.
+constexpr int64_t kBandBytes = int64_t{128} << 10;
 
 using detail::valid_range;
 using detail::ValidRange;
@@ -109,13 +125,316 @@ void col2im(const Conv2dGeometry& g, const T* col, T* image) {
           }
           const T* src = row + oh * g.out_w;
           T* dst_row = plane + ih * g.in_w;
-          for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
-            dst_row[ow * g.stride_w + w_offset] += src[ow];
+          if (g.stride_w == 1) {
+            // Contiguous: vectorized (index from the row start, as in im2col).
+            for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
+              dst_row[ow + w_offset] += src[ow];
+            }
+          } else {
+            for (int64_t ow = cols.lo; ow < cols.hi; ++ow) {
+              dst_row[ow * g.stride_w + w_offset] += src[ow];
+            }
           }
         }
       }
     }
   }
+}
+
+#if defined(__x86_64__)
+// col2im of a stride-1 convolution with AVX-512, in gather form: each vector of an image row sums
+// its (kh, kw) terms in registers, each term an expand-load of the column row segment that lands
+// there, and is stored once. (Adding column rows into the image instead, as col2im does, makes
+// every vector load wait on the overlapping store before it: slower than scalar code.) Each
+// element sums its terms in col2im's (kh, kw) order: the same bits.
+template <typename T>
+struct Zmm;
+template <>
+struct Zmm<float> {
+  using V = __m512;
+};
+template <>
+struct Zmm<double> {
+  using V = __m512d;
+};
+
+template <typename T>
+__attribute__((target("avx512f"))) void col2im_unit_stride_avx512(const Conv2dGeometry& g,
+                                                                  const T* col, T* image) {
+  constexpr int64_t kLanes = 64 / sizeof(T);
+  const int64_t out_hw = g.out_h * g.out_w;
+  // Per kw, for the current vector of columns: the lanes its column-row segment fills (an
+  // expand-load mask) and where that segment starts in its row; both independent of c and ih.
+  std::vector<unsigned> bits(static_cast<std::size_t>(g.kernel_w));
+  std::vector<int64_t> shift(static_cast<std::size_t>(g.kernel_w));
+  for (int64_t iw0 = 0; iw0 < g.in_w; iw0 += kLanes) {
+    const int64_t width = std::min(kLanes, g.in_w - iw0);
+    for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+      const int64_t w_offset = kw * g.dilation_w - g.pad_left;
+      const int64_t lo = std::max(iw0, w_offset);
+      const int64_t hi = std::min(iw0 + width, g.out_w + w_offset);
+      const auto k = static_cast<std::size_t>(kw);
+      bits[k] = lo < hi ? ((1U << (hi - lo)) - 1U) << (lo - iw0) : 0U;
+      shift[k] = lo < hi ? kw * out_hw + (lo - w_offset) : 0;
+    }
+    const auto store = static_cast<unsigned>((1U << width) - 1U);
+    for (int64_t c = 0; c < g.in_channels; ++c) {
+      for (int64_t ih = 0; ih < g.in_h; ++ih) {
+        typename Zmm<T>::V acc;
+        if constexpr (std::is_same_v<T, float>) {
+          acc = _mm512_setzero_ps();
+        } else {
+          acc = _mm512_setzero_pd();
+        }
+        for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+          const int64_t oh = ih + g.pad_top - kh * g.dilation_h;
+          if (oh < 0 || oh >= g.out_h) {
+            continue;
+          }
+          const T* base = col + (c * g.kernel_h + kh) * g.kernel_w * out_hw + oh * g.out_w;
+          for (std::size_t kw = 0; kw < bits.size(); ++kw) {
+            if (bits[kw] == 0U) {
+              continue;
+            }
+            if constexpr (std::is_same_v<T, float>) {
+              acc = _mm512_add_ps(acc, _mm512_maskz_expandloadu_ps(static_cast<__mmask16>(bits[kw]),
+                                                                   base + shift[kw]));
+            } else {
+              acc = _mm512_add_pd(acc, _mm512_maskz_expandloadu_pd(static_cast<__mmask8>(bits[kw]),
+                                                                   base + shift[kw]));
+            }
+          }
+        }
+        T* dst = image + (c * g.in_h + ih) * g.in_w + iw0;
+        if constexpr (std::is_same_v<T, float>) {
+          _mm512_mask_storeu_ps(dst, static_cast<__mmask16>(store), acc);
+        } else {
+          _mm512_mask_storeu_pd(dst, static_cast<__mmask8>(store), acc);
+        }
+      }
+    }
+  }
+}
+
+// AVX-512 unless the CPU lacks it or NABLA_GEMM_ISA forces a narrower path (as for the GEMM).
+bool use_avx512_col2im() {
+  static const bool kUse = [] {
+    __builtin_cpu_init();
+    const char* force = std::getenv("NABLA_GEMM_ISA");
+    return __builtin_cpu_supports("avx512f") && force == nullptr;
+  }();
+  return kUse;
+}
+#endif
+
+// image = col2im(col), every element written (no zero fill needed first).
+template <typename T>
+void col2im_fast(const Conv2dGeometry& g, const T* col, T* image) {
+#if defined(__x86_64__)
+  if (g.stride_h == 1 && g.stride_w == 1 && use_avx512_col2im()) {
+    col2im_unit_stride_avx512(g, col, image);
+    return;
+  }
+#endif
+  std::fill(image, image + g.in_channels * g.in_h * g.in_w, T(0));
+  col2im(g, col, image);
+}
+
+// A stride-1 convolution as an implicit GEMM (gemm_offset_b) over a zero-padded copy of its
+// source: out[i, r, s] = sum_p a[i, p] * padded[offsets[p] + r * pad_w + s]. Computing the
+// columns s in [out_w, pad_w) of each row too (then dropping them) makes the B rows contiguous
+// windows of the padded planes, so nothing is gathered or packed. The forward pass (source: the
+// image) and the input gradient (source: the output gradient, weight transposed and flipped) both
+// have this form.
+struct DirectConv {
+  int64_t planes, src_h, src_w;  // the source [planes, src_h, src_w]
+  int64_t row0, col0;            // padded[r][s] = source[r + row0][s + col0], zero outside it
+  int64_t pad_h, pad_w;          // the padded planes
+  int64_t out_h, out_w;          // the result [m, out_h, out_w]
+  int64_t span_w;                // (kernel_w - 1) * dilation_w: how far a B row reaches right
+  std::vector<int64_t> offsets;  // reduction index (plane, kh, kw) -> start of its B row
+
+  // The padded planes plus the slack gemm_offset_b reads past the last B row.
+  [[nodiscard]] int64_t padded_size() const {
+    return planes * pad_h * pad_w + span_w + kGemmOffsetSlack;
+  }
+};
+
+// With strides (s_h, s_w) the padded planes hold the rows and columns the windows reach.
+DirectConv make_direct(int64_t planes, int64_t src_h, int64_t src_w, int64_t row0, int64_t col0,
+                       int64_t out_h, int64_t out_w, const Conv2dGeometry& g, int64_t s_h = 1,
+                       int64_t s_w = 1) {
+  DirectConv d{.planes = planes,
+               .src_h = src_h,
+               .src_w = src_w,
+               .row0 = row0,
+               .col0 = col0,
+               .pad_h = std::max<int64_t>(out_h - 1, 0) * s_h + (g.kernel_h - 1) * g.dilation_h + 1,
+               .pad_w = std::max<int64_t>(out_w - 1, 0) * s_w + (g.kernel_w - 1) * g.dilation_w + 1,
+               .out_h = out_h,
+               .out_w = out_w,
+               .span_w = (g.kernel_w - 1) * g.dilation_w,
+               .offsets = {}};
+  d.offsets.reserve(static_cast<std::size_t>(planes * g.kernel_h * g.kernel_w));
+  for (int64_t c = 0; c < planes; ++c) {
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+        d.offsets.push_back((c * d.pad_h + kh * g.dilation_h) * d.pad_w + kw * g.dilation_w);
+      }
+    }
+  }
+  return d;
+}
+
+// The forward pass: the image, padded by (pad_top, pad_left) and cut to the rows/columns read.
+DirectConv forward_direct(const Conv2dGeometry& g) {
+  return make_direct(g.in_channels, g.in_h, g.in_w, -g.pad_top, -g.pad_left, g.out_h, g.out_w, g);
+}
+
+// The weight gradient's source: the image padded as in the forward pass, any stride.
+DirectConv weight_grad_direct(const Conv2dGeometry& g) {
+  return make_direct(g.in_channels, g.in_h, g.in_w, -g.pad_top, -g.pad_left, g.out_h, g.out_w, g,
+                     g.stride_h, g.stride_w);
+}
+
+// Whether the row-window implicit GEMM (gemm_offset_b) pays for a forward pass: stride 1 and at
+// most a tenth of its computed columns dropped (wide images: the CNNs' first layers).
+bool direct_pays(const Conv2dGeometry& g) {
+  const int64_t pad_w = g.out_w + (g.kernel_w - 1) * g.dilation_w;
+  return g.stride_h == 1 && g.stride_w == 1 && g.out_w > 0 && 10 * g.out_w >= 9 * pad_w;
+}
+
+// Whether the gathered implicit GEMM (gemm_gather_a, one row per output position, one column per
+// output channel) pays: its 32-column tiles must be at least 3/4 full.
+bool gather_pays(int64_t channels) {
+  constexpr int64_t kTile = 32;
+  return channels > 0 && 4 * channels >= 3 * ((channels + kTile - 1) / kTile * kTile);
+}
+
+// How many images one gathered GEMM takes: enough rows to fill its tiles, few enough that the
+// padded images and the product stay in L2. Depends only on the geometry.
+int64_t gather_group(const DirectConv& d, int64_t channels, int64_t batch) {
+  const int64_t per_image = std::max(d.planes * d.pad_h * d.pad_w, d.out_h * d.out_w * channels);
+  return std::clamp<int64_t>((kBandBytes / 4) / std::max<int64_t>(per_image, 1), 1,
+                             std::max<int64_t>(batch, 1));
+}
+
+// Writes the padded planes of one source image to dst, then (with_slack) the zeros that
+// gemm_offset_b may read past them.
+template <typename T>
+void pad_source(const DirectConv& d, const T* src, T* dst, bool with_slack = true) {
+  const int64_t lo = std::clamp<int64_t>(-d.col0, 0, d.pad_w);
+  const int64_t hi = std::clamp<int64_t>(d.src_w - d.col0, lo, d.pad_w);
+  if (lo == 0 && hi == d.pad_w && d.col0 == 0 && d.src_w == d.pad_w) {
+    // No column padding: the valid rows of a plane are one contiguous run on both sides (one
+    // copy per plane, not one short memcpy call per row).
+    const int64_t r_lo = std::clamp<int64_t>(-d.row0, 0, d.pad_h);
+    const int64_t r_hi = std::clamp<int64_t>(d.src_h - d.row0, r_lo, d.pad_h);
+    for (int64_t plane = 0; plane < d.planes; ++plane) {
+      T* out = dst + plane * d.pad_h * d.pad_w;
+      std::fill(out, out + r_lo * d.pad_w, T(0));
+      if (r_hi > r_lo) {
+        std::memcpy(out + r_lo * d.pad_w, src + (plane * d.src_h + r_lo + d.row0) * d.src_w,
+                    static_cast<std::size_t>((r_hi - r_lo) * d.pad_w) * sizeof(T));
+      }
+      std::fill(out + r_hi * d.pad_w, out + d.pad_h * d.pad_w, T(0));
+    }
+  } else {
+    for (int64_t plane = 0; plane < d.planes; ++plane) {
+      const T* src_plane = src + plane * d.src_h * d.src_w;
+      for (int64_t r = 0; r < d.pad_h; ++r) {
+        T* row = dst + (plane * d.pad_h + r) * d.pad_w;
+        const int64_t sr = r + d.row0;
+        if (sr < 0 || sr >= d.src_h) {
+          std::fill(row, row + d.pad_w, T(0));
+          continue;
+        }
+        std::fill(row, row + lo, T(0));
+        if (hi > lo) {
+          std::memcpy(row + lo, src_plane + sr * d.src_w + lo + d.col0,
+                      static_cast<std::size_t>(hi - lo) * sizeof(T));
+        }
+        std::fill(row + hi, row + d.pad_w, T(0));
+      }
+    }
+  }
+  if (with_slack) {
+    T* slack = dst + d.planes * d.pad_h * d.pad_w;
+    std::fill(slack, slack + d.span_w + kGemmOffsetSlack, T(0));
+  }
+}
+
+// out[i, :, :] (m x out_h x out_w) = the convolution of one source image, plus bias[i] if given.
+template <typename T>
+void direct_image(const DirectConv& d, int64_t m, const T* a, const T* src, const T* bias, T* out) {
+  const auto k = static_cast<int64_t>(d.offsets.size());
+  T* padded = scratch<T, kColumnTag>(d.padded_size());
+  pad_source(d, src, padded);
+  const int64_t band_elements = kBandBytes / static_cast<int64_t>(sizeof(T));
+  const int64_t band = std::clamp<int64_t>(band_elements / std::max<int64_t>(m * d.pad_w, 1), 1,
+                                           std::max<int64_t>(d.out_h, 1));
+  T* tmp = scratch<T, kBandTag>(m * band * d.pad_w);
+  const int64_t out_hw = d.out_h * d.out_w;
+  for (int64_t r0 = 0; r0 < d.out_h; r0 += band) {
+    const int64_t rows = std::min(band, d.out_h - r0);
+    const int64_t cols = rows * d.pad_w;
+    gemm_offset_b(m, cols, k, a, k, padded + r0 * d.pad_w, d.offsets.data(), tmp, cols);
+    for (int64_t i = 0; i < m; ++i) {
+      const T b = bias != nullptr ? bias[i] : T(0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* from = tmp + i * cols + r * d.pad_w;
+        T* to = out + i * out_hw + (r0 + r) * d.out_w;
+        for (int64_t s = 0; s < d.out_w; ++s) {
+          to[s] = from[s] + b;
+        }
+      }
+    }
+  }
+}
+
+// out[n, i, pos] = bias[i] + sum_p bt[i, p] * padded_n[pos window + d.offsets[p]] for every
+// source image, `group` images per gemm_gather_a (the product, [positions, out_channels], is
+// transposed into NCHW with the bias). Strides (s_h, s_w) space the output positions.
+template <typename T>
+void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h, int64_t s_w,
+                 const T* src, int64_t src_image, int64_t out_channels, const T* bt, const T* bias,
+                 T* out, bool parallel) {
+  const int64_t out_hw = d.out_h * d.out_w;
+  const int64_t padded_image = d.planes * d.pad_h * d.pad_w;
+  const auto k = static_cast<int64_t>(d.offsets.size());
+  std::vector<int64_t> positions(static_cast<std::size_t>(group * out_hw));
+  for (int64_t i = 0; i < group; ++i) {
+    for (int64_t r = 0; r < d.out_h; ++r) {
+      for (int64_t c = 0; c < d.out_w; ++c) {
+        positions[static_cast<std::size_t>((i * d.out_h + r) * d.out_w + c)] =
+            i * padded_image + r * s_h * d.pad_w + c * s_w;
+      }
+    }
+  }
+  const int64_t groups = (batch + group - 1) / group;
+  for_each_image(groups, parallel, [&](int64_t gi) {
+    const int64_t first = gi * group;
+    const int64_t count = std::min(group, batch - first);
+    T* padded = scratch<T, kColumnTag>(count * padded_image);
+    T* product = scratch<T, kTransposeTag>(count * out_hw * out_channels);
+    for (int64_t i = 0; i < count; ++i) {
+      pad_source(d, src + (first + i) * src_image, padded + i * padded_image,
+                 /*with_slack=*/false);
+    }
+    gemm_gather_a(count * out_hw, out_channels, k, padded, positions.data(), d.offsets.data(), bt,
+                  k, product, out_channels, false);
+    for (int64_t i = 0; i < count; ++i) {
+      const T* from = product + i * out_hw * out_channels;
+      T* to = out + (first + i) * out_channels * out_hw;
+      for (int64_t oc = 0; oc < out_channels; ++oc) {
+        const T b = bias != nullptr ? bias[oc] : T(0);
+        T* plane = to + oc * out_hw;
+        for (int64_t pos = 0; pos < out_hw; ++pos) {
+          plane[pos] = from[pos * out_channels + oc] + b;
+        }
+      }
+    }
+  });
 }
 
 // Runs body(n) for every image, spread over threads only when the call is large. Each image is
@@ -151,6 +470,20 @@ void forward_impl(const Conv2dGeometry& g, const T* input, const T* weight, cons
   const int64_t in_image = g.in_channels * g.in_h * g.in_w;
   const int64_t out_image = g.out_channels * out_hw;
   const bool pointwise = is_pointwise(g);
+  const bool parallel = conv_flops(g) >= kParallelFlops;
+  if (!pointwise && direct_pays(g)) {
+    const DirectConv d = forward_direct(g);
+    for_each_image(g.batch, parallel, [&](int64_t n) {
+      direct_image(d, g.out_channels, weight, input + n * in_image, bias, output + n * out_image);
+    });
+    return;
+  }
+  if (!pointwise && gather_pays(g.out_channels)) {
+    const DirectConv d = weight_grad_direct(g);
+    gather_conv(d, g.batch, gather_group(d, g.out_channels, g.batch), g.stride_h, g.stride_w, input,
+                in_image, g.out_channels, weight, bias, output, parallel);
+    return;
+  }
   for_each_image(g.batch, conv_flops(g) >= kParallelFlops, [&](int64_t n) {
     const T* image = input + n * in_image;
     T* out = output + n * out_image;
@@ -197,8 +530,7 @@ void backward_input_impl(const Conv2dGeometry& g, const T* grad_output, const T*
     T* col = scratch<T, kColumnTag>(rows * out_hw);
     gemm(true, false, rows, out_hw, g.out_channels, T(1), weight, rows, grad_out, out_hw, T(0), col,
          out_hw);
-    std::fill(grad_in, grad_in + in_image, T(0));
-    col2im(g, col, grad_in);
+    col2im_fast(g, col, grad_in);
   });
 }
 
@@ -211,7 +543,6 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
   const int64_t in_image = g.in_channels * g.in_h * g.in_w;
   const int64_t out_image = g.out_channels * out_hw;
   const int64_t weight_size = g.out_channels * rows;
-  const bool pointwise = is_pointwise(g);
   if (g.batch == 0 || weight_size == 0) {
     std::fill(grad_weight, grad_weight + weight_size, T(0));
     return;
@@ -225,20 +556,36 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
     --chunks;
   }
 
-  // Writes sum over the chunk's images of grad_out[OC, OH*OW] * col^T into dst[OC, C*KH*KW].
+  // Writes the sum over the chunk's images of grad_out[OC, OH*OW] * col^T into dst[OC, C*KH*KW],
+  // col never materialised: gemm_gather_a reads row (c, kh, kw) of col as the window of the
+  // padded image it is, and the product is formed transposed, [C*KH*KW, OC], then transposed.
+  const DirectConv d = weight_grad_direct(g);
+  std::vector<int64_t> positions(static_cast<std::size_t>(out_hw));
+  for (int64_t oh = 0; oh < g.out_h; ++oh) {
+    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+      positions[static_cast<std::size_t>(oh * g.out_w + ow)] =
+          oh * g.stride_h * d.pad_w + ow * g.stride_w;
+    }
+  }
+  // Each chunk's sum is written transposed, [C*KH*KW, OC], as gemm_gather_a forms it; chunks
+  // are combined in that layout and grad_weight is transposed once at the end.
   auto chunk_sum = [&](int64_t chunk, T* dst) {
     const int64_t first = chunk * g.batch / chunks;
     const int64_t last = (chunk + 1) * g.batch / chunks;
+    T* padded = scratch<T, kColumnTag>(d.padded_size());
     for (int64_t n = first; n < last; ++n) {
-      const T* image = input + n * in_image;
-      const T* col = image;
-      if (!pointwise) {
-        T* buffer = scratch<T, kColumnTag>(rows * out_hw);
-        im2col(g, image, buffer);
-        col = buffer;
+      pad_source(d, input + n * in_image, padded, /*with_slack=*/false);
+      gemm_gather_a(rows, g.out_channels, out_hw, padded, d.offsets.data(), positions.data(),
+                    grad_output + n * out_image, out_hw, dst, g.out_channels, n != first);
+    }
+  };
+  auto transpose_result = [&] {
+    T* product = scratch<T, kTransposeTag>(weight_size);
+    std::copy(grad_weight, grad_weight + weight_size, product);
+    for (int64_t oc = 0; oc < g.out_channels; ++oc) {
+      for (int64_t r = 0; r < rows; ++r) {
+        grad_weight[oc * rows + r] = product[r * g.out_channels + oc];
       }
-      gemm(false, true, g.out_channels, rows, out_hw, T(1), grad_output + n * out_image, out_hw,
-           col, out_hw, n == first ? T(0) : T(1), dst, rows);
     }
   };
 
@@ -252,6 +599,7 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
         grad_weight[i] += partial[i];
       }
     }
+    transpose_result();
     return;
   }
 
@@ -273,6 +621,7 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
       grad_weight[i] = sum;
     }
   }
+  transpose_result();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // 2-D convolution kernels on NCHW tensors (forward, input gradient, weight gradient), built on
-// im2col/col2im and the GEMM kernel. Any layout in; float32/float64; contiguous out.
+// the GEMM kernels (implicit GEMMs over padded images, im2col/col2im where those do not pay). Any
+// layout in; float32/float64; contiguous out.
 #pragma once
 
 #include "tensor/kernels/window.h"

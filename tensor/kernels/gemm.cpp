@@ -212,6 +212,111 @@ NABLA_GEMM_SIMD_KERNEL(kernel_avx512, NABLA_AVX512, Avx512)
 NABLA_GEMM_SIMD_KERNEL(kernel_avx2, NABLA_AVX2, Avx2)
 #undef NABLA_GEMM_SIMD_KERNEL
 
+// The implicit-GEMM kernel (gemm_offset_b): as above, but row p of the B tile is read in place at
+// b + offsets[p] (unaligned, NV full vectors) instead of from a packed panel, and C is either
+// overwritten with AB or, for later K blocks, AB is added to it (fma(1, C, AB) == C + AB).
+// NOLINTBEGIN(bugprone-macro-parentheses): ATTR and ISA are an attribute and a template name.
+#define NABLA_OFFSET_SIMD_KERNEL(NAME, ATTR, ISA)                                              \
+  template <class T, int MR, int NV, int ROWS>                                                 \
+  ATTR void NAME(int64_t kc, const T* __restrict ap, const T* b,                               \
+                 const int64_t* __restrict offsets, T* c, int64_t ldc, int64_t mr, int64_t nr, \
+                 bool load_c) {                                                                \
+    using S = ISA<T>;                                                                          \
+    using V = typename S::V;                                                                   \
+    constexpr int64_t kL = S::kLanes;                                                          \
+    V acc[ROWS][NV];                                                                           \
+    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                  \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();              \
+    }                                                                                          \
+    for (int64_t p = 0; p < kc; ++p) {                                                         \
+      const T* brow = b + offsets[p];                                                          \
+      V bv[NV];                                                                                \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) bv[v] = S::loadu(brow + v * kL);    \
+      _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                \
+        const V av = S::splat(ap[i]);                                                          \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] =                       \
+            S::fmadd(av, bv[v], acc[i][v]);                                                    \
+      }                                                                                        \
+      ap += MR;                                                                                \
+    }                                                                                          \
+    const V one = S::splat(T(1));                                                              \
+    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                  \
+      if (i >= mr) break;                                                                      \
+      T* crow = c + i * ldc;                                                                   \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) {                                   \
+        const int64_t left = nr - v * kL;                                                      \
+        if (left <= 0) break;                                                                  \
+        V r = acc[i][v];                                                                       \
+        if (left >= kL) {                                                                      \
+          if (load_c) r = S::fmadd(one, S::loadu(crow + v * kL), r);                           \
+          S::storeu(crow + v * kL, r);                                                         \
+        } else {                                                                               \
+          const auto m = S::mask(left);                                                        \
+          if (load_c) r = S::fmadd(one, S::mask_loadu(m, crow + v * kL), r);                   \
+          S::mask_storeu(crow + v * kL, m, r);                                                 \
+        }                                                                                      \
+      }                                                                                        \
+    }                                                                                          \
+  }
+// NOLINTEND(bugprone-macro-parentheses)
+
+NABLA_OFFSET_SIMD_KERNEL(offset_kernel_avx512, NABLA_AVX512, Avx512)
+NABLA_OFFSET_SIMD_KERNEL(offset_kernel_avx2, NABLA_AVX2, Avx2)
+#undef NABLA_OFFSET_SIMD_KERNEL
+
+// The gemm_gather_a kernel: A element (i, p) is broadcast straight from a_rows[i][k_offsets[p]];
+// B comes from a packed NR-column panel as in the GEMM. Rows past mr read row 0 and are never
+// stored.
+// NOLINTBEGIN(bugprone-macro-parentheses): ATTR and ISA are an attribute and a template name.
+#define NABLA_GATHER_A_SIMD_KERNEL(NAME, ATTR, ISA)                                                \
+  template <class T, int NV, int ROWS>                                                             \
+  ATTR void NAME(int64_t kc, const T* const* a_rows, const int64_t* __restrict k_offsets,          \
+                 const T* __restrict bp, T* c, int64_t ldc, int64_t mr, int64_t nr, bool load_c) { \
+    using S = ISA<T>;                                                                              \
+    using V = typename S::V;                                                                       \
+    constexpr int64_t kL = S::kLanes;                                                              \
+    V acc[ROWS][NV];                                                                               \
+    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                      \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();                  \
+    }                                                                                              \
+    const T* ar[ROWS];                                                                             \
+    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) ar[i] = a_rows[i];                     \
+    for (int64_t p = 0; p < kc; ++p) {                                                             \
+      const int64_t off = k_offsets[p];                                                            \
+      V bv[NV];                                                                                    \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) bv[v] = S::load(bp + v * kL);           \
+      _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                    \
+        const V av = S::splat(ar[i][off]);                                                         \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] =                           \
+            S::fmadd(av, bv[v], acc[i][v]);                                                        \
+      }                                                                                            \
+      bp += NV * kL;                                                                               \
+    }                                                                                              \
+    const V one = S::splat(T(1));                                                                  \
+    _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                      \
+      if (i >= mr) break;                                                                          \
+      T* crow = c + i * ldc;                                                                       \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) {                                       \
+        const int64_t left = nr - v * kL;                                                          \
+        if (left <= 0) break;                                                                      \
+        V res = acc[i][v];                                                                         \
+        if (left >= kL) {                                                                          \
+          if (load_c) res = S::fmadd(one, S::loadu(crow + v * kL), res);                           \
+          S::storeu(crow + v * kL, res);                                                           \
+        } else {                                                                                   \
+          const auto m = S::mask(left);                                                            \
+          if (load_c) res = S::fmadd(one, S::mask_loadu(m, crow + v * kL), res);                   \
+          S::mask_storeu(crow + v * kL, m, res);                                                   \
+        }                                                                                          \
+      }                                                                                            \
+    }                                                                                              \
+  }
+// NOLINTEND(bugprone-macro-parentheses)
+
+NABLA_GATHER_A_SIMD_KERNEL(gather_a_kernel_avx512, NABLA_AVX512, Avx512)
+NABLA_GATHER_A_SIMD_KERNEL(gather_a_kernel_avx2, NABLA_AVX2, Avx2)
+#undef NABLA_GATHER_A_SIMD_KERNEL
+
 #endif  // NABLA_GEMM_X86
 
 template <class T, int MR, int NR>
@@ -231,6 +336,48 @@ void kernel_scalar(int64_t kc, const T* __restrict ap, const T* __restrict bp, T
     for (int64_t j = 0; j < nr; ++j) {
       const T r = alpha * acc[i][j];
       c[i * ldc + j] = load_c ? beta * c[i * ldc + j] + r : r;
+    }
+  }
+}
+
+template <class T, int MR, int NR>
+void offset_kernel_scalar(int64_t kc, const T* __restrict ap, const T* b,
+                          const int64_t* __restrict offsets, T* c, int64_t ldc, int64_t mr,
+                          int64_t nr, bool load_c) {
+  T acc[MR][NR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    const T* brow = b + offsets[p];
+    for (int i = 0; i < MR; ++i) {
+      for (int j = 0; j < NR; ++j) {
+        acc[i][j] += ap[i] * brow[j];
+      }
+    }
+    ap += MR;
+  }
+  for (int64_t i = 0; i < mr; ++i) {
+    for (int64_t j = 0; j < nr; ++j) {
+      c[i * ldc + j] = load_c ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+    }
+  }
+}
+
+template <class T, int NR, int ROWS>
+void gather_a_kernel_scalar(int64_t kc, const T* const* a_rows, const int64_t* __restrict k_offsets,
+                            const T* __restrict bp, T* c, int64_t ldc, int64_t mr, int64_t nr,
+                            bool load_c) {
+  T acc[ROWS][NR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int i = 0; i < ROWS; ++i) {
+      const T av = a_rows[i][k_offsets[p]];
+      for (int j = 0; j < NR; ++j) {
+        acc[i][j] += av * bp[j];
+      }
+    }
+    bp += NR;
+  }
+  for (int64_t i = 0; i < mr; ++i) {
+    for (int64_t j = 0; j < nr; ++j) {
+      c[i * ldc + j] = load_c ? c[i * ldc + j] + acc[i][j] : acc[i][j];
     }
   }
 }
@@ -680,6 +827,191 @@ void dispatch(const Problem<T>& pr) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// gemm_offset_b: K blocks, then M blocks of packed A, then NR-column tiles read in place. For a
+// column tile the kc rows of B it reads stay in L1 while every row tile of the M block uses them.
+// The K split depends only on k, so each element's sum has one fixed order.
+// ---------------------------------------------------------------------------------------------
+
+template <class T>
+using OffsetKernelFn = void (*)(int64_t, const T*, const T*, const int64_t*, T*, int64_t, int64_t,
+                                int64_t, bool);
+
+template <class T>
+struct OffsetKernels {
+  OffsetKernelFn<T> full, two_thirds, one_third;
+  [[nodiscard]] OffsetKernelFn<T> for_rows(int64_t mr, int64_t full_rows) const {
+    if (3 * mr <= full_rows) {
+      return one_third;
+    }
+    if (3 * mr <= 2 * full_rows) {
+      return two_thirds;
+    }
+    return full;
+  }
+};
+
+template <class T, class Cfg>
+void offset_gemm_with(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                      const int64_t* offsets, T* c, int64_t ldc, const OffsetKernels<T>& kernels) {
+  static_assert(Cfg::kNr <= kGemmOffsetSlack, "tiles must fit the documented slack");
+  constexpr int64_t kMr = Cfg::kMr;
+  constexpr int64_t kNr = Cfg::kNr;
+  if (m <= 0 || n <= 0) {
+    return;
+  }
+  if (k <= 0) {
+    scale_c(m, n, T(0), c, ldc);
+    return;
+  }
+  const int64_t k_blocks = ceil_div(k, Cfg::kKc);
+  const int64_t kc_max = round_up(ceil_div(k, k_blocks), 8);
+  const int64_t m_blocks = ceil_div(m, Cfg::kMc);
+  const int64_t mc_max = round_up(ceil_div(m, m_blocks), kMr);
+  T* packed_a =
+      static_cast<T*>(tls_pack_a.get(static_cast<std::size_t>(mc_max * kc_max) * sizeof(T)));
+  for (int64_t pc = 0; pc < k; pc += kc_max) {
+    const int64_t kc = std::min(kc_max, k - pc);
+    for (int64_t ic = 0; ic < m; ic += mc_max) {
+      const int64_t mc = std::min(mc_max, m - ic);
+      pack_a<T, Cfg::kMr, Cfg::kSimdPack>(false, a, lda, ic, pc, mc, kc, packed_a);
+      for (int64_t jr = 0; jr < n; jr += kNr) {
+        const int64_t nr = std::min(kNr, n - jr);
+        for (int64_t ir = 0; ir < mc; ir += kMr) {
+          const int64_t mr = std::min(kMr, mc - ir);
+          kernels.for_rows(mr, kMr)(kc, packed_a + ir * kc, b + jr, offsets + pc,
+                                    c + (ic + ir) * ldc + jr, ldc, mr, nr, pc > 0);
+        }
+      }
+    }
+  }
+}
+
+template <class T, class C512, class C2, class CScalar>
+void dispatch_offset(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                     const int64_t* offsets, T* c, int64_t ldc) {
+  switch (isa()) {
+#if NABLA_GEMM_X86
+    case Isa::Avx512: {
+      constexpr int kMr = C512::kMr;
+      constexpr int kNv = C512::kNr / (64 / int(sizeof(T)));
+      static constexpr OffsetKernels<T> kKernels{&offset_kernel_avx512<T, kMr, kNv, kMr>,
+                                                 &offset_kernel_avx512<T, kMr, kNv, 2 * kMr / 3>,
+                                                 &offset_kernel_avx512<T, kMr, kNv, kMr / 3>};
+      offset_gemm_with<T, C512>(m, n, k, a, lda, b, offsets, c, ldc, kKernels);
+      return;
+    }
+    case Isa::Avx2: {
+      constexpr int kMr = C2::kMr;
+      constexpr int kNv = C2::kNr / (32 / int(sizeof(T)));
+      static constexpr OffsetKernels<T> kKernels{&offset_kernel_avx2<T, kMr, kNv, kMr>,
+                                                 &offset_kernel_avx2<T, kMr, kNv, 2 * kMr / 3>,
+                                                 &offset_kernel_avx2<T, kMr, kNv, kMr / 3>};
+      offset_gemm_with<T, C2>(m, n, k, a, lda, b, offsets, c, ldc, kKernels);
+      return;
+    }
+#endif
+    default: {
+      constexpr auto kScalar = &offset_kernel_scalar<T, CScalar::kMr, CScalar::kNr>;
+      static constexpr OffsetKernels<T> kKernels{kScalar, kScalar, kScalar};
+      offset_gemm_with<T, CScalar>(m, n, k, a, lda, b, offsets, c, ldc, kKernels);
+      return;
+    }
+  }
+}
+
+// gemm_gather_a: K blocks of at most kGatherStep; per block and NR-column panel, B is packed from
+// bt (transposed, zero padded) into an L1-sized panel that every row tile of C then passes over.
+// The K split depends only on k and C accumulates block after block: a fixed order.
+template <class T>
+using GatherKernelFn = void (*)(int64_t, const T* const*, const int64_t*, const T*, T*, int64_t,
+                                int64_t, int64_t, bool);
+
+template <class T>
+struct GatherKernels {
+  GatherKernelFn<T> full, two_thirds, one_third;
+};
+
+constexpr int64_t kGatherStep = 192;
+
+template <class T, class Cfg>
+void gather_a_with(int64_t m, int64_t n, int64_t k, const T* a, const int64_t* a_offsets,
+                   const int64_t* k_offsets, const T* bt, int64_t ldbt, T* c, int64_t ldc,
+                   bool accumulate, const GatherKernels<T>& kernels) {
+  constexpr int64_t kMr = Cfg::kMr;
+  constexpr int64_t kNr = Cfg::kNr;
+  if (m <= 0 || n <= 0) {
+    return;
+  }
+  if (k <= 0) {
+    if (!accumulate) {
+      scale_c(m, n, T(0), c, ldc);
+    }
+    return;
+  }
+  const int64_t kc_max = ceil_div(k, ceil_div(k, kGatherStep));
+  T* packed = static_cast<T*>(tls_pack_b.get(static_cast<std::size_t>(kc_max * kNr) * sizeof(T)));
+  for (int64_t pc = 0; pc < k; pc += kc_max) {
+    const int64_t kc = std::min(kc_max, k - pc);
+    const bool load_c = accumulate || pc > 0;
+    for (int64_t jr = 0; jr < n; jr += kNr) {
+      const int64_t nr = std::min(kNr, n - jr);
+      pack_b_panel<T, kNr, Cfg::kSimdPack>(true, bt, ldbt, pc, jr, kc, nr, packed);
+      for (int64_t ir = 0; ir < m; ir += kMr) {
+        const int64_t mr = std::min(kMr, m - ir);
+        const T* a_rows[kMr];
+        for (int64_t i = 0; i < kMr; ++i) {
+          a_rows[i] = a + a_offsets[ir + (i < mr ? i : 0)];
+        }
+        GatherKernelFn<T> kernel = kernels.full;
+        if (3 * mr <= kMr) {
+          kernel = kernels.one_third;
+        } else if (3 * mr <= 2 * kMr) {
+          kernel = kernels.two_thirds;
+        }
+        kernel(kc, a_rows, k_offsets + pc, packed, c + ir * ldc + jr, ldc, mr, nr, load_c);
+      }
+    }
+  }
+}
+
+template <class T, class C512, class C2, class CScalar>
+void dispatch_gather_a(int64_t m, int64_t n, int64_t k, const T* a, const int64_t* a_offsets,
+                       const int64_t* k_offsets, const T* bt, int64_t ldbt, T* c, int64_t ldc,
+                       bool accumulate) {
+  switch (isa()) {
+#if NABLA_GEMM_X86
+    case Isa::Avx512: {
+      constexpr int kMr = C512::kMr;
+      constexpr int kNv = C512::kNr / (64 / int(sizeof(T)));
+      static constexpr GatherKernels<T> kKernels{&gather_a_kernel_avx512<T, kNv, kMr>,
+                                                 &gather_a_kernel_avx512<T, kNv, 2 * kMr / 3>,
+                                                 &gather_a_kernel_avx512<T, kNv, kMr / 3>};
+      gather_a_with<T, C512>(m, n, k, a, a_offsets, k_offsets, bt, ldbt, c, ldc, accumulate,
+                             kKernels);
+      return;
+    }
+    case Isa::Avx2: {
+      constexpr int kMr = C2::kMr;
+      constexpr int kNv = C2::kNr / (32 / int(sizeof(T)));
+      static constexpr GatherKernels<T> kKernels{&gather_a_kernel_avx2<T, kNv, kMr>,
+                                                 &gather_a_kernel_avx2<T, kNv, 2 * kMr / 3>,
+                                                 &gather_a_kernel_avx2<T, kNv, kMr / 3>};
+      gather_a_with<T, C2>(m, n, k, a, a_offsets, k_offsets, bt, ldbt, c, ldc, accumulate,
+                           kKernels);
+      return;
+    }
+#endif
+    default: {
+      constexpr auto kScalar = &gather_a_kernel_scalar<T, CScalar::kNr, CScalar::kMr>;
+      static constexpr GatherKernels<T> kKernels{kScalar, kScalar, kScalar};
+      gather_a_with<T, CScalar>(m, n, k, a, a_offsets, k_offsets, bt, ldbt, c, ldc, accumulate,
+                                kKernels);
+      return;
+    }
+  }
+}
+
 // Integer products are exact, so order is free; unsigned arithmetic makes overflow wrap instead
 // of being undefined.
 void gemm_int64(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t alpha,
@@ -740,6 +1072,30 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t a
           const int64_t* a, int64_t lda, const int64_t* b, int64_t ldb, int64_t beta, int64_t* c,
           int64_t ldc) {
   gemm_int64(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_offset_b(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                   const int64_t* b_offsets, float* c, int64_t ldc) {
+  dispatch_offset<float, F32Avx512, F32Avx2, F32Scalar>(m, n, k, a, lda, b, b_offsets, c, ldc);
+}
+
+void gemm_offset_b(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b,
+                   const int64_t* b_offsets, double* c, int64_t ldc) {
+  dispatch_offset<double, F64Avx512, F64Avx2, F64Scalar>(m, n, k, a, lda, b, b_offsets, c, ldc);
+}
+
+void gemm_gather_a(int64_t m, int64_t n, int64_t k, const float* a, const int64_t* a_offsets,
+                   const int64_t* k_offsets, const float* bt, int64_t ldbt, float* c, int64_t ldc,
+                   bool accumulate) {
+  dispatch_gather_a<float, F32Avx512, F32Avx2, F32Scalar>(m, n, k, a, a_offsets, k_offsets, bt,
+                                                          ldbt, c, ldc, accumulate);
+}
+
+void gemm_gather_a(int64_t m, int64_t n, int64_t k, const double* a, const int64_t* a_offsets,
+                   const int64_t* k_offsets, const double* bt, int64_t ldbt, double* c, int64_t ldc,
+                   bool accumulate) {
+  dispatch_gather_a<double, F64Avx512, F64Avx2, F64Scalar>(m, n, k, a, a_offsets, k_offsets, bt,
+                                                           ldbt, c, ldc, accumulate);
 }
 
 }  // namespace nabla::kernels

@@ -257,6 +257,10 @@ std::vector<Spec> specs() {
       {4, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   // large enough for the parallel path
       {4, 32, 16, 16, 32, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},  // parallel pointwise
       {9, 4, 13, 13, 8, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1},    // parallel, batch not a chunk multiple
+      {2, 32, 9, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    // 288 reduction rows: two K blocks
+      {1, 1, 10, 130, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},  // forward in several row bands
+      {3, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},   // the small CNN's first layer
+      {1, 3, 33, 31, 33, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},   // 3 channels, tile edges 31/32/33
   };
 }
 
@@ -428,6 +432,83 @@ TEST(ConvKernel, BitIdenticalForAnyThreadCount) {
         << threads << " threads";
   }
   nabla::set_num_threads(saved_threads);
+}
+
+// A seeded sweep over geometries around the implicit GEMMs' tiles (12 rows, 32 columns, bands of
+// 192 reduction steps): sizes 1, primes and 2^k-1 / 2^k / 2^k+1, 1, 3 and more input channels,
+// strides, paddings and dilations, batch 1 and odd, float32 and float64, each at 1 and 2 threads
+// (bit-identical), against the direct loops.
+template <typename T>
+void check_random_geometries(double tolerance, uint64_t seed) {
+  uint64_t state = seed;
+  auto next = [&](uint64_t bound) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<int64_t>((state >> 33) % bound);
+  };
+  auto pick = [&](const std::vector<int64_t>& values) {
+    return values[static_cast<size_t>(next(values.size()))];
+  };
+  const std::vector<int64_t> sizes = {1, 2, 3, 5, 7, 11, 13, 15, 16, 17, 31, 32, 33, 40};
+  int checked = 0;
+  while (checked < 40) {
+    Spec spec{};
+    spec.batch = pick({1, 1, 2, 3, 5, 9, 17});  // above 8: chunks of several images
+    spec.in_channels = pick({1, 1, 3, 3, 2, 5, 13, 24, 32});
+    spec.out_channels = pick({1, 7, 11, 12, 13, 24, 31, 32, 33, 64});
+    spec.in_h = pick(sizes);
+    spec.in_w = pick(sizes);
+    spec.kernel_h = 1 + next(3);
+    spec.kernel_w = next(8) == 0 ? 5 : 1 + next(3);
+    const bool unit_stride = next(10) < 7;
+    spec.stride_h = unit_stride ? 1 : 1 + next(3);
+    spec.stride_w = unit_stride ? 1 : 1 + next(3);
+    spec.pad_top = next(3);
+    spec.pad_bottom = next(3);
+    spec.pad_left = next(3);
+    spec.pad_right = next(3);
+    spec.dilation_h = next(4) == 0 ? 2 : 1;
+    spec.dilation_w = next(4) == 0 ? 2 : 1;
+    if (spec.in_h + spec.pad_top + spec.pad_bottom < spec.dilation_h * (spec.kernel_h - 1) + 1 ||
+        spec.in_w + spec.pad_left + spec.pad_right < spec.dilation_w * (spec.kernel_w - 1) + 1) {
+      continue;
+    }
+    const Conv2dGeometry g = make_geometry(spec);
+    if (output_size(g) * g.in_channels * g.kernel_h * g.kernel_w > 400000) {
+      continue;
+    }
+    ++checked;
+    const int saved_threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    check_against_reference<T>(spec, next(2) == 0, tolerance);
+    // The same calls at 2 threads must give the same bits.
+    const Conv2dOptions o = options_of(spec);
+    const Tensor input = as_tensor(random_values<T>(input_size(g), 21), input_shape(g));
+    const Tensor weight = as_tensor(random_values<T>(weight_size(g), 22), weight_shape(g));
+    const Tensor bias = as_tensor(random_values<T>(g.out_channels, 23), {g.out_channels});
+    const Tensor grad_output = as_tensor(random_values<T>(output_size(g), 24), output_shape(g));
+    auto run = [&] {
+      return std::vector<std::vector<T>>{
+          nabla::kernels::conv2d(input, weight, bias, o).template to_vector<T>(),
+          nabla::kernels::conv2d_input_grad(grad_output, weight, input_shape(g), o)
+              .template to_vector<T>(),
+          nabla::kernels::conv2d_weight_grad(grad_output, input, weight_shape(g), o)
+              .template to_vector<T>()};
+    };
+    const auto one = run();
+    omp_set_num_threads(2);
+    const auto two = run();
+    omp_set_num_threads(saved_threads);
+    for (size_t i = 0; i < one.size(); ++i) {
+      ASSERT_EQ(one[i].size(), two[i].size());
+      EXPECT_EQ(std::memcmp(one[i].data(), two[i].data(), one[i].size() * sizeof(T)), 0)
+          << describe(g) << " result " << i << " differs between 1 and 2 threads";
+    }
+  }
+}
+
+TEST(ConvKernel, RandomGeometriesMatchDirectLoopsAtOneAndTwoThreads) {
+  check_random_geometries<float>(1e-5, 0xC0DE);
+  check_random_geometries<double>(1e-13, 0xBEEF);
 }
 
 // A batch of zero images leaves nothing to write except a zero weight gradient.
