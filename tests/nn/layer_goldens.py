@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""Writes tests/nn/layer_goldens.h: PyTorch reference values for the nn/ layer tests.
+
+Run once with Debian's python3-torch (1.13), from the repository root, and commit the result:
+    /usr/bin/python3 tests/nn/layer_goldens.py > tests/nn/layer_goldens.h
+
+Inputs and weights come from an integer formula (pattern(), mirrored in tests/nn/golden_support.h)
+so the C++ tests rebuild them without reading any file. Everything runs in float64. Each case
+records the outputs and the gradients of sum(output * cotangent) w.r.t. the inputs and weights,
+the cotangents being patterns too.
+
+Keras layouts and gate orders are mapped onto the torch modules here:
+  - kernels are Keras's [in, gates * units]; torch's weight_ih is [gates * units, in] (transposed),
+    and likewise recurrent_kernel [units, gates * units] vs weight_hh.
+  - LSTM: Keras gates i, f, c, o are torch's i, f, g, o (same order). Keras has one bias; torch has
+    bias_ih + bias_hh, so bias_hh is zero.
+  - GRU (Keras reset_after=True, bias [2, 3 * units] = input bias, recurrent bias): Keras gates z, r,
+    h are torch's z, r, n in the order r, z, n, so the blocks are permuted (z, r, h) -> (r, z, n);
+    torch's n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) is reset_after, and
+    h' = (1 - z) * n + z * h is Keras's h = z * h + (1 - z) * h~.
+  - Bidirectional: torch's reverse direction returns its outputs in time order, as Keras's
+    Bidirectional does after flipping the backward layer's outputs.
+Gradients w.r.t. the torch parameters are mapped back through the same permutations.
+"""
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+torch.set_default_dtype(torch.float64)
+
+
+def pattern(shape, salt, scale):
+    """((k * 7919 + salt * 131) % 211 - 105) / scale over the flat index k."""
+    n = 1
+    for extent in shape:
+        n *= extent
+    k = torch.arange(n, dtype=torch.float64)
+    return (((k * 7919 + salt * 131) % 211 - 105) / scale).reshape(shape)
+
+
+def leaf(shape, salt, scale):
+    return pattern(shape, salt, scale).clone().requires_grad_()
+
+
+def emit(name, values):
+    if isinstance(values, torch.Tensor):
+        values = values.detach().reshape(-1).tolist()
+    values = [float(v) for v in values]
+    print(f"inline constexpr std::array<double, {len(values)}> {name} = {{")
+    lines = [", ".join(f"{v:.17g}" for v in values[i:i + 4]) for i in range(0, len(values), 4)]
+    print("    " + ",\n    ".join(lines) + "};")
+
+
+def emit_int(name, values):
+    print(f"inline constexpr std::array<int64_t, {len(values)}> {name} = {{"
+          + ", ".join(str(v) for v in values) + "};")
+
+
+def embedding():
+    table = leaf([7, 3], 0, 100.0)
+    indices = [3, 0, 3, 6, 1, 3, 0, 5]
+    out = F.embedding(torch.tensor(indices).reshape(2, 4), table)
+    (out * pattern([2, 4, 3], 1, 50.0)).sum().backward()
+    emit_int("kEmbeddingIndices", indices)
+    emit("kEmbeddingOutput", out)
+    emit("kEmbeddingTableGrad", table.grad)
+
+
+def blocks(t, order, units):
+    """The gate blocks of the last axis of t, reordered."""
+    return torch.cat([t[..., g * units:(g + 1) * units] for g in order], dim=-1)
+
+
+def set_direction(module, suffix, kernel, recurrent, bias_ih, bias_hh):
+    with torch.no_grad():
+        getattr(module, "weight_ih_l0" + suffix).copy_(kernel.t())
+        getattr(module, "weight_hh_l0" + suffix).copy_(recurrent.t())
+        getattr(module, "bias_ih_l0" + suffix).copy_(bias_ih)
+        getattr(module, "bias_hh_l0" + suffix).copy_(bias_hh)
+
+
+def direction_grads(module, suffix):
+    g = lambda name: getattr(module, name + "_l0" + suffix).grad
+    return g("weight_ih").t(), g("weight_hh").t(), g("bias_ih"), g("bias_hh")
+
+
+# Shapes of the recurrent cases: batch 2, 4 steps, 3 features.
+B, T, FEATURES = 2, 4, 3
+
+
+def simple_rnn():
+    units = 5
+    x = leaf([B, T, FEATURES], 10, 50.0)
+    kernel, recurrent = pattern([FEATURES, units], 11, 200.0), pattern([units, units], 12, 200.0)
+    bias = pattern([units], 13, 500.0)
+    rnn = torch.nn.RNN(FEATURES, units, batch_first=True)
+    set_direction(rnn, "", kernel, recurrent, bias, torch.zeros(units))
+    seq, h = rnn(x)
+    ((seq * pattern([B, T, units], 14, 100.0)).sum() + (h[0] * pattern([B, units], 15, 100.0)).sum()).backward()
+    gk, gr, gb, _ = direction_grads(rnn, "")
+    emit("kSimpleRnnSequence", seq)
+    emit("kSimpleRnnState", h[0])
+    emit("kSimpleRnnInputGrad", x.grad)
+    emit("kSimpleRnnKernelGrad", gk)
+    emit("kSimpleRnnRecurrentGrad", gr)
+    emit("kSimpleRnnBiasGrad", gb)
+
+
+def lstm():
+    units = 4
+    x = leaf([B, T, FEATURES], 20, 50.0)
+    kernel, recurrent = pattern([FEATURES, 4 * units], 21, 200.0), pattern([units, 4 * units], 22, 200.0)
+    bias = pattern([4 * units], 23, 500.0)
+    rnn = torch.nn.LSTM(FEATURES, units, batch_first=True)
+    set_direction(rnn, "", kernel, recurrent, bias, torch.zeros(4 * units))  # i,f,g,o = i,f,c,o
+    seq, (h, c) = rnn(x)
+    loss = (seq * pattern([B, T, units], 24, 100.0)).sum()
+    loss = loss + (h[0] * pattern([B, units], 25, 100.0)).sum()
+    loss = loss + (c[0] * pattern([B, units], 26, 100.0)).sum()
+    loss.backward()
+    gk, gr, gb, _ = direction_grads(rnn, "")
+    emit("kLstmSequence", seq)
+    emit("kLstmStateH", h[0])
+    emit("kLstmStateC", c[0])
+    emit("kLstmInputGrad", x.grad)
+    emit("kLstmKernelGrad", gk)
+    emit("kLstmRecurrentGrad", gr)
+    emit("kLstmBiasGrad", gb)
+
+
+def gru():
+    units = 4
+    x = leaf([B, T, FEATURES], 30, 50.0)
+    kernel, recurrent = pattern([FEATURES, 3 * units], 31, 200.0), pattern([units, 3 * units], 32, 200.0)
+    bias = pattern([2, 3 * units], 33, 500.0)
+    to_torch = [1, 0, 2]  # Keras z, r, h -> torch r, z, n
+    rnn = torch.nn.GRU(FEATURES, units, batch_first=True)
+    set_direction(rnn, "", blocks(kernel, to_torch, units), blocks(recurrent, to_torch, units),
+                  blocks(bias[0], to_torch, units), blocks(bias[1], to_torch, units))
+    seq, h = rnn(x)
+    ((seq * pattern([B, T, units], 34, 100.0)).sum() + (h[0] * pattern([B, units], 35, 100.0)).sum()).backward()
+    gk, gr, gbi, gbh = direction_grads(rnn, "")
+    to_keras = [1, 0, 2]  # the permutation is its own inverse
+    emit("kGruSequence", seq)
+    emit("kGruState", h[0])
+    emit("kGruInputGrad", x.grad)
+    emit("kGruKernelGrad", blocks(gk, to_keras, units))
+    emit("kGruRecurrentGrad", blocks(gr, to_keras, units))
+    emit("kGruBiasGrad", torch.stack([blocks(gbi, to_keras, units), blocks(gbh, to_keras, units)]))
+
+
+def bidirectional_lstm():
+    units = 3
+    x = leaf([B, T, FEATURES], 40, 50.0)
+    rnn = torch.nn.LSTM(FEATURES, units, batch_first=True, bidirectional=True)
+    for suffix, salt in (("", 41), ("_reverse", 44)):
+        set_direction(rnn, suffix, pattern([FEATURES, 4 * units], salt, 200.0),
+                      pattern([units, 4 * units], salt + 1, 200.0),
+                      pattern([4 * units], salt + 2, 500.0), torch.zeros(4 * units))
+    seq, _ = rnn(x)  # [B, T, 2 * units]: forward then backward features (Keras's concat)
+    (seq * pattern([B, T, 2 * units], 47, 100.0)).sum().backward()
+    emit("kBidirectionalSequence", seq)
+    emit("kBidirectionalInputGrad", x.grad)
+    for suffix, name in (("", "Forward"), ("_reverse", "Backward")):
+        gk, gr, gb, _ = direction_grads(rnn, suffix)
+        emit(f"kBidirectional{name}KernelGrad", gk)
+        emit(f"kBidirectional{name}RecurrentGrad", gr)
+        emit(f"kBidirectional{name}BiasGrad", gb)
+
+
+print(f"""// Written by tests/nn/layer_goldens.py with PyTorch {torch.__version__}; do not edit.
+// Regenerate: /usr/bin/python3 tests/nn/layer_goldens.py > tests/nn/layer_goldens.h
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace nabla::nn::goldens {{
+// clang-format off""")
+embedding()
+simple_rnn()
+lstm()
+gru()
+bidirectional_lstm()
+print("""// clang-format on
+}  // namespace nabla::nn::goldens""")
