@@ -18,6 +18,11 @@ Keras layouts and gate orders are mapped onto the torch modules here:
     h are torch's z, r, n in the order r, z, n, so the blocks are permuted (z, r, h) -> (r, z, n);
     torch's n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) is reset_after, and
     h' = (1 - z) * n + z * h is Keras's h = z * h + (1 - z) * h~.
+  - Conv1D is NCW like torch's conv1d; "same"/"causal" padding is applied with F.pad first.
+  - Conv2DTranspose: torch's conv_transpose2d takes a symmetric padding, so Keras's "same" output
+    (in * stride, padded as TensorFlow pads the matching Conv2D: the odd row at the bottom) is
+    torch's unpadded output cropped from the top-left; "valid" with kernel < stride gets
+    output_padding stride - kernel (Keras's in * stride rows).
   - Bidirectional: torch's reverse direction returns its outputs in time order, as Keras's
     Bidirectional does after flipping the backward layer's outputs.
 Gradients w.r.t. the torch parameters are mapped back through the same permutations.
@@ -168,6 +173,80 @@ def bidirectional_lstm():
         emit(f"kBidirectional{name}BiasGrad", gb)
 
 
+def layer_normalization():
+    x = leaf([2, 3, 4], 50, 50.0)
+    gamma, beta = leaf([4], 51, 100.0), leaf([4], 52, 100.0)
+    y = F.layer_norm(x, [4], gamma + 1.0, beta, eps=1e-3)  # gamma + 1: near Keras's ones
+    (y * pattern([2, 3, 4], 53, 100.0)).sum().backward()
+    emit("kLayerNormOutput", y)
+    emit("kLayerNormInputGrad", x.grad)
+    emit("kLayerNormGammaGrad", gamma.grad)
+    emit("kLayerNormBetaGrad", beta.grad)
+    x2 = leaf([2, 3, 4], 54, 50.0)
+    gamma2 = leaf([3, 4], 55, 100.0)
+    y2 = F.layer_norm(x2, [3, 4], gamma2 + 1.0, None, eps=1e-3)
+    (y2 * pattern([2, 3, 4], 56, 100.0)).sum().backward()
+    emit("kLayerNormTwoAxesOutput", y2)
+    emit("kLayerNormTwoAxesInputGrad", x2.grad)
+    emit("kLayerNormTwoAxesGammaGrad", gamma2.grad)
+
+
+def conv1d():
+    for name, pad, stride, dilation, salt in (("Same", (1, 1), 2, 1, 60), ("Causal", (4, 0), 1, 2, 64)):
+        x = leaf([2, 3, 7], salt, 50.0)
+        kernel, bias = leaf([4, 3, 3], salt + 1, 100.0), leaf([4], salt + 2, 100.0)
+        y = F.conv1d(F.pad(x, pad), kernel, bias, stride=stride, dilation=dilation)
+        (y * pattern(list(y.shape), salt + 3, 100.0)).sum().backward()
+        emit(f"kConv1D{name}Output", y)
+        emit(f"kConv1D{name}InputGrad", x.grad)
+        emit(f"kConv1D{name}KernelGrad", kernel.grad)
+        emit(f"kConv1D{name}BiasGrad", bias.grad)
+
+
+def conv2d_transpose():
+    # "same", kernel 3, stride 2 on 4 x 5: Keras's output 8 x 10; TensorFlow's padding (0, 1).
+    x = leaf([2, 3, 4, 5], 70, 50.0)
+    kernel, bias = leaf([3, 2, 3, 3], 71, 100.0), leaf([2], 72, 100.0)
+    y = F.conv_transpose2d(x, kernel, bias, stride=2)[:, :, 0:8, 0:10]
+    (y * pattern([2, 2, 8, 10], 73, 100.0)).sum().backward()
+    emit("kConv2DTransposeSameOutput", y)
+    emit("kConv2DTransposeSameInputGrad", x.grad)
+    emit("kConv2DTransposeSameKernelGrad", kernel.grad)
+    emit("kConv2DTransposeSameBiasGrad", bias.grad)
+    # "valid", kernel 2, stride 3 on 2 x 3: Keras's output 6 x 9.
+    x = leaf([1, 2, 2, 3], 74, 50.0)
+    kernel, bias = leaf([2, 3, 2, 2], 75, 100.0), leaf([3], 76, 100.0)
+    y = F.conv_transpose2d(x, kernel, bias, stride=3, output_padding=1)
+    (y * pattern([1, 3, 6, 9], 77, 100.0)).sum().backward()
+    emit("kConv2DTransposeValidOutput", y)
+    emit("kConv2DTransposeValidInputGrad", x.grad)
+    emit("kConv2DTransposeValidKernelGrad", kernel.grad)
+    emit("kConv2DTransposeValidBiasGrad", bias.grad)
+
+
+def reshaping():
+    x = leaf([2, 3, 2, 3], 80, 50.0)
+    y = F.interpolate(x, scale_factor=(2, 3), mode="nearest")  # UpSampling2D((2, 3))
+    (y * pattern([2, 3, 4, 9], 81, 100.0)).sum().backward()
+    emit("kUpSamplingOutput", y)
+    emit("kUpSamplingInputGrad", x.grad)
+    x = leaf([2, 3, 2, 3], 82, 50.0)
+    y = F.pad(x, (0, 3, 1, 2))  # ZeroPadding2D(((1, 2), (0, 3)))
+    (y * pattern([2, 3, 5, 6], 83, 100.0)).sum().backward()
+    emit("kZeroPaddingOutput", y)
+    emit("kZeroPaddingInputGrad", x.grad)
+    x = leaf([2, 3, 4, 5], 84, 50.0)
+    y = x.mean(dim=(2, 3))
+    (y * pattern([2, 3], 85, 100.0)).sum().backward()
+    emit("kGlobalAverageOutput", y)
+    emit("kGlobalAverageInputGrad", x.grad)
+    x = leaf([2, 3, 4, 5], 86, 50.0)
+    y = x.amax(dim=(2, 3))
+    (y * pattern([2, 3], 87, 100.0)).sum().backward()
+    emit("kGlobalMaxOutput", y)
+    emit("kGlobalMaxInputGrad", x.grad)
+
+
 print(f"""// Written by tests/nn/layer_goldens.py with PyTorch {torch.__version__}; do not edit.
 // Regenerate: /usr/bin/python3 tests/nn/layer_goldens.py > tests/nn/layer_goldens.h
 #pragma once
@@ -182,5 +261,9 @@ simple_rnn()
 lstm()
 gru()
 bidirectional_lstm()
+layer_normalization()
+conv1d()
+conv2d_transpose()
+reshaping()
 print("""// clang-format on
 }  // namespace nabla::nn::goldens""")
