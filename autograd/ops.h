@@ -4,6 +4,7 @@
 
 #include <array>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "autograd/node.h"
@@ -68,7 +69,9 @@ Tensor relu(const Tensor& a);
 Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);
 Tensor sigmoid(const Tensor& a);
 Tensor tanh(const Tensor& a);
-Tensor gelu(const Tensor& a);      // exact form x * Phi(x)
+// approximate "none": the exact x * Phi(x); "tanh": x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+// (PyTorch's names; Keras's gelu(approximate=True) is the tanh form).
+Tensor gelu(const Tensor& a, const std::string& approximate = "none");
 Tensor softplus(const Tensor& a);  // log(1 + exp(x)), stable
 Tensor elu(const Tensor& a, double alpha = 1.0);
 
