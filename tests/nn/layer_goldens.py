@@ -247,6 +247,45 @@ def reshaping():
     emit("kGlobalMaxInputGrad", x.grad)
 
 
+def losses_and_gelu():
+    p = leaf([3, 4], 90, 50.0)
+    t = pattern([3, 4], 91, 40.0)
+    for name, delta in (("", 1.0), ("Half", 0.5)):
+        p.grad = None
+        loss = F.huber_loss(p, t, delta=delta)
+        loss.backward()
+        emit(f"kHuber{name}Loss", [loss.item()])
+        emit(f"kHuber{name}Grad", p.grad)
+    # Probabilities: softmax of patterns; y_true has an exact zero (clipped to eps like Keras).
+    logits = leaf([3, 4], 92, 50.0)
+    q = torch.softmax(logits, dim=-1)
+    target = torch.softmax(pattern([3, 4], 93, 50.0), dim=-1)
+    target[1, 2] = 0.0
+    target[1] = target[1] / target[1].sum()
+    eps = 1e-7
+    kl = F.kl_div(q.clamp(eps, 1).log(), target.clamp(eps, 1), reduction="none").sum(-1).mean()
+    kl.backward()
+    emit("kKlTarget", target)
+    emit("kKlLoss", [kl.item()])
+    emit("kKlLogitsGrad", logits.grad)
+    # Hinge with 0/1 labels (mapped to -1/1 as Keras does).
+    h = leaf([3, 4], 94, 50.0)
+    labels = (pattern([3, 4], 95, 1.0) > 0).double()
+    signed = labels * 2 - 1
+    hinge = F.relu(1 - signed * h).mean()
+    squared = F.relu(1 - signed * h).square().mean()
+    (hinge + 2 * squared).backward()
+    emit("kHingeLabels", labels)
+    emit("kHingeLoss", [hinge.item()])
+    emit("kSquaredHingeLoss", [squared.item()])
+    emit("kHingePlusTwoSquaredGrad", h.grad)
+    x = leaf([2, 5], 96, 30.0)
+    y = F.gelu(x, approximate="tanh")
+    (y * pattern([2, 5], 97, 100.0)).sum().backward()
+    emit("kGeluTanhOutput", y)
+    emit("kGeluTanhGrad", x.grad)
+
+
 print(f"""// Written by tests/nn/layer_goldens.py with PyTorch {torch.__version__}; do not edit.
 // Regenerate: /usr/bin/python3 tests/nn/layer_goldens.py > tests/nn/layer_goldens.h
 #pragma once
@@ -265,5 +304,6 @@ layer_normalization()
 conv1d()
 conv2d_transpose()
 reshaping()
+losses_and_gelu()
 print("""// clang-format on
 }  // namespace nabla::nn::goldens""")
