@@ -172,9 +172,6 @@ TEST(Recurrent, GradcheckEveryLayerAndOption) {
   backwards.go_backwards = true;
   backwards.return_sequences = false;
   LSTM lstm_back(2, backwards);
-  RecurrentOptions relu = base;
-  relu.activation = "relu";
-  relu.recurrent_activation = "hard_sigmoid";
   // Biases away from 0 so that no unit sits on relu's kink.
   for (Recurrent* layer : std::vector<Recurrent*>{&rnn, &lstm, &gru, &gru_v1, &lstm_back}) {
     const NoGradGuard no_grad;
