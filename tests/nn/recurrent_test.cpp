@@ -172,7 +172,7 @@ TEST(Recurrent, GradcheckEveryLayerAndOption) {
   backwards.go_backwards = true;
   backwards.return_sequences = false;
   LSTM lstm_back(2, backwards);
-  // Biases away from 0 so that no unit sits on relu's kink.
+  // Non-zero biases, so the check does not run at a special point.
   for (Recurrent* layer : std::vector<Recurrent*>{&rnn, &lstm, &gru, &gru_v1, &lstm_back}) {
     const NoGradGuard no_grad;
     Tensor b = layer->bias();
