@@ -392,7 +392,7 @@ Shape Conv2DTranspose::output_shape(const Shape& input_shape) const {
 
 Shape Conv2DTranspose::build(const Shape& input_shape) {
   check_input_shape(input_shape);
-  const Shape out = output_shape(input_shape);
+  Shape out = output_shape(input_shape);
   if (!channels_) {
     if (input_shape[1] < 1) {
       throw error("Conv2DTranspose: input of shape {} has no channels", shape_str(input_shape));

@@ -249,11 +249,11 @@ Tensor Bidirectional::forward(const Tensor& input) { return call(input).front();
 std::vector<Tensor> Bidirectional::call(const Tensor& input,
                                         const std::vector<Tensor>& initial_state) {
   build(input.shape());
-  const auto per_layer = static_cast<size_t>(forward_->state_count());
+  const int64_t per_layer = forward_->state_count();
   std::vector<Tensor> forward_state;
   std::vector<Tensor> backward_state;
   if (!initial_state.empty()) {
-    if (initial_state.size() != 2 * per_layer) {
+    if (static_cast<int64_t>(initial_state.size()) != 2 * per_layer) {
       throw error("Bidirectional: initial_state has {} tensors, expected {}", initial_state.size(),
                   2 * per_layer);
     }

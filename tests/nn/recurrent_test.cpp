@@ -211,6 +211,40 @@ TEST(Bidirectional, GradcheckAllMergeModes) {
   }
 }
 
+TEST(Bidirectional, ReturnsBothHalvesStatesAndTakesTheirInitialStates) {
+  Bidirectional bi(std::make_shared<LSTM>(2, RecurrentOptions{.return_sequences = true,
+                                                              .return_state = true,
+                                                              .input_dim = 3,
+                                                              .seed = 4,
+                                                              .dtype = kFloat64}),
+                   "sum");
+  EXPECT_TRUE(bi.built());
+  EXPECT_TRUE(bi.backward_layer()->options().go_backwards);
+  const Tensor x = leaf({2, 4, 3}, 13);
+  const std::vector<Tensor> states = {leaf({2, 2}, 14), leaf({2, 2}, 15), leaf({2, 2}, 16),
+                                      leaf({2, 2}, 17)};
+  const std::vector<Tensor> out = bi.call(x, states);
+  ASSERT_EQ(out.size(), 5U);
+  const std::vector<Tensor> ahead = bi.forward_layer()->call(x, {states[0], states[1]});
+  const std::vector<Tensor> behind = bi.backward_layer()->call(x, {states[2], states[3]});
+  EXPECT_EQ(out[1].to_vector<double>(), ahead[1].to_vector<double>());
+  EXPECT_EQ(out[4].to_vector<double>(), behind[2].to_vector<double>());
+  // "sum": step t adds the forward output at t and the backward output that saw step t last.
+  const std::vector<double> merged = out[0].to_vector<double>();
+  const std::vector<double> f = ahead[0].to_vector<double>();
+  const std::vector<double> b = behind[0].to_vector<double>();  // in processing order
+  for (size_t n = 0; n < 2; ++n) {
+    for (size_t t = 0; t < 4; ++t) {
+      for (size_t u = 0; u < 2; ++u) {
+        EXPECT_EQ(merged[(n * 4 + t) * 2 + u],
+                  f[(n * 4 + t) * 2 + u] + b[(n * 4 + (3 - t)) * 2 + u]);
+      }
+    }
+  }
+  expect_error_containing([&] { (void)bi.call(x, {states[0]}); },
+                          "Bidirectional: initial_state has 1 tensors, expected 4");
+}
+
 // ---- PyTorch goldens ----
 
 // sum(output * cotangent) for each output and cotangent pattern, then backward.
