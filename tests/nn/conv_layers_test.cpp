@@ -473,7 +473,11 @@ TEST(UpSampling2D, RepeatsEachPixel) {
   const std::vector<double> got = up(ramp_image(2, 2)).to_vector<double>();
   ASSERT_EQ(got.size(), 24U);
   for (size_t r = 0; r < 4; ++r) {
-    for (size_t c = 0; c < 6; ++c) EXPECT_EQ(got[r * 6 + c], double((r / 2) * 2 + c / 3));
+    for (size_t c = 0; c < 6; ++c) {
+      // Nearest neighbour: source row r / 2, column c / 3 (integer division).
+      const size_t source = (r / 2) * 2 + c / 3;
+      EXPECT_EQ(got[r * 6 + c], static_cast<double>(source));
+    }
   }
   expect_gradcheck([&](const std::vector<Tensor>& in) { return up(in[0]); },
                    {testing::strided_leaf({1, 2, 2, 3}, 54)}, "UpSampling2D");

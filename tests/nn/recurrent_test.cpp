@@ -44,8 +44,9 @@ TEST(Recurrent, WeightsHaveKerasNamesShapesAndDefaults) {
   const std::vector<float> bias = lstm.bias().to_vector<float>();
   for (size_t i = 0; i < 16; ++i) EXPECT_EQ(bias[i], i >= 4 && i < 8 ? 1.0F : 0.0F) << i;
   // glorot_uniform kernel, limit sqrt(6 / (3 + 16)).
-  for (const float v : lstm.kernel().to_vector<float>())
+  for (const float v : lstm.kernel().to_vector<float>()) {
     EXPECT_LE(std::abs(v), std::sqrt(6.0 / 19));
+  }
   // Orthogonal recurrent kernel [4, 16]: orthonormal rows (checked with double loops).
   const std::vector<float> r = lstm.recurrent_kernel().to_vector<float>();
   for (size_t a = 0; a < 4; ++a) {

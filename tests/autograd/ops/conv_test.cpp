@@ -87,7 +87,7 @@ TEST(ConvTransposeForward, MatchesPlainScatterLoop) {
   const std::vector<double> xv = x.to_vector<double>();
   const std::vector<double> wv = w.to_vector<double>();
   const std::vector<double> bv = b.to_vector<double>();
-  std::vector<double> expected(static_cast<size_t>(2 * 2 * oh * ow));
+  std::vector<double> expected(static_cast<size_t>(int64_t{4} * oh * ow));
   for (int64_t n = 0; n < 2; ++n) {
     for (int64_t o = 0; o < 2; ++o) {
       for (int64_t r = 0; r < oh * ow; ++r) {
