@@ -345,33 +345,43 @@ void Conv2DTranspose::check_input_shape(const Shape& shape) const {
   }
 }
 
-// Keras's deconv_output_length. Given output_padding: symmetric padding k_eff / 2 ("same") or 0,
-// out = (in - 1) * stride + k_eff - 2 * pad + output_padding. Without: the output is in * stride
-// ("same", padded as a "same" Conv2D on that output would be) or in * stride + max(k_eff - stride,
-// 0) ("valid"); rows past the last window's reach come out as bias only, so they are
-// output_padding.
+// The output length is Keras's deconv_output_length: without output_padding, in * stride ("same")
+// or in * stride + max(k_eff - stride, 0) ("valid"); with it, (in - 1) * stride + k_eff - 2 * pad
+// + output_padding, pad = k_eff / 2 ("same") or 0. Keras then runs TensorFlow's conv2d_transpose,
+// the input gradient of a conv2d over that output with its own padding: none ("valid") or
+// TensorFlow's "same" padding for the output length (the odd row at the bottom). What the windows
+// of that conv2d do not reach at the end is the op's output_padding.
 std::pair<Conv2dOptions, Size2> Conv2DTranspose::transpose_options(const Shape& input_shape) const {
   Conv2dOptions o;
   o.stride = options_.strides;
   o.dilation = options_.dilation_rate;
   Size2 output_padding{0, 0};
   for (size_t d = 0; d < 2; ++d) {
+    const int64_t in = input_shape[d + 2];
     const int64_t stride = options_.strides[d];
     const int64_t k_eff = options_.dilation_rate[d] * (kernel_size_[d] - 1) + 1;
+    const bool same = options_.padding == "same";
+    int64_t out = 0;
     if (options_.output_padding) {
-      const int64_t pad = options_.padding == "same" ? k_eff / 2 : 0;
-      o.padding[2 * d] = pad;
-      o.padding[2 * d + 1] = pad;
-      output_padding[d] = (*options_.output_padding)[d];
-    } else if (options_.padding == "same") {
-      const auto p = kernels::same_padding("Conv2DTranspose", input_shape[d + 2] * stride,
-                                           kernel_size_[d], stride, options_.dilation_rate[d]);
+      out = (in - 1) * stride + k_eff - 2 * (same ? k_eff / 2 : 0) + (*options_.output_padding)[d];
+    } else {
+      out = same ? in * stride : in * stride + std::max<int64_t>(k_eff - stride, 0);
+    }
+    if (same) {
+      // A "same" conv2d maps ceil(out / stride) positions back: they must be the input's.
+      if (out < 1 || (out + stride - 1) / stride != in) {
+        throw error(
+            "Conv2DTranspose: input of shape {} gives an output extent {} that a \"same\" Conv2D "
+            "with stride {} does not map back to {} (TensorFlow refuses it too; change "
+            "output_padding)",
+            shape_str(input_shape), out, stride, in);
+      }
+      const auto p = kernels::same_padding("Conv2DTranspose", out, kernel_size_[d], stride,
+                                           options_.dilation_rate[d]);
       o.padding[2 * d] = p[0];
       o.padding[2 * d + 1] = p[1];
-      output_padding[d] = std::max<int64_t>(stride - k_eff, 0);
-    } else {
-      output_padding[d] = std::max<int64_t>(stride - k_eff, 0);
     }
+    output_padding[d] = out - ((in - 1) * stride + k_eff - o.padding[2 * d] - o.padding[2 * d + 1]);
   }
   return {o, output_padding};
 }

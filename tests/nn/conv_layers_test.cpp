@@ -380,6 +380,23 @@ TEST(Conv2DTranspose, MatchesPyTorchGoldens) {
   expect_close(xv.grad(), kConv2DTransposeValidInputGrad, "valid input grad");
   expect_close(valid.kernel().grad(), kConv2DTransposeValidKernelGrad, "valid kernel grad");
   expect_close(valid.bias().grad(), kConv2DTransposeValidBiasGrad, "valid bias grad");
+
+  Conv2DTranspose padded(2, 3,
+                         {.strides = {2, 2},
+                          .padding = "same",
+                          .output_padding = Size2{1, 0},
+                          .use_bias = false,
+                          .input_channels = 2,
+                          .dtype = kFloat64});
+  assign(padded.kernel(), pattern({2, 2, 3, 3}, 79, 100.0));
+  const Tensor xp = pattern_leaf({1, 2, 3, 3}, 78, 50.0);
+  const Tensor yp = padded(xp);
+  ASSERT_EQ(yp.shape(), (Shape{1, 2, 6, 5}));
+  (yp * pattern_tensor({1, 2, 6, 5}, 88, 100.0)).sum().backward();
+  expect_close(yp, kConv2DTransposeOutputPaddingOutput, "output_padding output");
+  expect_close(xp.grad(), kConv2DTransposeOutputPaddingInputGrad, "output_padding input grad");
+  expect_close(padded.kernel().grad(), kConv2DTransposeOutputPaddingKernelGrad,
+               "output_padding kernel grad");
 }
 
 TEST(Conv2DTranspose, ErrorsNameTheLayer) {
@@ -391,6 +408,14 @@ TEST(Conv2DTranspose, ErrorsNameTheLayer) {
         Conv2DTranspose bad(2, 3, {.strides = {2, 2}, .output_padding = Size2{2, 0}});
       },
       "output_padding (2, 0) must be >= 0 and < strides (2, 2)");
+  // An even kernel with "same" and output_padding 0 gives 2 * in - 2 rows: TensorFlow refuses.
+  Conv2DTranspose even(1, 2, {.strides = {2, 2}, .padding = "same", .output_padding = Size2{0, 0}});
+  expect_error_containing(
+      [&] {
+        (void)even.build({1, 1, 3, 3});
+      },
+      "gives an output extent 4 that a \"same\" Conv2D with stride 2 does not "
+      "map back to 3");
   expect_error_containing(
       [] {
         (void)conv_transpose2d(ones({1, 2, 3, 3}), ones({3, 1, 2, 2}), Tensor());

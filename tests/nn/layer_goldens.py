@@ -222,6 +222,15 @@ def conv2d_transpose():
     emit("kConv2DTransposeValidInputGrad", x.grad)
     emit("kConv2DTransposeValidKernelGrad", kernel.grad)
     emit("kConv2DTransposeValidBiasGrad", bias.grad)
+    # "same", kernel 3, stride 2, output_padding (1, 0) on 3 x 3: Keras's output 6 x 5; TensorFlow
+    # pads that conv2d (0, 1) rows and (1, 1) columns, so crop rows [0, 6) and columns [1, 6).
+    x = leaf([1, 2, 3, 3], 78, 50.0)
+    kernel = leaf([2, 2, 3, 3], 79, 100.0)
+    y = F.conv_transpose2d(x, kernel, None, stride=2)[:, :, 0:6, 1:6]
+    (y * pattern([1, 2, 6, 5], 88, 100.0)).sum().backward()
+    emit("kConv2DTransposeOutputPaddingOutput", y)
+    emit("kConv2DTransposeOutputPaddingInputGrad", x.grad)
+    emit("kConv2DTransposeOutputPaddingKernelGrad", kernel.grad)
 
 
 def reshaping():
