@@ -2,7 +2,9 @@
 // when grad mode is on and an input requires grad. Shapes broadcast like NumPy.
 #pragma once
 
+#include <array>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "autograd/node.h"
@@ -67,7 +69,9 @@ Tensor relu(const Tensor& a);
 Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);
 Tensor sigmoid(const Tensor& a);
 Tensor tanh(const Tensor& a);
-Tensor gelu(const Tensor& a);      // exact form x * Phi(x)
+// approximate "none": the exact x * Phi(x); "tanh": x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+// (PyTorch's names; Keras's gelu(approximate=True) is the tanh form).
+Tensor gelu(const Tensor& a, const std::string& approximate = "none");
 Tensor softplus(const Tensor& a);  // log(1 + exp(x)), stable
 Tensor elu(const Tensor& a, double alpha = 1.0);
 
@@ -132,6 +136,13 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // input [N,C,H,W], weight [OC,C,KH,KW], bias [OC] or undefined -> [N,OC,OH,OW]
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options = {});
+// The transposed convolution (PyTorch's conv_transpose2d): the adjoint of conv2d(., weight) taken
+// from [N,C,H,W] to [N,OC,OH,OW] with weight [C,OC,KH,KW] (PyTorch's ConvTranspose2d layout),
+// OH = (H - 1) * stride - top - bottom + dilation * (KH - 1) + 1 + output_padding (width alike);
+// options.padding is the padding of that conv2d. bias [OC] or undefined.
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        const Conv2dOptions& options = {},
+                        std::array<int64_t, 2> output_padding = {0, 0});
 
 // Max over each window; the gradient goes to the first maximum of a window.
 Tensor max_pool2d(const Tensor& input, const Pool2dOptions& options = {});

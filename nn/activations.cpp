@@ -101,7 +101,7 @@ LeakyReLU::LeakyReLU(double alpha) : alpha_(alpha) {
 }
 Tensor LeakyReLU::forward(const Tensor& input) { return leaky_relu(input, alpha_); }
 
-GELU::GELU() { set_name(unique_layer_name("GELU")); }
-Tensor GELU::forward(const Tensor& input) { return gelu(input); }
+GELU::GELU(bool approximate) : approximate_(approximate) { set_name(unique_layer_name("GELU")); }
+Tensor GELU::forward(const Tensor& input) { return gelu(input, approximate_ ? "tanh" : "none"); }
 
 }  // namespace nabla::nn

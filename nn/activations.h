@@ -81,12 +81,17 @@ class LeakyReLU : public Module {
   double alpha_;
 };
 
-// The exact GELU, x * Phi(x).
+// The exact GELU, x * Phi(x), or with `approximate` its tanh form (Keras's
+// gelu(approximate=True)).
 class GELU : public Module {
  public:
-  GELU();
+  explicit GELU(bool approximate = false);
   Tensor forward(const Tensor& input) override;
   [[nodiscard]] std::string type_name() const override { return "GELU"; }
+  [[nodiscard]] bool approximate() const { return approximate_; }
+
+ private:
+  bool approximate_;
 };
 
 }  // namespace nabla::nn

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -71,6 +72,8 @@ const std::map<std::string, Filler>& registry() {
       {"he_normal", [](Tensor t, Generator* g) { he_normal(std::move(t), g); }},
       {"lecun_uniform", [](Tensor t, Generator* g) { lecun_uniform(std::move(t), g); }},
       {"lecun_normal", [](Tensor t, Generator* g) { lecun_normal(std::move(t), g); }},
+      {"orthogonal", [](Tensor t, Generator* g) { orthogonal(std::move(t), 1.0, g); }},
+      {"uniform", [](Tensor t, Generator* g) { random_uniform(std::move(t), -0.05, 0.05, g); }},
   };
   return kFillers;
 }
@@ -158,6 +161,46 @@ void lecun_normal(Tensor tensor, Generator* generator) {
   const Fans fans = compute_fans(tensor.defined() ? tensor.shape() : Shape{});
   variance_scaling("lecun_normal", std::move(tensor), 1.0, fans.fan_in,
                    Distribution::TruncatedNormal, generator);
+}
+
+void orthogonal(Tensor tensor, double gain, Generator* generator) {
+  check_floating("orthogonal", tensor);
+  if (tensor.dim() < 2) {
+    throw error("init::orthogonal: needs a tensor of rank >= 2, got shape {}",
+                shape_str(tensor.shape()));
+  }
+  const int64_t cols = tensor.shape().back();
+  const int64_t rows = cols == 0 ? 0 : tensor.numel() / cols;
+  if (rows == 0 || cols == 0) return;
+  // Q of a [tall, narrow] Gaussian matrix: its `narrow` columns are orthonormal.
+  const int64_t tall = std::max(rows, cols);
+  const int64_t narrow = std::min(rows, cols);
+  const Tensor gaussian = normal({tall, narrow}, 0.0, 1.0, kFloat64, &pick(generator));
+  std::vector<double> q = gaussian.to_vector<double>();  // row-major [tall, narrow]
+  const auto at = [&](int64_t r, int64_t c) -> double& {
+    return q[static_cast<size_t>(r * narrow + c)];
+  };
+  for (int64_t j = 0; j < narrow; ++j) {
+    for (int64_t k = 0; k < j; ++k) {
+      double dot = 0.0;
+      for (int64_t r = 0; r < tall; ++r) dot += at(r, k) * at(r, j);
+      for (int64_t r = 0; r < tall; ++r) at(r, j) -= dot * at(r, k);
+    }
+    double norm = 0.0;
+    for (int64_t r = 0; r < tall; ++r) norm += at(r, j) * at(r, j);
+    norm = std::sqrt(norm);
+    // A Gaussian matrix is rank-deficient with probability 0; guard anyway.
+    if (norm == 0.0) throw error("init::orthogonal: degenerate Gaussian draw, column {}", j);
+    for (int64_t r = 0; r < tall; ++r) at(r, j) /= norm;
+  }
+  std::vector<double> values(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      // Fewer rows than columns: the transpose, so the rows are orthonormal.
+      values[static_cast<size_t>(r * cols + c)] = gain * (rows >= cols ? at(r, c) : at(c, r));
+    }
+  }
+  write(tensor, nabla::tensor(values, tensor.shape(), tensor.dtype()));
 }
 
 bool is_known(const std::string& name) { return registry().contains(name); }

@@ -48,8 +48,16 @@ void he_normal(Tensor tensor, Generator* generator = nullptr);
 void lecun_uniform(Tensor tensor, Generator* generator = nullptr);
 void lecun_normal(Tensor tensor, Generator* generator = nullptr);
 
+// Keras's Orthogonal(gain): the tensor seen as a matrix [prod(shape[:-1]), shape[-1]] gets
+// orthonormal rows or columns (whichever are fewer), gain times the Q factor of a Gaussian matrix
+// with the signs of R's diagonal made positive (computed here by modified Gram-Schmidt in double,
+// which gives that Q directly), transposed when there are fewer rows than columns. A recurrent
+// kernel [units, gates * units] thus gets orthonormal rows. Rank 0 or 1 tensors are refused.
+void orthogonal(Tensor tensor, double gain = 1.0, Generator* generator = nullptr);
+
 // Fills `tensor` with the initializer Keras calls `name` ("glorot_uniform", "zeros", "he_normal",
-// ...; the Keras aliases "xavier_uniform", "xavier_normal" are accepted). Throws nabla::Error
+// "orthogonal", ...; the Keras aliases "xavier_uniform", "xavier_normal" and "uniform" (for
+// random_uniform, Embedding's default) are accepted). Throws nabla::Error
 // naming the unknown initializer and the known ones.
 void initialize(const std::string& name, Tensor tensor, Generator* generator = nullptr);
 [[nodiscard]] bool is_known(const std::string& name);

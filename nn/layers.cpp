@@ -1,6 +1,7 @@
-// Dense, Flatten, Dropout and BatchNormalization.
+// Dense, Flatten, Dropout, BatchNormalization and LayerNormalization.
 #include "nn/layers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -246,6 +247,85 @@ Tensor BatchNormalization::forward(const Tensor& input) {
   if (gamma_.defined()) normalized = normalized * gamma_.reshape(broadcast);
   if (beta_.defined()) normalized = normalized + beta_.reshape(broadcast);
   return normalized;
+}
+
+// ---- LayerNormalization ----
+
+LayerNormalization::LayerNormalization(LayerNormalizationOptions options)
+    : options_(std::move(options)) {
+  if (options_.axis.empty()) throw error("LayerNormalization: axis must name at least one axis");
+  if (!(options_.epsilon > 0.0)) {
+    throw error("LayerNormalization: epsilon must be positive, got {}", options_.epsilon);
+  }
+  init::check_known("LayerNormalization: beta_initializer", options_.beta_initializer);
+  init::check_known("LayerNormalization: gamma_initializer", options_.gamma_initializer);
+  detail::check_float_dtype("LayerNormalization", options_.dtype);
+  set_name(unique_layer_name("LayerNormalization"));
+}
+
+std::vector<int64_t> LayerNormalization::resolve_axes(const Shape& shape) const {
+  const auto rank = static_cast<int64_t>(shape.size());
+  std::vector<int64_t> axes;
+  for (const int64_t a : options_.axis) {
+    if (a < -rank || a >= rank) {
+      throw error("LayerNormalization: axis {} is out of range for input of shape {}", a,
+                  shape_str(shape));
+    }
+    const int64_t d = a < 0 ? a + rank : a;
+    if (d == 0) {
+      throw error("LayerNormalization: axis {} is the batch dim of input of shape {}", a,
+                  shape_str(shape));
+    }
+    if (std::find(axes.begin(), axes.end(), d) != axes.end()) {
+      throw error("LayerNormalization: axis {} is listed twice", a);
+    }
+    axes.push_back(d);
+  }
+  std::sort(axes.begin(), axes.end());
+  if (param_shape_) {
+    Shape extents;
+    for (const int64_t d : axes) extents.push_back(shape[static_cast<size_t>(d)]);
+    if (extents != *param_shape_) {
+      throw error("LayerNormalization: input of shape {} has extents {} on the axes, expected {}",
+                  shape_str(shape), shape_str(extents), shape_str(*param_shape_));
+    }
+  }
+  return axes;
+}
+
+Shape LayerNormalization::build(const Shape& input_shape) {
+  const std::vector<int64_t> axes = resolve_axes(input_shape);
+  if (!param_shape_) {
+    Shape extents;
+    for (const int64_t d : axes) extents.push_back(input_shape[static_cast<size_t>(d)]);
+    const auto make = [&](const std::string& initializer) {
+      Tensor t = Tensor::empty(extents, options_.dtype);
+      init::initialize(initializer, t);
+      return t;
+    };
+    if (options_.scale) gamma_ = register_parameter("gamma", make(options_.gamma_initializer));
+    if (options_.center) beta_ = register_parameter("beta", make(options_.beta_initializer));
+    param_shape_ = extents;
+    mark_built();
+  }
+  return input_shape;
+}
+
+Tensor LayerNormalization::forward(const Tensor& input) {
+  build(input.shape());
+  detail::check_input_dtype("LayerNormalization", input, options_.dtype);
+  const std::vector<int64_t> axes = resolve_axes(input.shape());
+  // gamma and beta broadcast as [1, .., extent, .., 1] with the extents on the axes.
+  Shape broadcast(input.shape().size(), 1);
+  for (const int64_t d : axes) {
+    broadcast[static_cast<size_t>(d)] = input.shape()[static_cast<size_t>(d)];
+  }
+  const Tensor m = mean(input, axes, /*keepdim=*/true);
+  const Tensor v = var(input, axes, /*correction=*/0, /*keepdim=*/true);
+  Tensor y = (input - m) / sqrt(v + options_.epsilon);
+  if (gamma_.defined()) y = y * gamma_.reshape(broadcast);
+  if (beta_.defined()) y = y + beta_.reshape(broadcast);
+  return y;
 }
 
 }  // namespace nabla::nn

@@ -1,10 +1,12 @@
-// Core Keras layers: Dense, Flatten, Dropout and BatchNormalization. Image tensors are NCHW
-// (PyTorch's layout; Keras defaults to NHWC), so BatchNormalization normalizes axis 1 by default.
+// Core Keras layers: Dense, Flatten, Dropout, BatchNormalization and LayerNormalization. Image
+// tensors are NCHW (PyTorch's layout; Keras defaults to NHWC), so BatchNormalization normalizes
+// axis 1 by default.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "nn/module.h"
 #include "tensor/random.h"
@@ -132,6 +134,43 @@ class BatchNormalization : public Module {
   Tensor beta_;
   Tensor moving_mean_;
   Tensor moving_variance_;
+};
+
+struct LayerNormalizationOptions {
+  std::vector<int64_t> axis = {-1};  // the axes normalized together (never the batch axis)
+  double epsilon = 1e-3;
+  bool center = true;  // learn beta
+  bool scale = true;   // learn gamma
+  std::string beta_initializer = "zeros";
+  std::string gamma_initializer = "ones";
+  DType dtype = kFloat32;
+};
+
+// Keras's LayerNormalization: each sample is normalized over `axis` with its own mean and biased
+// variance, y = gamma * (x - mean) / sqrt(var + epsilon) + beta; gamma and beta have the extents of
+// the axes (in increasing axis order) and are created at the first input. Same in training and
+// eval; no moving statistics.
+class LayerNormalization : public Module {
+ public:
+  explicit LayerNormalization(LayerNormalizationOptions options = {});
+  [[nodiscard]] bool weights_pending() const override { return !built(); }
+
+  Tensor forward(const Tensor& input) override;
+  Shape build(const Shape& input_shape) override;
+  [[nodiscard]] std::string type_name() const override { return "LayerNormalization"; }
+
+  [[nodiscard]] const Tensor& gamma() const { return gamma_; }  // undefined without scale
+  [[nodiscard]] const Tensor& beta() const { return beta_; }    // undefined without center
+  [[nodiscard]] const LayerNormalizationOptions& options() const { return options_; }
+
+ private:
+  // The axes in [1, rank), sorted, checked against the input (and the built extents).
+  [[nodiscard]] std::vector<int64_t> resolve_axes(const Shape& shape) const;
+
+  LayerNormalizationOptions options_;
+  std::optional<Shape> param_shape_ = std::nullopt;
+  Tensor gamma_;
+  Tensor beta_;
 };
 
 }  // namespace nabla::nn

@@ -93,4 +93,45 @@ Tensor binary_crossentropy(const Tensor& y_pred, const Tensor& y_true, bool from
   return mean(-(z * log(p) + (1.0 - z) * log(1.0 - p)));
 }
 
+Tensor huber(const Tensor& y_pred, const Tensor& y_true, double delta) {
+  const Tensor target = matching_targets("huber", y_pred, y_true);
+  if (!(delta > 0.0)) throw error("huber: delta must be positive, got {}", delta);
+  // With q = min(|e|, delta): 0.5 q^2 + delta (|e| - q) is both branches in one expression.
+  const Tensor a = abs(y_pred - target);
+  const Tensor q = clamp(a, std::nullopt, delta);
+  return mean(square(q) * 0.5 + (a - q) * delta);
+}
+
+Tensor kl_divergence(const Tensor& y_pred, const Tensor& y_true) {
+  const Tensor target = matching_targets("kl_divergence", y_pred, y_true);
+  if (y_pred.dim() == 0) {
+    throw error("kl_divergence: y_pred of shape {} has no class dim", shape_str(y_pred.shape()));
+  }
+  const Tensor t = clamp(target, kEpsilon, 1.0);
+  const Tensor p = clamp(y_pred, kEpsilon, 1.0);
+  return mean(sum(t * log(t / p), {-1}));
+}
+
+namespace {
+
+// Hinge targets in {-1, 1}: Keras maps all-0/1 labels to -1/1.
+Tensor signed_targets(const char* who, const Tensor& y_pred, const Tensor& y_true) {
+  const Tensor target = matching_targets(who, y_pred, y_true);
+  bool binary = true;
+  for (const double v : target.to_vector<double>()) binary = binary && (v == 0.0 || v == 1.0);
+  return binary ? target.detach() * 2.0 - 1.0 : target;
+}
+
+}  // namespace
+
+Tensor hinge(const Tensor& y_pred, const Tensor& y_true) {
+  const Tensor t = signed_targets("hinge", y_pred, y_true);
+  return mean(relu(1.0 - t * y_pred));
+}
+
+Tensor squared_hinge(const Tensor& y_pred, const Tensor& y_true) {
+  const Tensor t = signed_targets("squared_hinge", y_pred, y_true);
+  return mean(square(relu(1.0 - t * y_pred)));
+}
+
 }  // namespace nabla::nn

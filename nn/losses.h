@@ -33,4 +33,18 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_pred, const Tensor& label
 // neither overflows nor loses the gradient sigmoid(x) - z at any x.
 Tensor binary_crossentropy(const Tensor& y_pred, const Tensor& y_true, bool from_logits = false);
 
+// Huber: 0.5 e^2 where |e| <= delta, delta * (|e| - delta / 2) elsewhere, e = y_pred - y_true;
+// the mean over every element (Keras's Huber, PyTorch's huber_loss). Shapes must match.
+Tensor huber(const Tensor& y_pred, const Tensor& y_true, double delta = 1.0);
+
+// Kullback-Leibler divergence sum(t * log(t / p)) over the last axis, averaged over the other dims;
+// both distributions are clipped to [eps, 1] first, as Keras does (so zeros in y_true add nothing).
+Tensor kl_divergence(const Tensor& y_pred, const Tensor& y_true);
+
+// mean(max(1 - t * y_pred, 0)) with t in {-1, 1}; targets that are all 0 or 1 are mapped to -1/1
+// first (as Keras does). Shapes must match.
+Tensor hinge(const Tensor& y_pred, const Tensor& y_true);
+// mean(max(1 - t * y_pred, 0)^2), targets as for hinge.
+Tensor squared_hinge(const Tensor& y_pred, const Tensor& y_true);
+
 }  // namespace nabla::nn

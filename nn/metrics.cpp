@@ -1,6 +1,8 @@
 // Accuracy variants and the confusion matrix, computed on argmax indices without recording.
 #include "nn/metrics.h"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "autograd/ops.h"
@@ -114,6 +116,143 @@ Tensor confusion_matrix(const Tensor& true_labels, const Tensor& pred_labels, in
     ++counts[static_cast<size_t>(truth[i] * num_classes + pred[i])];
   }
   return tensor(counts, {num_classes, num_classes});
+}
+
+namespace {
+
+struct Binary {
+  std::vector<double> scores;
+  std::vector<bool> positive;
+};
+
+Binary binary_pairs(const char* who, const Tensor& y_pred, const Tensor& y_true) {
+  check_floating(who, "y_pred", y_pred);
+  if (!y_true.defined()) throw error("{}: y_true is undefined", who);
+  if (y_pred.shape() != y_true.shape()) {
+    throw error("{}: y_pred of shape {} and y_true of shape {} differ", who,
+                shape_str(y_pred.shape()), shape_str(y_true.shape()));
+  }
+  Binary b;
+  b.scores = y_pred.to_vector<double>();
+  for (const double t : y_true.to_vector<double>()) b.positive.push_back(t != 0.0);
+  return b;
+}
+
+double ratio(int64_t num, int64_t den) {
+  return den == 0 ? 0.0 : static_cast<double>(num) / static_cast<double>(den);
+}
+
+// Fraction of rows whose target's score is beaten by fewer than k scores.
+double in_top_k(const char* who, const Tensor& y_pred, const std::vector<int64_t>& targets,
+                int64_t k) {
+  if (k < 1) throw error("{}: k must be positive, got {}", who, k);
+  const std::vector<double> scores = y_pred.to_vector<double>();
+  const int64_t classes = y_pred.shape().back();
+  if (targets.empty()) return 0.0;
+  int64_t hits = 0;
+  for (size_t row = 0; row < targets.size(); ++row) {
+    const double* s = scores.data() + row * static_cast<size_t>(classes);
+    const double target = s[targets[row]];
+    int64_t above = 0;
+    for (int64_t c = 0; c < classes; ++c) above += s[c] > target ? 1 : 0;
+    hits += above < k && !std::isnan(target) ? 1 : 0;
+  }
+  return static_cast<double>(hits) / static_cast<double>(targets.size());
+}
+
+}  // namespace
+
+double precision(const Tensor& y_pred, const Tensor& y_true, double threshold) {
+  const Binary b = binary_pairs("precision", y_pred, y_true);
+  int64_t tp = 0;
+  int64_t predicted = 0;
+  for (size_t i = 0; i < b.scores.size(); ++i) {
+    if (b.scores[i] > threshold) {
+      ++predicted;
+      tp += b.positive[i] ? 1 : 0;
+    }
+  }
+  return ratio(tp, predicted);
+}
+
+double recall(const Tensor& y_pred, const Tensor& y_true, double threshold) {
+  const Binary b = binary_pairs("recall", y_pred, y_true);
+  int64_t tp = 0;
+  int64_t positives = 0;
+  for (size_t i = 0; i < b.scores.size(); ++i) {
+    if (b.positive[i]) {
+      ++positives;
+      tp += b.scores[i] > threshold ? 1 : 0;
+    }
+  }
+  return ratio(tp, positives);
+}
+
+double top_k_categorical_accuracy(const Tensor& y_pred, const Tensor& y_true, int64_t k) {
+  const char* who = "top_k_categorical_accuracy";
+  check_floating(who, "y_pred", y_pred);
+  check_class_dim(who, y_pred);
+  if (!y_true.defined() || y_pred.shape() != y_true.shape()) {
+    throw error("{}: y_true must have y_pred's shape {}", who, shape_str(y_pred.shape()));
+  }
+  const NoGradGuard no_grad;
+  return in_top_k(who, y_pred, argmax(y_true, -1).to_vector<int64_t>(), k);
+}
+
+double sparse_top_k_categorical_accuracy(const Tensor& y_pred, const Tensor& labels, int64_t k) {
+  const char* who = "sparse_top_k_categorical_accuracy";
+  check_floating(who, "y_pred", y_pred);
+  check_class_dim(who, y_pred);
+  if (!labels.defined() || labels.dtype() != kInt64) {
+    throw error("{}: labels must be int64 class indices", who);
+  }
+  const Shape outer(y_pred.shape().begin(), y_pred.shape().end() - 1);
+  Shape outer_with_one = outer;
+  outer_with_one.push_back(1);
+  if (labels.shape() != outer && labels.shape() != outer_with_one) {
+    throw error("{}: labels of shape {} do not match y_pred of shape {}", who,
+                shape_str(labels.shape()), shape_str(y_pred.shape()));
+  }
+  const std::vector<int64_t> targets = labels.to_vector<int64_t>();
+  for (const int64_t t : targets) {
+    if (t < 0 || t >= y_pred.shape().back()) {
+      throw error("{}: label {} is out of range for {} classes", who, t, y_pred.shape().back());
+    }
+  }
+  return in_top_k(who, y_pred, targets, k);
+}
+
+double auc(const Tensor& y_pred, const Tensor& y_true) {
+  const Binary b = binary_pairs("auc", y_pred, y_true);
+  for (size_t i = 0; i < b.scores.size(); ++i) {
+    if (std::isnan(b.scores[i])) throw error("auc: y_pred holds NaN at flat position {}", i);
+  }
+  std::vector<size_t> order(b.scores.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t x, size_t y) { return b.scores[x] < b.scores[y]; });
+  // Walk groups of equal scores upwards: each positive beats every negative below its group and
+  // ties half of those within it.
+  double wins = 0.0;
+  int64_t negatives_below = 0;
+  int64_t positives = 0;
+  for (size_t begin = 0; begin < order.size();) {
+    size_t end = begin;
+    int64_t group_pos = 0;
+    int64_t group_neg = 0;
+    while (end < order.size() && b.scores[order[end]] == b.scores[order[begin]]) {
+      (b.positive[order[end]] ? group_pos : group_neg) += 1;
+      ++end;
+    }
+    wins += static_cast<double>(group_pos) *
+            (static_cast<double>(negatives_below) + 0.5 * static_cast<double>(group_neg));
+    negatives_below += group_neg;
+    positives += group_pos;
+    begin = end;
+  }
+  const int64_t negatives = negatives_below;
+  if (positives == 0 || negatives == 0) return 0.0;
+  return wins / (static_cast<double>(positives) * static_cast<double>(negatives));
 }
 
 }  // namespace nabla::nn

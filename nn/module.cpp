@@ -142,15 +142,19 @@ void Module::zero_grad() {
 }
 
 std::string unique_layer_name(const std::string& type_name) {
-  // Keras turns "MaxPooling2D" into "max_pooling2d": an underscore before each inner capital that
-  // follows a lower-case letter.
+  // Keras's to_snake_case turns "MaxPooling2D" into "max_pooling2d" and "Conv2DTranspose" into
+  // "conv2d_transpose": an underscore before each inner capital that follows a lower-case letter
+  // or starts a capitalized word (a capital followed by a lower-case letter).
+  const auto is_upper = [&](size_t i) {
+    return std::isupper(static_cast<unsigned char>(type_name[i])) != 0;
+  };
+  const auto is_lower = [&](size_t i) {
+    return i < type_name.size() && std::islower(static_cast<unsigned char>(type_name[i])) != 0;
+  };
   std::string snake;
   for (size_t i = 0; i < type_name.size(); ++i) {
     const char c = type_name[i];
-    if (std::isupper(static_cast<unsigned char>(c)) != 0 && i > 0 &&
-        std::islower(static_cast<unsigned char>(type_name[i - 1])) != 0) {
-      snake += '_';
-    }
+    if (i > 0 && is_upper(i) && (is_lower(i - 1) || is_lower(i + 1))) snake += '_';
     snake += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   const std::lock_guard lock(name_mutex());

@@ -30,10 +30,22 @@ Loss loss_by_name(const std::string& name, bool from_logits) {
   if (name == "mean_absolute_error" || name == "mae") {
     return {name, [](const Tensor& p, const Tensor& t) { return nn::mean_absolute_error(p, t); }};
   }
+  if (name == "huber" || name == "huber_loss") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::huber(p, t); }};
+  }
+  if (name == "kl_divergence" || name == "kld" || name == "kullback_leibler_divergence") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::kl_divergence(p, t); }};
+  }
+  if (name == "hinge") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::hinge(p, t); }};
+  }
+  if (name == "squared_hinge") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::squared_hinge(p, t); }};
+  }
   throw error(
       "loss_by_name: unknown loss '{}' (known: categorical_crossentropy, "
       "sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error, mse, "
-      "mean_absolute_error, mae)",
+      "mean_absolute_error, mae, huber, kl_divergence, kld, hinge, squared_hinge)",
       name);
 }
 
@@ -59,9 +71,30 @@ Metric metric_by_name(const std::string& name) {
     return {name,
             [](const Tensor& p, const Tensor& t) { return nn::mean_absolute_error(p, t).item(); }};
   }
+  // NOTE: per batch, like every metric here (fit averages batches); Keras's Precision, Recall and
+  // AUC accumulate counts over the epoch instead.
+  if (name == "precision") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::precision(p, t); }};
+  }
+  if (name == "recall") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::recall(p, t); }};
+  }
+  if (name == "auc") {
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::auc(p, t); }};
+  }
+  if (name == "top_k_categorical_accuracy") {
+    return {name,
+            [](const Tensor& p, const Tensor& t) { return nn::top_k_categorical_accuracy(p, t); }};
+  }
+  if (name == "sparse_top_k_categorical_accuracy") {
+    return {name, [](const Tensor& p, const Tensor& t) {
+              return nn::sparse_top_k_categorical_accuracy(p, t);
+            }};
+  }
   throw error(
       "metric_by_name: unknown metric '{}' (known: accuracy, categorical_accuracy, "
-      "sparse_categorical_accuracy, binary_accuracy, mse, mae)",
+      "sparse_categorical_accuracy, binary_accuracy, mse, mae, precision, recall, auc, "
+      "top_k_categorical_accuracy, sparse_top_k_categorical_accuracy)",
       name);
 }
 

@@ -75,8 +75,16 @@ Tensor tanh(const Tensor& a) {
                 {saved});
 }
 
-// gelu(x) = x * Phi(x) = x/2 * (1 + erf(x/sqrt(2))); composite, so its derivative is automatic.
-Tensor gelu(const Tensor& a) { return a * 0.5 * (erf(a * (1.0 / std::numbers::sqrt2)) + 1.0); }
+// gelu(x) = x * Phi(x) = x/2 * (1 + erf(x/sqrt(2))), or its tanh approximation; composites, so
+// their derivatives are automatic.
+Tensor gelu(const Tensor& a, const std::string& approximate) {
+  if (approximate == "none") return a * 0.5 * (erf(a * (1.0 / std::numbers::sqrt2)) + 1.0);
+  if (approximate == "tanh") {
+    const double k = std::sqrt(2.0 / std::numbers::pi);
+    return a * 0.5 * (tanh((a + a * a * a * 0.044715) * k) + 1.0);
+  }
+  throw error(R"(gelu: approximate must be "none" or "tanh", got "{}")", approximate);
+}
 
 // softplus(x) = max(x, 0) + log1p(exp(-|x|)), stable for any x; d softplus = g * sigmoid(x)
 Tensor softplus(const Tensor& a) {

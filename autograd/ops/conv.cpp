@@ -3,6 +3,8 @@
 // of any order are available.
 #include "tensor/kernels/conv.h"
 
+#include <algorithm>
+
 #include "autograd/ops.h"
 #include "tensor/kernels/kernels.h"
 #include "tensor/kernels/pool.h"
@@ -79,6 +81,47 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                       has_bias ? sum(grad, {0, 2, 3}) : Tensor()};
                 },
                 {input, weight});
+}
+
+// The adjoint of conv2d(., weight) is conv_input_grad, already a recorded op differentiable in both
+// arguments; the bias adds per output channel.
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        const Conv2dOptions& options, std::array<int64_t, 2> output_padding) {
+  if (input.dim() != 4 || weight.dim() != 4) {
+    throw error("conv_transpose2d: expected input [N,C,H,W] and weight [C,OC,KH,KW], got {} and {}",
+                shape_str(input.shape()), shape_str(weight.shape()));
+  }
+  if (input.shape()[1] != weight.shape()[0]) {
+    throw error(
+        "conv_transpose2d: input of shape {} has {} channels but weight of shape {} expects {}",
+        shape_str(input.shape()), input.shape()[1], shape_str(weight.shape()), weight.shape()[0]);
+  }
+  Shape out = {input.shape()[0], weight.shape()[1], 0, 0};
+  for (size_t d = 0; d < 2; ++d) {
+    const int64_t stride = options.stride[d];
+    const int64_t dilation = options.dilation[d];
+    if (stride < 1 || dilation < 1) {
+      throw error("conv_transpose2d: stride ({}, {}) and dilation ({}, {}) must be positive",
+                  options.stride[0], options.stride[1], options.dilation[0], options.dilation[1]);
+    }
+    if (output_padding[d] < 0 || output_padding[d] >= std::max(stride, dilation)) {
+      throw error(
+          "conv_transpose2d: output_padding ({}, {}) must be non-negative and smaller than the "
+          "stride or the dilation",
+          output_padding[0], output_padding[1]);
+    }
+    const int64_t extent = (input.shape()[d + 2] - 1) * stride - options.padding[2 * d] -
+                           options.padding[2 * d + 1] + dilation * (weight.shape()[d + 2] - 1) + 1 +
+                           output_padding[d];
+    if (extent < 1) {
+      throw error("conv_transpose2d: input of shape {} with weight {} gives an empty output",
+                  shape_str(input.shape()), shape_str(weight.shape()));
+    }
+    out[d + 2] = extent;
+  }
+  Tensor y = conv_input_grad(input, weight, out, options);
+  if (bias.defined()) y = y + reshape(bias, {1, out[1], 1, 1});
+  return y;
 }
 
 // d max_pool2d = the gradient scattered to each window's first maximum

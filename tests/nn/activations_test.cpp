@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/nn/golden_support.h"
+#include "tests/nn/layer_goldens.h"
 #include "tests/support/gradcheck_support.h"
 
 namespace nabla::nn {
@@ -75,6 +77,8 @@ TEST(Activation, LayersApplyTheirFunction) {
   EXPECT_EQ(Sigmoid()(x).to_vector<double>(), sigmoid(x).to_vector<double>());
   EXPECT_EQ(Tanh()(x).to_vector<double>(), tanh(x).to_vector<double>());
   EXPECT_EQ(GELU()(x).to_vector<double>(), gelu(x).to_vector<double>());
+  EXPECT_EQ(GELU(true)(x).to_vector<double>(), gelu(x, "tanh").to_vector<double>());
+  EXPECT_TRUE(GELU(true).approximate());
   EXPECT_EQ(Softmax(0)(x).to_vector<double>(), softmax(x, 0).to_vector<double>());
   EXPECT_EQ(Softmax()(x).to_vector<double>(), softmax(x, 1).to_vector<double>());
   // Keras's LeakyReLU default slope is 0.3 (PyTorch's is 0.01).
@@ -93,6 +97,15 @@ TEST(Activation, CompositeActivationsPassGradcheck) {
         [&name](const std::vector<Tensor>& in) { return apply_activation(name, in[0]); },
         {leaf({3, 4}, 8, -1.0, -0.1)}, name + " on negatives");
   }
+}
+
+TEST(Activation, GeluTanhMatchesPyTorchGoldens) {
+  using namespace goldens;  // NOLINT(google-build-using-namespace)
+  const Tensor x = pattern_leaf({2, 5}, 96, 30.0);
+  const Tensor y = GELU(true)(x);
+  (y * pattern_tensor({2, 5}, 97, 100.0)).sum().backward();
+  expect_close(y, kGeluTanhOutput, "gelu tanh");
+  expect_close(x.grad(), kGeluTanhGrad, "gelu tanh grad");
 }
 
 }  // namespace

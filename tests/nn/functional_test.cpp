@@ -171,6 +171,24 @@ TEST(Functional, WeightsSaveAndLoadIntoATwinBuiltTheSameWay) {
   EXPECT_EQ((*original)(input).to_vector<float>(), (*twin)(input).to_vector<float>());
 }
 
+TEST(Functional, TokenModelWithEmbeddingAndRecurrentLayersMatchesTheLayersAppliedInTurn) {
+  const auto tokens = Input({6}, kInt64);
+  const auto embedding = std::make_shared<Embedding>(10, 4, EmbeddingOptions{.seed = 1});
+  const auto lstm =
+      std::make_shared<LSTM>(5, RecurrentOptions{.return_sequences = true, .seed = 2});
+  const auto gru = std::make_shared<GRU>(3, RecurrentOptions{.seed = 3});
+  const auto embedded = embedding->call(tokens);
+  const auto sequence = lstm->call(embedded);
+  const auto last = gru->call(sequence);
+  EXPECT_EQ(embedded.shape(), (Shape{1, 6, 4}));
+  EXPECT_EQ(sequence.shape(), (Shape{1, 6, 5}));
+  EXPECT_EQ(last.shape(), (Shape{1, 3}));
+  Functional model(tokens, last);
+  const Tensor batch = tensor({0, 3, 9, 3, 1, 2, 5, 5, 5, 0, 0, 7}, kInt64).reshape({2, 6});
+  const Tensor want = (*gru)((*lstm)((*embedding)(batch)));
+  EXPECT_EQ(model(batch).to_vector<float>(), want.to_vector<float>());
+}
+
 TEST(Functional, BadGraphsAndInputsAreClearErrors) {
   const auto a = Input({3}, kFloat32, "in_a");
   const auto b = Input({4}, kFloat32, "in_b");

@@ -160,5 +160,56 @@ TEST(Init, ByNameAndUnknownNames) {
   EXPECT_THROW(init::glorot_uniform(labels), Error);
 }
 
+// Rows (or columns, whichever are fewer) of the matrix [prod(shape[:-1]), shape[-1]] are
+// orthonormal: the Gram matrix, computed here with plain double loops, is the identity.
+void expect_orthonormal(const Shape& shape, double gain) {
+  Generator generator(77);
+  Tensor t = Tensor::empty(shape, kFloat64);
+  init::orthogonal(t, gain, &generator);
+  const int64_t cols = shape.back();
+  const int64_t rows = t.numel() / cols;
+  const std::vector<double> v = t.to_vector<double>();
+  const bool by_rows = rows <= cols;
+  const int64_t count = by_rows ? rows : cols;
+  const int64_t length = by_rows ? cols : rows;
+  const auto at = [&](int64_t vec, int64_t k) {
+    return by_rows ? v[static_cast<size_t>(vec * cols + k)]
+                   : v[static_cast<size_t>(k * cols + vec)];
+  };
+  for (int64_t a = 0; a < count; ++a) {
+    for (int64_t b = 0; b < count; ++b) {
+      double dot = 0.0;
+      for (int64_t k = 0; k < length; ++k) dot += at(a, k) * at(b, k);
+      EXPECT_NEAR(dot, a == b ? gain * gain : 0.0, 1e-12) << shape_str(shape) << " " << a << b;
+    }
+  }
+}
+
+TEST(Init, OrthogonalGivesOrthonormalRowsOrColumns) {
+  expect_orthonormal({5, 20}, 1.0);    // a recurrent kernel [units, 4 * units]: rows
+  expect_orthonormal({20, 5}, 1.0);    // columns
+  expect_orthonormal({7, 7}, 2.0);     // square, with gain
+  expect_orthonormal({2, 3, 4}, 1.0);  // [6, 4] seen as a matrix
+  expect_orthonormal({1, 1}, 1.0);
+  // Reproducible, by name, refuses vectors.
+  Tensor a = Tensor::empty({4, 8}, kFloat64);
+  Tensor b = Tensor::empty({4, 8}, kFloat64);
+  Generator ga(5);
+  Generator gb(5);
+  init::initialize("orthogonal", a, &ga);
+  init::orthogonal(b, 1.0, &gb);
+  EXPECT_EQ(a.to_vector<double>(), b.to_vector<double>());
+  Tensor vec = Tensor::empty({4});
+  EXPECT_THROW(init::orthogonal(vec), Error);
+}
+
+TEST(Init, UniformIsKerasEmbeddingDefault) {
+  Tensor t = Tensor::empty({50, 40}, kFloat64);
+  init::initialize("uniform", t);
+  const Stats s = stats_of(t);
+  EXPECT_LE(s.max_abs, 0.05);
+  EXPECT_GT(s.max_abs, 0.045);
+}
+
 }  // namespace
 }  // namespace nabla::nn

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/nn/golden_support.h"
+#include "tests/nn/layer_goldens.h"
 #include "tests/support/gradcheck_support.h"
 #include "tests/support/test_helpers.h"
 
@@ -261,6 +263,100 @@ TEST(BatchNormalization, ShapeErrorsNameTheLayer) {
   BatchNormalization last({.axis = -1});
   EXPECT_EQ(last(ones({2, 3, 5})).shape(), (Shape{2, 3, 5}));
   EXPECT_EQ(last.gamma().shape(), (Shape{5}));
+}
+
+// ---- LayerNormalization ----
+
+TEST(LayerNormalization, NormalizesEachSampleOverTheLastAxis) {
+  reset_layer_names();
+  LayerNormalization norm({.dtype = kFloat64});
+  EXPECT_FALSE(norm.built());
+  const Tensor x = leaf({2, 3, 4}, 60);
+  const std::vector<double> y = norm(x).to_vector<double>();
+  EXPECT_EQ(norm.name(), "layer_normalization");
+  EXPECT_EQ(norm.gamma().shape(), (Shape{4}));
+  EXPECT_EQ(norm.named_parameters()[0].first, "gamma");
+  EXPECT_EQ(norm.named_parameters()[1].first, "beta");
+  const std::vector<double> xv = x.to_vector<double>();
+  for (size_t row = 0; row < 6; ++row) {
+    double m = 0.0;
+    for (size_t i = 0; i < 4; ++i) m += xv[row * 4 + i] / 4.0;
+    double v = 0.0;
+    for (size_t i = 0; i < 4; ++i) v += (xv[row * 4 + i] - m) * (xv[row * 4 + i] - m) / 4.0;
+    for (size_t i = 0; i < 4; ++i) {
+      EXPECT_NEAR(y[row * 4 + i], (xv[row * 4 + i] - m) / std::sqrt(v + 1e-3), 1e-14);
+    }
+  }
+  // The same in eval mode: no batch statistics.
+  norm.eval();
+  EXPECT_EQ(norm(x).to_vector<double>(), y);
+}
+
+TEST(LayerNormalization, Gradcheck) {
+  LayerNormalization last({.dtype = kFloat64});
+  LayerNormalization two({.axis = {1, 2}, .dtype = kFloat64});
+  LayerNormalization middle({.axis = {1}, .center = false, .dtype = kFloat64});
+  for (LayerNormalization* norm : {&last, &two, &middle}) {
+    norm->build({2, 3, 4});
+    const NoGradGuard no_grad;
+    Tensor g = norm->gamma();
+    g.copy_(uniform(g.shape(), 0.5, 1.5, kFloat64));
+  }
+  expect_gradcheck([&](const std::vector<Tensor>& in) { return last(in[0]); },
+                   {leaf({2, 3, 4}, 61), last.gamma(), last.beta()}, "LayerNormalization -1");
+  expect_gradcheck([&](const std::vector<Tensor>& in) { return two(in[0]); },
+                   {testing::transposed_leaf({2, 3, 4}, 62), two.gamma(), two.beta()},
+                   "LayerNormalization {1, 2}");
+  expect_gradcheck([&](const std::vector<Tensor>& in) { return middle(in[0]); },
+                   {testing::strided_leaf({2, 3, 4}, 63), middle.gamma()},
+                   "LayerNormalization {1} without beta");
+}
+
+TEST(LayerNormalization, MatchesPyTorchGoldens) {
+  using namespace goldens;  // NOLINT(google-build-using-namespace)
+  LayerNormalization last({.dtype = kFloat64});
+  last.build({2, 3, 4});
+  std::vector<double> gamma = pattern({4}, 51, 100.0);
+  for (double& g : gamma) g += 1.0;
+  assign(last.gamma(), gamma);
+  assign(last.beta(), pattern({4}, 52, 100.0));
+  const Tensor x = pattern_leaf({2, 3, 4}, 50, 50.0);
+  const Tensor y = last(x);
+  (y * pattern_tensor({2, 3, 4}, 53, 100.0)).sum().backward();
+  expect_close(y, kLayerNormOutput, "output");
+  expect_close(x.grad(), kLayerNormInputGrad, "input grad");
+  expect_close(last.gamma().grad(), kLayerNormGammaGrad, "gamma grad");
+  expect_close(last.beta().grad(), kLayerNormBetaGrad, "beta grad");
+
+  LayerNormalization two({.axis = {-2, -1}, .center = false, .dtype = kFloat64});
+  two.build({2, 3, 4});
+  EXPECT_FALSE(two.beta().defined());
+  std::vector<double> gamma2 = pattern({3, 4}, 55, 100.0);
+  for (double& g : gamma2) g += 1.0;
+  assign(two.gamma(), gamma2);
+  const Tensor x2 = pattern_leaf({2, 3, 4}, 54, 50.0);
+  const Tensor y2 = two(x2);
+  (y2 * pattern_tensor({2, 3, 4}, 56, 100.0)).sum().backward();
+  expect_close(y2, kLayerNormTwoAxesOutput, "two axes output");
+  expect_close(x2.grad(), kLayerNormTwoAxesInputGrad, "two axes input grad");
+  expect_close(two.gamma().grad(), kLayerNormTwoAxesGammaGrad, "two axes gamma grad");
+}
+
+TEST(LayerNormalization, ErrorsNameTheLayerAndShapes) {
+  LayerNormalization norm;
+  (void)norm(ones({2, 4}));
+  expect_error_containing(
+      [&] {
+        (void)norm(ones({2, 5}));
+      },
+      "LayerNormalization: input of shape [2, 5] has extents [5] on the axes, "
+      "expected [4]");
+  LayerNormalization batch({.axis = {0}});
+  expect_error_containing([&] { (void)batch(ones({2, 4})); }, "is the batch dim");
+  LayerNormalization far({.axis = {3}});
+  expect_error_containing([&] { (void)far(ones({2, 4})); }, "axis 3 is out of range");
+  expect_error_containing([] { LayerNormalization bad({.epsilon = 0.0}); },
+                          "epsilon must be positive");
 }
 
 }  // namespace

@@ -5,8 +5,11 @@
 
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "tests/nn/golden_support.h"
+#include "tests/nn/layer_goldens.h"
 #include "tests/support/gradcheck_support.h"
 
 namespace nabla::nn {
@@ -233,6 +236,76 @@ TEST(Losses, BinaryCrossentropyFromLogitsHasTheRightGradientAtZero) {
   const std::vector<double> g = x.grad().to_vector<double>();
   EXPECT_DOUBLE_EQ(g[0], -0.5 / 2.0);
   EXPECT_DOUBLE_EQ(g[1], 0.5 / 2.0);
+}
+
+// ---- Huber, KL divergence, hinge ----
+
+TEST(Losses, HuberIsQuadraticInsideDeltaAndLinearOutside) {
+  const Tensor p = tensor({0.5, -3.0, 1.0, 2.0}, kFloat64);
+  const Tensor t = tensor({0.0, 0.0, 0.0, -0.5}, kFloat64);
+  // errors 0.5, -3, 1, 2.5 with delta 1: 0.125, 2.5, 0.5, 2.0.
+  EXPECT_NEAR(huber(p, t).item(), (0.125 + 2.5 + 0.5 + 2.0) / 4.0, 1e-15);
+  // delta 2: 0.125, 4.0, 0.5, 3.0.
+  EXPECT_NEAR(huber(p, t, 2.0).item(), (0.125 + 4.0 + 0.5 + 3.0) / 4.0, 1e-15);
+  expect_gradcheck([](const std::vector<Tensor>& in) { return huber(in[0], in[1], 0.7); },
+                   {leaf({3, 4}, 70, -2.0, 2.0), leaf({3, 4}, 71)}, "huber");
+  EXPECT_THROW((void)huber(p, t, 0.0), Error);
+}
+
+TEST(Losses, KlDivergenceSumsOverTheLastAxis) {
+  const Tensor p = tensor({{0.25, 0.75}, {0.5, 0.5}}, kFloat64);
+  const Tensor t = tensor({{0.5, 0.5}, {1.0, 0.0}}, kFloat64);
+  const double row0 = 0.5 * std::log(0.5 / 0.25) + 0.5 * std::log(0.5 / 0.75);
+  const double row1 = 1.0 * std::log(1.0 / 0.5) + 1e-7 * std::log(1e-7 / 0.5);  // 0 clipped
+  EXPECT_NEAR(kl_divergence(p, t).item(), (row0 + row1) / 2.0, 1e-12);
+  expect_gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return kl_divergence(softmax(in[0], -1), softmax(in[1], -1));
+      },
+      {leaf({2, 3, 4}, 72), leaf({2, 3, 4}, 73)}, "kl_divergence");
+}
+
+TEST(Losses, HingeMapsZeroOneLabelsToPlusMinusOne) {
+  const Tensor p = tensor({0.3, -2.0, 0.5, 1.5}, kFloat64);
+  const Tensor zero_one = tensor({1.0, 0.0, 0.0, 1.0}, kFloat64);
+  const Tensor signs = tensor({1.0, -1.0, -1.0, 1.0}, kFloat64);
+  // 1 - t p: 0.7, -1, 1.5, -0.5 -> 0.7, 0, 1.5, 0.
+  EXPECT_NEAR(hinge(p, zero_one).item(), 2.2 / 4.0, 1e-15);
+  EXPECT_NEAR(hinge(p, signs).item(), 2.2 / 4.0, 1e-15);
+  EXPECT_NEAR(squared_hinge(p, signs).item(), (0.49 + 2.25) / 4.0, 1e-15);
+  expect_gradcheck([&](const std::vector<Tensor>& in) { return hinge(in[0], signs); },
+                   {tensor({0.3, -2.0, 0.5, 1.5}, kFloat64).requires_grad_()}, "hinge");
+  expect_gradcheck([&](const std::vector<Tensor>& in) { return squared_hinge(in[0], zero_one); },
+                   {tensor({0.3, -2.0, 0.5, 1.5}, kFloat64).requires_grad_()}, "squared_hinge");
+}
+
+TEST(Losses, HuberKlAndHingeMatchPyTorchGoldens) {
+  using namespace goldens;  // NOLINT(google-build-using-namespace)
+  const Tensor t = pattern_tensor({3, 4}, 91, 40.0);
+  for (const auto& [delta, loss, grad] : {std::tuple{1.0, kHuberLoss.data(), kHuberGrad},
+                                          std::tuple{0.5, kHuberHalfLoss.data(), kHuberHalfGrad}}) {
+    const Tensor p = pattern_leaf({3, 4}, 90, 50.0);
+    const Tensor value = huber(p, t, delta);
+    value.backward();
+    EXPECT_NEAR(value.item(), *loss, 1e-12) << delta;
+    expect_close(p.grad(), grad, "huber grad");
+  }
+  const Tensor logits = pattern_leaf({3, 4}, 92, 50.0);
+  const Tensor target =
+      tensor(std::vector<double>(kKlTarget.begin(), kKlTarget.end()), {3, 4}, kFloat64);
+  const Tensor kl = kl_divergence(softmax(logits, -1), target);
+  kl.backward();
+  EXPECT_NEAR(kl.item(), kKlLoss[0], 1e-12);
+  expect_close(logits.grad(), kKlLogitsGrad, "kl grad");
+  const Tensor h = pattern_leaf({3, 4}, 94, 50.0);
+  const Tensor labels =
+      tensor(std::vector<double>(kHingeLabels.begin(), kHingeLabels.end()), {3, 4}, kFloat64);
+  const Tensor plain = hinge(h, labels);
+  const Tensor squared = squared_hinge(h, labels);
+  (plain + squared * 2.0).backward();
+  EXPECT_NEAR(plain.item(), kHingeLoss[0], 1e-12);
+  EXPECT_NEAR(squared.item(), kSquaredHingeLoss[0], 1e-12);
+  expect_close(h.grad(), kHingePlusTwoSquaredGrad, "hinge grad");
 }
 
 }  // namespace

@@ -88,6 +88,12 @@ TEST(Module, KerasStyleUniqueNames) {
   EXPECT_EQ(unique_layer_name("MaxPooling2D"), "max_pooling2d_1");
   EXPECT_EQ(unique_layer_name("BatchNormalization"), "batch_normalization");
   EXPECT_EQ(unique_layer_name("Conv2D"), "conv2d");
+  // Keras's to_snake_case, both of its rules.
+  EXPECT_EQ(unique_layer_name("Conv2DTranspose"), "conv2d_transpose");
+  EXPECT_EQ(unique_layer_name("LeakyReLU"), "leaky_re_lu");
+  EXPECT_EQ(unique_layer_name("SimpleRNN"), "simple_rnn");
+  EXPECT_EQ(unique_layer_name("LSTM"), "lstm");
+  EXPECT_EQ(unique_layer_name("GlobalAveragePooling2D"), "global_average_pooling2d");
   reset_layer_names();
   EXPECT_EQ(unique_layer_name("MaxPooling2D"), "max_pooling2d");
 }

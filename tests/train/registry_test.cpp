@@ -33,7 +33,15 @@ TEST(Registry, LossesByKerasName) {
   EXPECT_DOUBLE_EQ(loss_by_name("mse").fn(pred, target).item(), (0.25 + 1.0) / 4.0);
   EXPECT_DOUBLE_EQ(loss_by_name("mae").fn(pred, target).item(), (0.5 + 1.0) / 4.0);
   EXPECT_EQ(loss_by_name("mean_squared_error").name, "mean_squared_error");
-  EXPECT_THROW((void)loss_by_name("hinge"), Error);
+  EXPECT_THROW((void)loss_by_name("poisson"), Error);
+  // Errors 0.5, 0, 1, 0: Huber 0.125 + 0.5 over 4; every t * p >= 1: hinge 0.
+  EXPECT_DOUBLE_EQ(loss_by_name("huber").fn(pred, target).item(), 0.625 / 4.0);
+  EXPECT_DOUBLE_EQ(loss_by_name("hinge").fn(pred, target).item(), 0.0);
+  EXPECT_EQ(loss_by_name("kld").name, "kld");
+  // Every prediction > 0.5 and every target non-zero: precision and recall 1.
+  EXPECT_DOUBLE_EQ(metric_by_name("precision").fn(pred, target), 1.0);
+  EXPECT_DOUBLE_EQ(metric_by_name("recall").fn(pred, target), 1.0);
+  EXPECT_EQ(metric_by_name("auc").name, "auc");
 }
 
 }  // namespace

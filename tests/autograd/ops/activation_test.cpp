@@ -1,6 +1,8 @@
 // Activations (autograd/ops/activation.cpp): gradient table and stability at extreme inputs.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <numbers>
 #include <vector>
 
 #include "tests/support/gradcheck_support.h"
@@ -19,9 +21,24 @@ INSTANTIATE_TEST_SUITE_P(
         UnaryCase{"sigmoid", [](const Tensor& a) { return sigmoid(a); }, -3.0, 3.0},
         UnaryCase{"tanh", [](const Tensor& a) { return tanh(a); }, -2.0, 2.0},
         UnaryCase{"gelu", [](const Tensor& a) { return gelu(a); }, -2.0, 2.0},
+        UnaryCase{"gelu_tanh", [](const Tensor& a) { return gelu(a, "tanh"); }, -2.0, 2.0},
         UnaryCase{"softplus", [](const Tensor& a) { return softplus(a); }, -3.0, 3.0},
         UnaryCase{"elu", [](const Tensor& a) { return elu(a, 0.7); }}})),
     testing::grad_case_name);
+
+TEST(ActivationForward, GeluTanhApproximationMatchesItsFormula) {
+  const std::vector<double> xs = {-5.0, -1.5, -0.1, 0.0, 0.3, 1.0, 2.5, 30.0};
+  const std::vector<double> got = gelu(tensor(xs, {8}, kFloat64), "tanh").to_vector<double>();
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double x = xs[i];
+    const double expected =
+        0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
+    EXPECT_NEAR(got[i], expected, 1e-15) << x;
+    // Within 1e-3 of the exact form.
+    EXPECT_NEAR(got[i], 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))), 1e-3) << x;
+  }
+  EXPECT_THROW((void)gelu(tensor({1.0}, kFloat64), "erf"), Error);
+}
 
 TEST(ActivationForward, StableAtExtremeValues) {
   const Tensor big = tensor({-1000.0, 1000.0}, kFloat64);

@@ -1,6 +1,9 @@
-// conv2d, max_pool2d and avg_pool2d: gradients over kernel/stride/padding/dilation combinations,
-// exact zeros for uncovered input, first-maximum ties, forward values and errors.
+// conv2d, conv_transpose2d, max_pool2d and avg_pool2d: gradients over
+// kernel/stride/padding/dilation combinations, exact zeros for uncovered input, first-maximum ties,
+// forward values and errors.
 #include <gtest/gtest.h>
+
+#include <array>
 
 #include "tests/support/expect_error.h"
 #include "tests/support/gradcheck_support.h"
@@ -39,6 +42,78 @@ INSTANTIATE_TEST_SUITE_P(
                       conv_case("everything", {2, 2, 8, 7}, {3, 2, 3, 2},
                                 {.stride = {2, 1}, .padding = {1, 2, 0, 1}, .dilation = {1, 2}})),
     testing::grad_case_name);
+
+// conv_transpose2d over input, weight [C, OC, KH, KW] and bias, with output_padding.
+GradCase conv_transpose_case(const std::string& name, const Shape& input, const Shape& weight,
+                             const Conv2dOptions& options, std::array<int64_t, 2> output_padding,
+                             bool bias = true) {
+  std::vector<Tensor> inputs = {leaf(input, 7), leaf(weight, 8)};
+  if (bias) inputs.push_back(leaf({weight[1]}, 9));
+  return {name,
+          [options, output_padding](const std::vector<Tensor>& in) {
+            return conv_transpose2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), options,
+                                    output_padding);
+          },
+          inputs, false};
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ConvTranspose2d, GradTable,
+    ::testing::Values(conv_transpose_case("k3_s1", {2, 2, 3, 3}, {2, 3, 3, 3}, {}, {0, 0}),
+                      conv_transpose_case("k2_s2_nobias", {1, 3, 2, 3}, {3, 2, 2, 2},
+                                          {.stride = {2, 2}}, {0, 0}, false),
+                      conv_transpose_case("k2_s3_output_padding", {1, 1, 2, 2}, {1, 2, 2, 2},
+                                          {.stride = {3, 3}}, {1, 2}),
+                      conv_transpose_case("same_s2_asym", {1, 2, 3, 2}, {2, 1, 3, 3},
+                                          {.stride = {2, 2}, .padding = {0, 1, 0, 1}}, {1, 1}),
+                      conv_transpose_case("size_one", {1, 1, 1, 1}, {1, 1, 1, 1}, {}, {0, 0}),
+                      conv_transpose_case(
+                          "everything", {2, 2, 3, 3}, {2, 2, 3, 2},
+                          {.stride = {2, 1}, .padding = {1, 0, 0, 1}, .dilation = {1, 2}}, {1, 0})),
+    testing::grad_case_name);
+
+// out[n, o, i * s - top + k * d, j * s - left + l * d] += x[n, c, i, j] * w[c, o, k, l], written
+// out in plain loops over a buffer with room for the padding.
+TEST(ConvTransposeForward, MatchesPlainScatterLoop) {
+  const Conv2dOptions options{.stride = {2, 3}, .padding = {1, 0, 0, 2}, .dilation = {2, 1}};
+  const std::array<int64_t, 2> output_padding = {1, 2};
+  const Tensor x = leaf({2, 3, 3, 2}, 10);
+  const Tensor w = leaf({3, 2, 2, 3}, 11);
+  const Tensor b = leaf({2}, 12);
+  const Tensor y = conv_transpose2d(x, w, b, options, output_padding);
+  const int64_t oh = (3 - 1) * 2 - 1 + 2 * (2 - 1) + 1 + 1;  // 7
+  const int64_t ow = (2 - 1) * 3 - 2 + 1 * (3 - 1) + 1 + 2;  // 6
+  ASSERT_EQ(y.shape(), (Shape{2, 2, oh, ow}));
+  const std::vector<double> xv = x.to_vector<double>();
+  const std::vector<double> wv = w.to_vector<double>();
+  const std::vector<double> bv = b.to_vector<double>();
+  std::vector<double> expected(static_cast<size_t>(int64_t{4} * oh * ow));
+  for (int64_t n = 0; n < 2; ++n) {
+    for (int64_t o = 0; o < 2; ++o) {
+      for (int64_t r = 0; r < oh * ow; ++r) {
+        expected[static_cast<size_t>((n * 2 + o) * oh * ow + r)] = bv[static_cast<size_t>(o)];
+      }
+      for (int64_t c = 0; c < 3; ++c) {
+        for (int64_t i = 0; i < 3; ++i) {
+          for (int64_t j = 0; j < 2; ++j) {
+            for (int64_t k = 0; k < 2; ++k) {
+              for (int64_t l = 0; l < 3; ++l) {
+                const int64_t r = i * 2 - 1 + k * 2;
+                const int64_t q = j * 3 - 0 + l * 1;
+                if (r < 0 || r >= oh || q < 0 || q >= ow) continue;
+                expected[static_cast<size_t>(((n * 2 + o) * oh + r) * ow + q)] +=
+                    xv[static_cast<size_t>(((n * 3 + c) * 3 + i) * 2 + j)] *
+                    wv[static_cast<size_t>(((c * 2 + o) * 2 + k) * 3 + l)];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  const std::vector<double> got = y.to_vector<double>();
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-14) << i;
+}
 
 TEST(ConvGrad, SecondDerivativesMatchNumerical) {
   const Conv2dOptions options{.stride = {2, 1}, .padding = {1, 0, 1, 1}};

@@ -477,8 +477,8 @@ void check_random_geometries(double tolerance, uint64_t seed) {
       continue;
     }
     ++checked;
-    const int saved_threads = omp_get_max_threads();
-    omp_set_num_threads(1);
+    const int saved_threads = nabla::get_num_threads();
+    nabla::set_num_threads(1);
     check_against_reference<T>(spec, next(2) == 0, tolerance);
     // The same calls at 2 threads must give the same bits.
     const Conv2dOptions o = options_of(spec);
@@ -495,9 +495,9 @@ void check_random_geometries(double tolerance, uint64_t seed) {
               .template to_vector<T>()};
     };
     const auto one = run();
-    omp_set_num_threads(2);
+    nabla::set_num_threads(2);
     const auto two = run();
-    omp_set_num_threads(saved_threads);
+    nabla::set_num_threads(saved_threads);
     for (size_t i = 0; i < one.size(); ++i) {
       ASSERT_EQ(one[i].size(), two[i].size());
       EXPECT_EQ(std::memcmp(one[i].data(), two[i].data(), one[i].size() * sizeof(T)), 0)
