@@ -83,11 +83,17 @@ def main():
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--init", choices=["keras", "torch"], default="keras")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, help="default: 5 for mlp, 2 for cnn")
+    parser.add_argument("--limit", type=int, default=0, help="train on the first N samples only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     x_train, y_train = load(args.data, True)
     x_test, y_test = load(args.data, False)
+    if args.limit > 0:
+        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
     epochs, batch = (5, 128) if args.model == "mlp" else (2, 64)
+    if args.epochs is not None:
+        epochs = args.epochs
 
     finals = []
     for seed in args.seeds:
