@@ -202,8 +202,9 @@ def main():
     cache = Cache(args.cache)
     extra = ["--epochs", "1", "--limit", "6000"] if args.quick else []
     results = {}  # recipe -> {"nabla": {seed: acc}, "pytorch": {seed: acc}}
+    jobs = []  # (seed, recipe, data, binary)
     for name in args.recipes:
-        example, flags, torch_model, default_seeds, _, _ = RECIPES[name]
+        example, _, _, default_seeds, _, _ = RECIPES[name]
         seeds = parse_seeds(args.seeds or ("0-2" if args.quick else default_seeds))
         data = FASHION
         if name == "mlp-mnist":
@@ -217,17 +218,21 @@ def main():
             sys.exit(f"accuracy_table: {binary} not built (cmake --build --preset release "
                      f"--target {example})")
         print(f"{name}: seeds {seeds[0]}..{seeds[-1]} ({len(seeds)})", file=sys.stderr)
-        sides = results.setdefault(name, {"nabla": {}, "pytorch": {}})
-        for seed in seeds:
-            # Interleaved, one process at a time.
-            sides["nabla"][seed], _, _ = run(
-                [binary, "--seed", str(seed), "--data", data] + flags + extra,
-                r"Test accuracy: ([0-9.]+)", cache, env)
-            if python:
-                sides["pytorch"][seed], _, _ = run(
-                    [python, os.path.join(ROOT, "examples", "pytorch", "reference.py"),
-                     torch_model, "--seeds", str(seed), "--threads", "1", "--data", data] + extra,
-                    r"test accuracy per epoch [0-9. ]* ([0-9.]+) \(", cache, env)
+        results[name] = {"nabla": {}, "pytorch": {}}
+        jobs += [(seed, name, data, binary) for seed in seeds]
+    # Seed by seed across the recipes, one process at a time: a sweep stopped early still has
+    # the same seeds for every recipe (and --cache resumes it).
+    for seed, name, data, binary in sorted(jobs, key=lambda job: job[0]):
+        _, flags, torch_model, _, _, _ = RECIPES[name]
+        sides = results[name]
+        sides["nabla"][seed], _, _ = run(
+            [binary, "--seed", str(seed), "--data", data] + flags + extra,
+            r"Test accuracy: ([0-9.]+)", cache, env)
+        if python:
+            sides["pytorch"][seed], _, _ = run(
+                [python, os.path.join(ROOT, "examples", "pytorch", "reference.py"), torch_model,
+                 "--seeds", str(seed), "--threads", "1", "--data", data] + extra,
+                r"test accuracy per epoch [0-9. ]* ([0-9.]+) \(", cache, env)
 
     def seeds_text(seeds):
         seeds = sorted(seeds)
