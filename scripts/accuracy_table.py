@@ -3,6 +3,7 @@
 
     scripts/accuracy_table.py                      # mlp and cnn, seeds 0-19 (issue 10's bars)
     scripts/accuracy_table.py --recipes mlp mlp-plain mlp-logits --seeds 0-39
+    scripts/accuracy_table.py --recipes mlp:0-39 cnn:0-9  # seeds per recipe
     scripts/accuracy_table.py --recipes mlp-mnist  # original MNIST, seeds 0-4
     scripts/accuracy_table.py --quick              # plumbing check: 3 seeds, 1 epoch, 6000 samples
 
@@ -31,15 +32,22 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION = "/usr/share/datasets/fashion-mnist"
 
-# name: (nabla example, nabla flags, PyTorch model, default seeds, what it is, nabla baseline)
+# name: (nabla example, nabla flags, PyTorch model and flags, default seeds, what it is,
+#        nabla baseline)
 RECIPES = {
-    "mlp": ("mlp", [], "mlp", "0-19", "mlp, 5 epochs, Model::fit", None),
-    "mlp-plain": ("mlp", ["--loop", "plain"], "mlp", "0-19",
+    "mlp": ("mlp", [], ["mlp"], "0-19", "mlp, 5 epochs, Model::fit", None),
+    "mlp-plain": ("mlp", ["--loop", "plain"], ["mlp"], "0-19",
                   "mlp, 5 epochs, hand-written loop", "mlp"),
-    "mlp-logits": ("mlp", ["--loss", "logits"], "mlp", "0-19",
+    "mlp-logits": ("mlp", ["--loss", "logits"], ["mlp"], "0-19",
                    "mlp, 5 epochs, fit, cross-entropy on logits", "mlp"),
-    "cnn": ("cnn", [], "cnn", "0-19", "cnn, 2 epochs", None),
-    "mlp-mnist": ("mlp", [], "mlp", "0-4", "mlp, 5 epochs, original MNIST", None),
+    # PyTorch started from nabla's initial weights and fed nabla's batches (paired runs), or
+    # only fed nabla's batches: separates arithmetic from the random streams.
+    "mlp-paired": ("mlp", [], ["mlp", "--init", "nabla", "--order", "nabla"], "0-9",
+                   "mlp; PyTorch from nabla's weights and batches", None),
+    "mlp-order": ("mlp", [], ["mlp", "--order", "nabla"], "0-9",
+                  "mlp; PyTorch fed nabla's batch order", None),
+    "cnn": ("cnn", [], ["cnn"], "0-19", "cnn, 2 epochs", None),
+    "mlp-mnist": ("mlp", [], ["mlp"], "0-4", "mlp, 5 epochs, original MNIST", None),
 }
 
 
@@ -183,7 +191,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[1:]))
-    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=["mlp", "cnn"])
+    parser.add_argument("--recipes", nargs="+", default=["mlp", "cnn"], metavar="RECIPE[:SEEDS]",
+                        help=f"any of {', '.join(RECIPES)}, each optionally with its own seeds "
+                        "(mlp:0-39)")
     parser.add_argument("--seeds", help="e.g. 0-39 or '0 1 2' (default: each recipe's own)")
     parser.add_argument("--quick", action="store_true",
                         help="3 seeds, 1 epoch on the first 6000 samples (mlp unless --recipes)")
@@ -203,9 +213,12 @@ def main():
     extra = ["--epochs", "1", "--limit", "6000"] if args.quick else []
     results = {}  # recipe -> {"nabla": {seed: acc}, "pytorch": {seed: acc}}
     jobs = []  # (seed, recipe, data, binary)
-    for name in args.recipes:
+    for recipe in args.recipes:
+        name, _, own_seeds = recipe.partition(":")
+        if name not in RECIPES:
+            sys.exit(f"accuracy_table: unknown recipe '{name}' (known: {', '.join(RECIPES)})")
         example, _, _, default_seeds, _, _ = RECIPES[name]
-        seeds = parse_seeds(args.seeds or ("0-2" if args.quick else default_seeds))
+        seeds = parse_seeds(own_seeds or args.seeds or ("0-2" if args.quick else default_seeds))
         data = FASHION
         if name == "mlp-mnist":
             data = find_mnist(args.mnist)
@@ -223,15 +236,15 @@ def main():
     # Seed by seed across the recipes, one process at a time: a sweep stopped early still has
     # the same seeds for every recipe (and --cache resumes it).
     for seed, name, data, binary in sorted(jobs, key=lambda job: job[0]):
-        _, flags, torch_model, _, _, _ = RECIPES[name]
+        _, flags, torch_args, _, _, _ = RECIPES[name]
         sides = results[name]
         sides["nabla"][seed], _, _ = run(
             [binary, "--seed", str(seed), "--data", data] + flags + extra,
             r"Test accuracy: ([0-9.]+)", cache, env)
         if python:
             sides["pytorch"][seed], _, _ = run(
-                [python, os.path.join(ROOT, "examples", "pytorch", "reference.py"), torch_model,
-                 "--seeds", str(seed), "--threads", "1", "--data", data] + extra,
+                [python, os.path.join(ROOT, "examples", "pytorch", "reference.py")] + torch_args
+                + ["--seeds", str(seed), "--threads", "1", "--data", data] + extra,
                 r"test accuracy per epoch [0-9. ]* ([0-9.]+) \(", cache, env)
 
     def seeds_text(seeds):
