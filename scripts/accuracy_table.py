@@ -246,7 +246,7 @@ def main():
             sides["pytorch"][seed], _, _ = run(
                 [python, os.path.join(ROOT, "examples", "pytorch", "reference.py")] + torch_args
                 + ["--seeds", str(seed), "--threads", "1", "--data", data] + extra,
-                r"test accuracy per epoch [0-9. ]* ([0-9.]+) \(", cache, env)
+                r"test accuracy per epoch (?:[0-9.]+ )*([0-9.]+) \(", cache, env)
 
     def seeds_text(seeds):
         seeds = sorted(seeds)
