@@ -47,7 +47,8 @@ int main(int argc, char** argv) try {
                              {"seed", "0"},
                              {"limit", "0"},
                              {"loop", "fit"},
-                             {"loss", "softmax"}},
+                             {"loss", "softmax"},
+                             {"shuffle-seed", "-1"}},
                             "mlp: the Keras MNIST multilayer perceptron\n"
                             "  --loop fit|plain: Model::fit, or a hand-written loop\n"
                             "  --loss softmax|logits: softmax output and Keras' clipped "
@@ -61,6 +62,8 @@ int main(int argc, char** argv) try {
   const bool from_logits = loss_kind == "logits";
   const auto seed = static_cast<uint64_t>(args.integer("seed"));
   manual_seed(seed);
+  const int64_t shuffle_flag = args.integer("shuffle-seed");
+  const uint64_t shuffle_seed = shuffle_flag < 0 ? seed : static_cast<uint64_t>(shuffle_flag);
   const auto train_split =
       examples::take_first(data::load_mnist(args.str("data"), true), args.integer("limit"));
   const auto test_split = data::load_mnist(args.str("data"), false);
@@ -78,8 +81,9 @@ int main(int argc, char** argv) try {
   const train::Loss loss = train::loss_by_name("categorical_crossentropy", from_logits);
 
   if (loop == "plain") {
-    const double accuracy = train_plain(network, loss, x_train, y_train, x_test, y_test,
-                                        args.integer("epochs"), args.integer("batch-size"), seed);
+    const double accuracy =
+        train_plain(network, loss, x_train, y_train, x_test, y_test, args.integer("epochs"),
+                    args.integer("batch-size"), shuffle_seed);
     fmt::print("Test accuracy: {:.4f}\n", accuracy);
     return 0;
   }
@@ -90,7 +94,7 @@ int main(int argc, char** argv) try {
             {.epochs = args.integer("epochs"),
              .batch_size = args.integer("batch-size"),
              .verbose = 1,
-             .seed = seed});
+             .seed = shuffle_seed});
   const train::Logs score = model.evaluate(x_test, y_test, 1000);
   fmt::print("Test loss: {:.4f}\nTest accuracy: {:.4f}\n", score.at("loss"), score.at("accuracy"));
   return 0;
