@@ -12,6 +12,10 @@ nabla's (Keras') optimizer conventions: RMSprop with rho 0.9 and epsilon 1e-7 in
 root, Adam with epsilon 1e-7. The loss is cross-entropy on the logits (the mlp example applies
 softmax, then Keras' clipped cross-entropy: the same values unless a probability falls below 1e-7).
 Prints the test accuracy after every epoch, then the mean and range of the final ones.
+
+--init nabla and --order nabla start from the very weights nabla's example draws with the same
+--seed and feed the batches in the order of nabla's Model::fit (a port of nabla's generator), so a
+PyTorch run can be paired with a nabla run; scripts/accuracy_table.py runs both over seeds.
 """
 import argparse
 import gzip
@@ -46,6 +50,83 @@ def load(directory, train):
     return images / 255, labels
 
 
+# --- nabla's generator (tensor/random.cpp, data/loader.cpp), for --init nabla and --order nabla ---
+MASK = (1 << 64) - 1
+
+
+def _mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+class NablaGenerator:
+    """xoshiro256** seeded by splitmix64, as nabla::Generator."""
+
+    def __init__(self, seed):
+        x, self.s = seed & MASK, []
+        for _ in range(4):
+            x = (x + 0x9E3779B97F4A7C15) & MASK
+            self.s.append(_mix64(x))
+
+    def next_u64(self):
+        s = self.s
+        r = ((((s[1] * 5) & MASK) << 7 | ((s[1] * 5) & MASK) >> 57) & MASK) * 9 & MASK
+        t = (s[1] << 17) & MASK
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = ((s[3] << 45) | (s[3] >> 19)) & MASK
+        return r
+
+    def below(self, bound):  # Lemire's multiply-shift with rejection
+        product = self.next_u64() * bound
+        if (product & MASK) < bound:
+            threshold = ((1 << 64) - bound) % bound
+            while (product & MASK) < threshold:
+                product = self.next_u64() * bound
+        return product >> 64
+
+    def uniform(self, shape, low, high):  # float32, as nabla::uniform
+        count = int(np.prod(shape))
+        u = np.array([self.next_u64() >> 40 for _ in range(count)], dtype=np.float32)
+        u *= np.float32(2.0 ** -24)
+        return (np.float32(low) + np.float32(high - low) * u).reshape(shape)
+
+    def randperm(self, n):
+        data = list(range(n))
+        for i in range(n - 1, 0, -1):
+            j = self.below(i + 1)
+            data[i], data[j] = data[j], data[i]
+        return torch.tensor(data)
+
+
+def nabla_epoch_order(seed, epoch, n):
+    """DataLoader::order(epoch) of a loader seeded with `seed` (Model::fit passes its seed)."""
+    return NablaGenerator(_mix64(seed ^ _mix64(epoch + 0x9E3779B97F4A7C15))).randperm(n)
+
+
+def nabla_init(net, seed):
+    """The initial weights nabla's example draws after manual_seed(seed): glorot_uniform kernels
+    in layer order from the default generator (Dense kernels are [in, units]), zero biases."""
+    generator = NablaGenerator(seed)
+    with torch.no_grad():
+        for layer in net:
+            if isinstance(layer, (torch.nn.Linear, torch.nn.Conv2d)):
+                weight = layer.weight
+                fan_out, fan_in = weight.shape[0], weight.shape[1]
+                receptive = int(np.prod(weight.shape[2:])) if weight.dim() > 2 else 1
+                limit = float(np.sqrt(6.0 / ((fan_in + fan_out) * receptive)))
+                if isinstance(layer, torch.nn.Linear):
+                    values = generator.uniform((fan_in, fan_out), -limit, limit).T
+                else:
+                    values = generator.uniform(tuple(weight.shape), -limit, limit)
+                weight.copy_(torch.from_numpy(np.ascontiguousarray(values)))
+                layer.bias.zero_()
+
+
 def rmsprop_keras(params, lr=1e-3, rho=0.9, eps=1e-7):
     velocities = [torch.zeros_like(p) for p in params]
 
@@ -68,7 +149,7 @@ def build(model, init):
             torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
             torch.nn.Flatten(), torch.nn.Linear(1600, 128), torch.nn.ReLU(),
             torch.nn.Linear(128, 10))
-    if init == "keras":
+    if init in ("keras", "nabla"):
         for layer in net:
             if isinstance(layer, (torch.nn.Linear, torch.nn.Conv2d)):
                 torch.nn.init.xavier_uniform_(layer.weight)
@@ -81,18 +162,29 @@ def main():
     parser.add_argument("model", choices=["mlp", "cnn"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
-    parser.add_argument("--init", choices=["keras", "torch"], default="keras")
+    parser.add_argument("--init", choices=["keras", "torch", "nabla"], default="keras",
+                        help="nabla: the very weights nabla's example starts from with --seed")
+    parser.add_argument("--order", choices=["torch", "nabla"], default="torch",
+                        help="nabla: the batches of nabla's fit with the same seed")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, help="default: 5 for mlp, 2 for cnn")
+    parser.add_argument("--limit", type=int, default=0, help="train on the first N samples only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     x_train, y_train = load(args.data, True)
     x_test, y_test = load(args.data, False)
+    if args.limit > 0:
+        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
     epochs, batch = (5, 128) if args.model == "mlp" else (2, 64)
+    if args.epochs is not None:
+        epochs = args.epochs
 
     finals = []
     for seed in args.seeds:
         torch.manual_seed(seed)
         net = build(args.model, args.init)
+        if args.init == "nabla":
+            nabla_init(net, seed)
         params = list(net.parameters())
         if args.model == "mlp":
             step = rmsprop_keras(params)
@@ -100,8 +192,11 @@ def main():
             step = torch.optim.Adam(params, lr=1e-3, eps=1e-7).step
         accuracies = []
         start = time.time()
-        for _ in range(epochs):
-            order = torch.randperm(len(x_train))
+        for epoch in range(epochs):
+            if args.order == "nabla":
+                order = nabla_epoch_order(seed, epoch, len(x_train))
+            else:
+                order = torch.randperm(len(x_train))
             for begin in range(0, len(order), batch):
                 rows = order[begin:begin + batch]
                 loss = F.cross_entropy(net(x_train[rows]), y_train[rows])

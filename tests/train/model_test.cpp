@@ -10,6 +10,7 @@
 #include "nabla.h"
 #include "nn/module.h"
 #include "nn/serialization.h"
+#include "optim/rmsprop.h"
 #include "optim/sgd.h"
 #include "tests/train/train_test_support.h"
 
@@ -56,6 +57,50 @@ TEST(Model, SameSeedGivesSameTraining) {
         .values("loss");
   };
   EXPECT_EQ(run(), run());
+}
+
+// fit is a plain loop plus bookkeeping: with the same initial weights, optimizer and loader seed
+// it must take bit-identical steps (shuffled order, last partial batch, the mean loss), whatever
+// the metrics it computes on the side. A fit-only change to the training path shows up here.
+TEST(Model, FitTakesTheSameStepsAsAPlainLoop) {
+  Generator generator(5);
+  const Tensor x = uniform({70, 3}, -1.0, 1.0, kFloat32, &generator);  // 70 = 4 * 16 + 6
+  const Tensor labels = randint(0, 4, {70}, &generator);
+  const Tensor y = data::to_categorical(labels, 4);
+  auto softmax_net = [] {
+    auto net = std::make_shared<nn::Sequential>();
+    net->add<nn::Dense>(4, nn::DenseOptions{.activation = "softmax", .input_dim = 3});
+    return net;
+  };
+  const Loss loss = loss_by_name("categorical_crossentropy");
+  constexpr uint64_t kSeed = 9;
+
+  manual_seed(1);
+  auto fitted = softmax_net();
+  Model model(fitted);
+  model.compile(std::make_shared<optim::RMSprop>(std::vector<Tensor>{}), loss,
+                {metric_by_name("accuracy")});
+  model.fit(x, y, {.epochs = 3, .batch_size = 16, .verbose = 0, .seed = kSeed});
+
+  manual_seed(1);
+  auto looped = softmax_net();
+  optim::RMSprop optimizer(looped->parameters());
+  data::DataLoader loader(data::TensorDataset(x, y), 16, /*shuffle=*/true, /*drop_last=*/false,
+                          kSeed);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    for (const data::Batch& batch : loader) {
+      optimizer.zero_grad();
+      loss.fn((*looped)(batch.x), batch.y).backward();
+      optimizer.step();
+    }
+  }
+  const auto fitted_params = fitted->parameters();
+  const auto looped_params = looped->parameters();
+  ASSERT_EQ(fitted_params.size(), looped_params.size());
+  for (size_t i = 0; i < fitted_params.size(); ++i) {
+    EXPECT_EQ(fitted_params[i].to_vector<float>(), looped_params[i].to_vector<float>())
+        << "parameter " << i;
+  }
 }
 
 TEST(Model, ErrorsAreClear) {
