@@ -10,26 +10,17 @@
 #include <unordered_set>
 
 #include "autograd/node.h"
+#include "nn/layer_util.h"
 #include "nn/sequential.h"
 
 namespace nabla::nn {
 namespace {
-
-std::string keras_shape(const Shape& shape) {
-  std::string out = "(None";
-  for (size_t d = 1; d < shape.size(); ++d) out += ", " + std::to_string(shape[d]);
-  return out + (shape.size() == 1 ? ",)" : ")");
-}
 
 // Shapes as the batch dim free: "[None, 784]".
 std::string free_batch_str(const Shape& shape) {
   std::string out = "[None";
   for (size_t d = 1; d < shape.size(); ++d) out += ", " + std::to_string(shape[d]);
   return out + "]";
-}
-
-std::string pad_right(const std::string& text, size_t width) {
-  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
 }
 
 bool same_sample_shape(const Shape& a, const Shape& b) {
@@ -251,19 +242,19 @@ std::string Functional::summary() const {
       connected.push_back(fmt::format("{}[{}][0]", input.name(), input.producer()->call_index));
     }
     if (!node->layer) {
-      rows.push_back({node->name + " (InputLayer)", keras_shape(node->shape), "0", {}});
+      rows.push_back({node->name + " (InputLayer)", detail::keras_shape(node->shape), "0", {}});
       continue;
     }
     const auto [it, first] = row_of.emplace(node->layer.get(), rows.size());
     if (!first) {
       Row& row = rows[it->second];
-      if (row.shape != keras_shape(node->shape)) row.shape = "multiple";
+      if (row.shape != detail::keras_shape(node->shape)) row.shape = "multiple";
       row.connected.insert(row.connected.end(), connected.begin(), connected.end());
       continue;
     }
     const Module& layer = *node->layer;
     rows.push_back(
-        {layer.name() + " (" + layer.type_name() + ")", keras_shape(node->shape),
+        {layer.name() + " (" + layer.type_name() + ")", detail::keras_shape(node->shape),
          std::to_string(layer.trainable_parameter_count() + layer.non_trainable_parameter_count()),
          connected});
   }
@@ -281,8 +272,9 @@ std::string Functional::summary() const {
   const size_t line_length = layer_width + shape_width + params_width + connected_width;
   const auto line = [&](const std::string& layer, const std::string& shape,
                         const std::string& params, const std::string& connected) {
-    std::string text = " " + pad_right(layer, layer_width - 1) + pad_right(shape, shape_width) +
-                       pad_right(params, params_width) + connected;
+    std::string text = " " + detail::pad_right(layer, layer_width - 1) +
+                       detail::pad_right(shape, shape_width) +
+                       detail::pad_right(params, params_width) + connected;
     text.erase(text.find_last_not_of(' ') + 1);
     return text + "\n";
   };
@@ -298,11 +290,7 @@ std::string Functional::summary() const {
     if (i + 1 < rows.size()) out << "\n";
   }
   out << std::string(line_length, '=') << "\n";
-  out << "Total params: "
-      << format_with_commas(trainable_parameter_count() + non_trainable_parameter_count()) << "\n";
-  out << "Trainable params: " << format_with_commas(trainable_parameter_count()) << "\n";
-  out << "Non-trainable params: " << format_with_commas(non_trainable_parameter_count()) << "\n";
-  out << std::string(line_length, '_') << "\n";
+  out << detail::summary_totals(*this, line_length);
   return out.str();
 }
 

@@ -1,8 +1,10 @@
-// Checks shared by the layers (internal to nn/); window arithmetic is in tensor/kernels/window.h.
+// Checks and summary-table helpers shared by the layers and models (internal to nn/); window
+// arithmetic is in tensor/kernels/window.h.
 #pragma once
 
 #include <string>
 
+#include "nn/module.h"
 #include "tensor/tensor.h"
 
 namespace nabla::nn::detail {
@@ -20,5 +22,20 @@ inline void check_input_dtype(const std::string& who, const Tensor& input, DType
                 shape_str(input.shape()), dtype_name(input.dtype()), dtype_name(expected));
   }
 }
+
+// "(None, 32, 148, 148)": Keras's spelling of a shape whose batch dim is free.
+inline std::string keras_shape(const Shape& shape) {
+  if (shape.empty()) return "()";
+  std::string out = "(None";
+  for (size_t d = 1; d < shape.size(); ++d) out += ", " + std::to_string(shape[d]);
+  return out + (shape.size() == 1 ? ",)" : ")");
+}
+
+inline std::string pad_right(const std::string& text, size_t width) {
+  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+}
+
+// The last lines of a summary: total, trainable and non-trainable counts, then the closing rule.
+std::string summary_totals(const Module& model, size_t line_length);
 
 }  // namespace nabla::nn::detail

@@ -4,22 +4,18 @@
 #include <algorithm>
 #include <sstream>
 
+#include "nn/layer_util.h"
+
 namespace nabla::nn {
-namespace {
 
-// "(None, 32, 148, 148)": Keras's spelling of a shape whose batch dim is free.
-std::string keras_shape(const Shape& shape) {
-  if (shape.empty()) return "()";
-  std::string out = "(None";
-  for (size_t d = 1; d < shape.size(); ++d) out += ", " + std::to_string(shape[d]);
-  return out + (shape.size() == 1 ? ",)" : ")");
+std::string detail::summary_totals(const Module& model, size_t line_length) {
+  const int64_t trainable = model.trainable_parameter_count();
+  const int64_t frozen = model.non_trainable_parameter_count();
+  return "Total params: " + format_with_commas(trainable + frozen) +
+         "\nTrainable params: " + format_with_commas(trainable) +
+         "\nNon-trainable params: " + format_with_commas(frozen) + "\n" +
+         std::string(line_length, '_') + "\n";
 }
-
-std::string pad_right(const std::string& text, size_t width) {
-  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
-}
-
-}  // namespace
 
 std::string format_with_commas(int64_t value) {
   const std::string digits = std::to_string(value < 0 ? -value : value);
@@ -92,7 +88,7 @@ std::string Sequential::summary(const Shape& input_shape_without_batch) {
     shape = layer->build(shape);
     const int64_t params =
         layer->trainable_parameter_count() + layer->non_trainable_parameter_count();
-    rows.push_back({layer->name() + " (" + layer->type_name() + ")", keras_shape(shape),
+    rows.push_back({layer->name() + " (" + layer->type_name() + ")", detail::keras_shape(shape),
                     std::to_string(params)});
   }
   input_shape_ = input;
@@ -109,8 +105,8 @@ std::string Sequential::summary(const Shape& input_shape_without_batch) {
   }
   const size_t line_length = layer_width + shape_width + params_width;
   const auto line = [&](const Row& row) {
-    return " " + pad_right(row.layer, layer_width - 1) + pad_right(row.shape, shape_width) +
-           row.params + "\n";
+    return " " + detail::pad_right(row.layer, layer_width - 1) +
+           detail::pad_right(row.shape, shape_width) + row.params + "\n";
   };
 
   std::ostringstream out;
@@ -123,11 +119,7 @@ std::string Sequential::summary(const Shape& input_shape_without_batch) {
     if (i + 1 < rows.size()) out << std::string(line_length, '_') << "\n";
   }
   out << std::string(line_length, '=') << "\n";
-  out << "Total params: "
-      << format_with_commas(trainable_parameter_count() + non_trainable_parameter_count()) << "\n";
-  out << "Trainable params: " << format_with_commas(trainable_parameter_count()) << "\n";
-  out << "Non-trainable params: " << format_with_commas(non_trainable_parameter_count()) << "\n";
-  out << std::string(line_length, '_') << "\n";
+  out << detail::summary_totals(*this, line_length);
   return out.str();
 }
 
