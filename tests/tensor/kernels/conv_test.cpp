@@ -16,6 +16,7 @@
 #include "tensor/kernels/kernels.h"
 #include "tensor/parallel.h"
 #include "tests/support/expect_error.h"
+#include "tests/support/kernel_inputs.h"
 
 namespace {
 
@@ -23,6 +24,8 @@ using nabla::Conv2dOptions;
 using nabla::Shape;
 using nabla::Tensor;
 using nabla::kernels::Conv2dGeometry;
+using nabla::testing::as_tensor;
+using nabla::testing::poison_next_allocation;
 
 struct Spec {
   int64_t batch, in_channels, in_h, in_w, out_channels, kernel_h, kernel_w;
@@ -61,28 +64,6 @@ Shape weight_shape(const Conv2dGeometry& g) {
   return {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
 }
 Shape output_shape(const Conv2dGeometry& g) { return {g.batch, g.out_channels, g.out_h, g.out_w}; }
-
-template <typename T>
-nabla::DType dtype_of() {
-  return std::is_same_v<T, double> ? nabla::kFloat64 : nabla::kFloat32;
-}
-
-template <typename T>
-Tensor as_tensor(const std::vector<T>& values, const Shape& shape) {
-  if constexpr (std::is_same_v<T, double>) {
-    return nabla::tensor(values, shape, nabla::kFloat64);
-  } else {
-    return nabla::tensor(values, shape);
-  }
-}
-
-// The caching allocator hands a freed block to the next request of its size: filling one with
-// `value` and dropping it makes a kernel's output start as `value`, so a kernel that reads its
-// output before writing it shows up.
-template <typename T>
-void poison_next_allocation(const Shape& shape, double value) {
-  static_cast<void>(nabla::full(shape, value, dtype_of<T>()));
-}
 
 std::string describe(const Conv2dGeometry& g) {
   std::ostringstream out;

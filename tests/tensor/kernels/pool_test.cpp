@@ -17,6 +17,7 @@
 #include "tensor/kernels/kernels.h"
 #include "tensor/parallel.h"
 #include "tests/support/expect_error.h"
+#include "tests/support/kernel_inputs.h"
 
 namespace {
 
@@ -24,6 +25,8 @@ using nabla::Pool2dOptions;
 using nabla::Shape;
 using nabla::Tensor;
 using nabla::kernels::Pool2dGeometry;
+using nabla::testing::as_tensor;
+using nabla::testing::poison_next_allocation;
 
 struct Spec {
   int64_t batch, channels, in_h, in_w, kernel_h, kernel_w, stride_h, stride_w;
@@ -55,28 +58,6 @@ Shape input_shape(const Spec& s) { return {s.batch, s.channels, s.in_h, s.in_w};
 Shape output_shape(const Spec& s) {
   const Pool2dGeometry g = make_geometry(s);
   return {g.batch, g.channels, g.out_h, g.out_w};
-}
-
-template <typename T>
-nabla::DType dtype_of() {
-  return std::is_same_v<T, double> ? nabla::kFloat64 : nabla::kFloat32;
-}
-
-template <typename T>
-Tensor as_tensor(const std::vector<T>& values, const Shape& shape) {
-  if constexpr (std::is_same_v<T, double>) {
-    return nabla::tensor(values, shape, nabla::kFloat64);
-  } else {
-    return nabla::tensor(values, shape);
-  }
-}
-
-// The caching allocator hands a freed block to the next request of its size: filling one with
-// `value` and dropping it makes a kernel's output start as `value`, so a kernel that reads its
-// output before writing it shows up.
-template <typename T>
-void poison_next_allocation(const Shape& shape, T value) {
-  static_cast<void>(nabla::full(shape, static_cast<double>(value), dtype_of<T>()));
 }
 
 // The kernels on vectors; each output starts as `poison`.
