@@ -98,14 +98,13 @@ Conv2D::Conv2D(int64_t filters, Size2 kernel_size, Conv2DOptions options)
 void Conv2D::create_parameters(int64_t channels) {
   Generator seeded(options_.seed.value_or(0));
   Generator* generator = options_.seed ? &seeded : nullptr;
-  Tensor kernel =
-      Tensor::empty({filters_, channels, kernel_size_[0], kernel_size_[1]}, options_.dtype);
-  init::initialize(options_.kernel_initializer, kernel, generator);
-  kernel_ = register_parameter("kernel", kernel);
+  kernel_ = register_parameter(
+      "kernel", init::initialized(options_.kernel_initializer,
+                                  {filters_, channels, kernel_size_[0], kernel_size_[1]},
+                                  options_.dtype, generator));
   if (options_.use_bias) {
-    Tensor bias = Tensor::empty({filters_}, options_.dtype);
-    init::initialize(options_.bias_initializer, bias, generator);
-    bias_ = register_parameter("bias", bias);
+    bias_ = register_parameter("bias", init::initialized(options_.bias_initializer, {filters_},
+                                                         options_.dtype, generator));
   }
   channels_ = channels;
   mark_built();
@@ -242,13 +241,12 @@ Conv1D::Conv1D(int64_t filters, int64_t kernel_size, Conv1DOptions options)
 void Conv1D::create_parameters(int64_t channels) {
   Generator seeded(options_.seed.value_or(0));
   Generator* generator = options_.seed ? &seeded : nullptr;
-  Tensor kernel = Tensor::empty({filters_, channels, kernel_size_}, options_.dtype);
-  init::initialize(options_.kernel_initializer, kernel, generator);
-  kernel_ = register_parameter("kernel", kernel);
+  kernel_ = register_parameter(
+      "kernel", init::initialized(options_.kernel_initializer, {filters_, channels, kernel_size_},
+                                  options_.dtype, generator));
   if (options_.use_bias) {
-    Tensor bias = Tensor::empty({filters_}, options_.dtype);
-    init::initialize(options_.bias_initializer, bias, generator);
-    bias_ = register_parameter("bias", bias);
+    bias_ = register_parameter("bias", init::initialized(options_.bias_initializer, {filters_},
+                                                         options_.dtype, generator));
   }
   channels_ = channels;
   mark_built();
@@ -337,14 +335,13 @@ Conv2DTranspose::Conv2DTranspose(int64_t filters, Size2 kernel_size, Conv2DTrans
 void Conv2DTranspose::create_parameters(int64_t channels) {
   Generator seeded(options_.seed.value_or(0));
   Generator* generator = options_.seed ? &seeded : nullptr;
-  Tensor kernel =
-      Tensor::empty({channels, filters_, kernel_size_[0], kernel_size_[1]}, options_.dtype);
-  init::initialize(options_.kernel_initializer, kernel, generator);
-  kernel_ = register_parameter("kernel", kernel);
+  kernel_ = register_parameter(
+      "kernel", init::initialized(options_.kernel_initializer,
+                                  {channels, filters_, kernel_size_[0], kernel_size_[1]},
+                                  options_.dtype, generator));
   if (options_.use_bias) {
-    Tensor bias = Tensor::empty({filters_}, options_.dtype);
-    init::initialize(options_.bias_initializer, bias, generator);
-    bias_ = register_parameter("bias", bias);
+    bias_ = register_parameter("bias", init::initialized(options_.bias_initializer, {filters_},
+                                                         options_.dtype, generator));
   }
   channels_ = channels;
   mark_built();

@@ -17,9 +17,9 @@ Embedding::Embedding(int64_t input_dim, int64_t output_dim, EmbeddingOptions opt
   detail::check_float_dtype("Embedding", options_.dtype);
   set_name(unique_layer_name("Embedding"));
   Generator seeded(options_.seed.value_or(0));
-  Tensor table = Tensor::empty({input_dim_, output_dim_}, options_.dtype);
-  init::initialize(options_.embeddings_initializer, table, options_.seed ? &seeded : nullptr);
-  embeddings_ = register_parameter("embeddings", table);
+  embeddings_ = register_parameter(
+      "embeddings", init::initialized(options_.embeddings_initializer, {input_dim_, output_dim_},
+                                      options_.dtype, options_.seed ? &seeded : nullptr));
   mark_built();
 }
 

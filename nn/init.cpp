@@ -223,4 +223,10 @@ void initialize(const std::string& name, Tensor tensor, Generator* generator) {
   registry().at(name)(std::move(tensor), generator);
 }
 
+Tensor initialized(const std::string& name, const Shape& shape, DType dtype, Generator* generator) {
+  Tensor tensor = Tensor::empty(shape, dtype);
+  initialize(name, tensor, generator);
+  return tensor;
+}
+
 }  // namespace nabla::nn::init

@@ -60,6 +60,9 @@ void orthogonal(Tensor tensor, double gain = 1.0, Generator* generator = nullptr
 // random_uniform, Embedding's default) are accepted). Throws nabla::Error
 // naming the unknown initializer and the known ones.
 void initialize(const std::string& name, Tensor tensor, Generator* generator = nullptr);
+// A new tensor of `shape` and `dtype` filled by initialize(name, ..., generator): a layer's weight.
+[[nodiscard]] Tensor initialized(const std::string& name, const Shape& shape, DType dtype,
+                                 Generator* generator = nullptr);
 [[nodiscard]] bool is_known(const std::string& name);
 [[nodiscard]] std::vector<std::string> known_names();
 // Throws unless `name` is known; `who` names the caller ("Dense: kernel_initializer").

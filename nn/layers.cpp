@@ -48,13 +48,12 @@ Dense::Dense(int64_t units, DenseOptions options) : units_(units), options_(std:
 void Dense::create_parameters(int64_t input_dim) {
   Generator seeded(options_.seed.value_or(0));
   Generator* generator = options_.seed ? &seeded : nullptr;
-  Tensor kernel = Tensor::empty({input_dim, units_}, options_.dtype);
-  init::initialize(options_.kernel_initializer, kernel, generator);
-  kernel_ = register_parameter("kernel", kernel);
+  kernel_ = register_parameter(
+      "kernel", init::initialized(options_.kernel_initializer, {input_dim, units_}, options_.dtype,
+                                  generator));
   if (options_.use_bias) {
-    Tensor bias = Tensor::empty({units_}, options_.dtype);
-    init::initialize(options_.bias_initializer, bias, generator);
-    bias_ = register_parameter("bias", bias);
+    bias_ = register_parameter(
+        "bias", init::initialized(options_.bias_initializer, {units_}, options_.dtype, generator));
   }
   input_dim_ = input_dim;
   mark_built();
@@ -174,9 +173,7 @@ BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
 
 void BatchNormalization::create_state(int64_t features) {
   const auto make = [&](const std::string& initializer) {
-    Tensor t = Tensor::empty({features}, options_.dtype);
-    init::initialize(initializer, t);
-    return t;
+    return init::initialized(initializer, {features}, options_.dtype);
   };
   if (options_.scale) gamma_ = register_parameter("gamma", make(options_.gamma_initializer));
   if (options_.center) beta_ = register_parameter("beta", make(options_.beta_initializer));
@@ -299,9 +296,7 @@ Shape LayerNormalization::build(const Shape& input_shape) {
     Shape extents;
     for (const int64_t d : axes) extents.push_back(input_shape[static_cast<size_t>(d)]);
     const auto make = [&](const std::string& initializer) {
-      Tensor t = Tensor::empty(extents, options_.dtype);
-      init::initialize(initializer, t);
-      return t;
+      return init::initialized(initializer, extents, options_.dtype);
     };
     if (options_.scale) gamma_ = register_parameter("gamma", make(options_.gamma_initializer));
     if (options_.center) beta_ = register_parameter("beta", make(options_.beta_initializer));

@@ -31,16 +31,15 @@ Recurrent::Recurrent(const std::string& type, int64_t units, int64_t gates,
 void Recurrent::create_parameters(int64_t input_dim) {
   Generator seeded(options_.seed.value_or(0));
   Generator* generator = options_.seed ? &seeded : nullptr;
-  Tensor kernel = Tensor::empty({input_dim, gates_ * units_}, options_.dtype);
-  init::initialize(options_.kernel_initializer, kernel, generator);
-  kernel_ = register_parameter("kernel", kernel);
-  Tensor recurrent = Tensor::empty({units_, gates_ * units_}, options_.dtype);
-  init::initialize(options_.recurrent_initializer, recurrent, generator);
-  recurrent_kernel_ = register_parameter("recurrent_kernel", recurrent);
+  kernel_ = register_parameter(
+      "kernel", init::initialized(options_.kernel_initializer, {input_dim, gates_ * units_},
+                                  options_.dtype, generator));
+  recurrent_kernel_ = register_parameter(
+      "recurrent_kernel", init::initialized(options_.recurrent_initializer,
+                                            {units_, gates_ * units_}, options_.dtype, generator));
   if (options_.use_bias) {
-    Tensor bias = Tensor::empty(bias_shape(), options_.dtype);
-    init::initialize(options_.bias_initializer, bias, generator);
-    bias_ = register_parameter("bias", bias);
+    bias_ = register_parameter("bias", init::initialized(options_.bias_initializer, bias_shape(),
+                                                         options_.dtype, generator));
   }
   input_dim_ = input_dim;
   after_initialization();
