@@ -30,6 +30,22 @@ double fraction_equal(const std::vector<int64_t>& a, const std::vector<int64_t>&
   return static_cast<double>(hits) / static_cast<double>(a.size());
 }
 
+// Scores [..., classes] against int64 labels of shape [...] or [..., 1].
+void check_sparse_inputs(const char* who, const Tensor& y_pred, const Tensor& labels) {
+  check_floating(who, "y_pred", y_pred);
+  check_class_dim(who, y_pred);
+  if (!labels.defined() || labels.dtype() != kInt64) {
+    throw error("{}: labels must be int64 class indices", who);
+  }
+  const Shape outer(y_pred.shape().begin(), y_pred.shape().end() - 1);
+  Shape outer_with_one = outer;
+  outer_with_one.push_back(1);
+  if (labels.shape() != outer && labels.shape() != outer_with_one) {
+    throw error("{}: labels of shape {} do not match y_pred of shape {}", who,
+                shape_str(labels.shape()), shape_str(y_pred.shape()));
+  }
+}
+
 }  // namespace
 
 double categorical_accuracy(const Tensor& y_pred, const Tensor& y_true) {
@@ -48,18 +64,7 @@ double categorical_accuracy(const Tensor& y_pred, const Tensor& y_true) {
 
 double sparse_categorical_accuracy(const Tensor& y_pred, const Tensor& labels) {
   const char* who = "sparse_categorical_accuracy";
-  check_floating(who, "y_pred", y_pred);
-  check_class_dim(who, y_pred);
-  if (!labels.defined() || labels.dtype() != kInt64) {
-    throw error("{}: labels must be int64 class indices", who);
-  }
-  const Shape outer(y_pred.shape().begin(), y_pred.shape().end() - 1);
-  Shape outer_with_one = outer;
-  outer_with_one.push_back(1);
-  if (labels.shape() != outer && labels.shape() != outer_with_one) {
-    throw error("{}: labels of shape {} do not match y_pred of shape {}", who,
-                shape_str(labels.shape()), shape_str(y_pred.shape()));
-  }
+  check_sparse_inputs(who, y_pred, labels);
   const NoGradGuard no_grad;
   return fraction_equal(argmax(y_pred, -1).to_vector<int64_t>(), labels.to_vector<int64_t>());
 }
@@ -201,18 +206,7 @@ double top_k_categorical_accuracy(const Tensor& y_pred, const Tensor& y_true, in
 
 double sparse_top_k_categorical_accuracy(const Tensor& y_pred, const Tensor& labels, int64_t k) {
   const char* who = "sparse_top_k_categorical_accuracy";
-  check_floating(who, "y_pred", y_pred);
-  check_class_dim(who, y_pred);
-  if (!labels.defined() || labels.dtype() != kInt64) {
-    throw error("{}: labels must be int64 class indices", who);
-  }
-  const Shape outer(y_pred.shape().begin(), y_pred.shape().end() - 1);
-  Shape outer_with_one = outer;
-  outer_with_one.push_back(1);
-  if (labels.shape() != outer && labels.shape() != outer_with_one) {
-    throw error("{}: labels of shape {} do not match y_pred of shape {}", who,
-                shape_str(labels.shape()), shape_str(y_pred.shape()));
-  }
+  check_sparse_inputs(who, y_pred, labels);
   const std::vector<int64_t> targets = labels.to_vector<int64_t>();
   for (const int64_t t : targets) {
     if (t < 0 || t >= y_pred.shape().back()) {
