@@ -2,6 +2,7 @@
 #include "nn/module.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cctype>
 #include <map>
@@ -51,6 +52,16 @@ Tensor Module::register_buffer(const std::string& local_name, Tensor value) {
   }
   buffers_.emplace_back(local_name, value);
   return value;
+}
+
+void Module::check_weights_created(std::string_view op) const {
+  const std::vector<std::string> pending = layers_with_pending_weights();
+  if (pending.empty()) return;
+  throw error(
+      "{}: {} {} {} not created {} weights yet: layers that infer their sizes create them when "
+      "built; call build(input_shape) or run one forward pass first",
+      op, pending.size() == 1 ? "layer" : "layers", fmt::join(pending, ", "),
+      pending.size() == 1 ? "has" : "have", pending.size() == 1 ? "its" : "their");
 }
 
 std::vector<std::string> Module::layers_with_pending_weights() const {
@@ -112,6 +123,8 @@ NamedTensors Module::state() const {
 }
 
 std::vector<Tensor> Module::parameters() const {
+  // An optimizer made from a partial list would silently never update the missing weights.
+  check_weights_created("parameters");
   std::vector<Tensor> out;
   for (auto& [name, tensor] : named_parameters()) out.push_back(tensor);
   return out;
@@ -138,7 +151,7 @@ void Module::train(bool on) {
 
 // NOLINTNEXTLINE(readability-make-member-function-const): clearing gradients is a mutation.
 void Module::zero_grad() {
-  for (const Tensor& p : parameters()) p.set_grad(Tensor());
+  for (const auto& [name, p] : named_parameters()) p.set_grad(Tensor());
 }
 
 std::string unique_layer_name(const std::string& type_name) {

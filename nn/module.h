@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -45,6 +46,9 @@ class Module : public std::enable_shared_from_this<Module> {
   // The paths (as in named_parameters) and names of this module and its descendants whose
   // weights are pending, like "1 (dense_1)"; the module itself is "" when it is one of them.
   [[nodiscard]] std::vector<std::string> layers_with_pending_weights() const;
+  // Throws, naming `op` and those layers, while any are pending: what takes every weight
+  // (parameters(), save_weights, load_weights) would otherwise see only part of them.
+  void check_weights_created(std::string_view op) const;
 
   // The layer's type as Keras names it ("Dense", "Conv2D", ...).
   [[nodiscard]] virtual std::string type_name() const = 0;
@@ -52,7 +56,9 @@ class Module : public std::enable_shared_from_this<Module> {
   [[nodiscard]] const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
 
-  // Trainable parameters, in registration order, submodules' after the module's own.
+  // Trainable parameters, in registration order, submodules' after the module's own. Throws while
+  // a layer's weights are pending (check_weights_created): an optimizer made from a partial list
+  // would never update the rest. named_parameters() lists what exists so far.
   [[nodiscard]] std::vector<Tensor> parameters() const;
   // Keys are paths of registration keys, like PyTorch's state_dict: a Sequential's first Dense
   // gives "0.kernel", "0.bias". They hold no instance names such as "dense_1", so a freshly built

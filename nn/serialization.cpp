@@ -29,22 +29,10 @@ std::string join_names(const std::vector<std::string>& names) {
   return out;
 }
 
-// A module with layers that have not created their weights yet would save (or load) only part of
-// its state, and nothing else would notice.
-void check_weights_created(std::string_view op, const Module& module, const std::string& path) {
-  const std::vector<std::string> pending = module.layers_with_pending_weights();
-  if (pending.empty()) return;
-  throw error(
-      "{}: {}: {} {} {} not created {} weights yet: layers that infer their sizes create them when "
-      "built; call build(input_shape) or run one forward pass first",
-      op, path, pending.size() == 1 ? "layer" : "layers", fmt::join(pending, ", "),
-      pending.size() == 1 ? "has" : "have", pending.size() == 1 ? "its" : "their");
-}
-
 }  // namespace
 
 void save_weights(const Module& module, const std::string& path) {
-  check_weights_created("save_weights", module, path);
+  module.check_weights_created(fmt::format("save_weights: {}", path));
   const NamedTensors state = module.state();
   if (state.empty() && !module.built()) {
     throw error(
@@ -57,14 +45,14 @@ void save_weights(const Module& module, const std::string& path) {
 }
 
 void load_weights(Module& module, const std::string& path, bool strict) {
-  check_weights_created("load_weights", module, path);
+  module.check_weights_created(fmt::format("load_weights: {}", path));
   // The loaded tensors are the staged copies: nothing of the module is touched until all checks
   // in load_state have passed.
   load_state(module, load_safetensors(path), path, strict);
 }
 
 void load_state(Module& module, const NamedTensors& loaded, const std::string& path, bool strict) {
-  check_weights_created("load_weights", module, path);
+  module.check_weights_created(fmt::format("load_weights: {}", path));
   const NamedTensors targets = module.state();
   std::map<std::string, size_t> target_index;
   for (size_t i = 0; i < targets.size(); ++i) {

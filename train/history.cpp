@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <fstream>
 #include <limits>
 
 #include "tensor/error.h"
+#include "tensor/io/binary.h"
 #include "train/plot.h"
 
 namespace nabla::train {
@@ -56,10 +56,11 @@ std::string History::to_csv() const {
 }
 
 void History::write_csv(const std::string& path) const {
-  std::ofstream file(path, std::ios::trunc);
-  if (!file) throw error("History::write_csv: cannot open {} for writing", path);
-  file << to_csv();
-  if (!file) throw error("History::write_csv: writing {} failed", path);
+  // Atomic: an interrupted or failed write leaves the previous file, never half a table.
+  const std::string csv = to_csv();
+  io::AtomicFile file(path, fmt::format("History::write_csv: {}: ", path));
+  file.write(csv.data(), csv.size());
+  file.commit();
 }
 
 std::string History::to_svg(const std::string& title) const {

@@ -81,7 +81,11 @@ Tensor gelu(const Tensor& a, const std::string& approximate) {
   if (approximate == "none") return a * 0.5 * (erf(a * (1.0 / std::numbers::sqrt2)) + 1.0);
   if (approximate == "tanh") {
     const double k = std::sqrt(2.0 / std::numbers::pi);
-    return a * 0.5 * (tanh((a + a * a * a * 0.044715) * k) + 1.0);
+    // tanh's argument is clamped where tanh is already exactly +-1 in float64 (|x| >= 10 gives
+    // |u| > 43 > 19.1): the same values and gradients, but no x^3 overflowing to inf, whose
+    // derivative would be 0 * inf = NaN for |x| > 1.8e19 in float32.
+    const Tensor c = clamp(a, -10.0, 10.0);
+    return a * 0.5 * (tanh((c + c * c * c * 0.044715) * k) + 1.0);
   }
   throw error(R"(gelu: approximate must be "none" or "tanh", got "{}")", approximate);
 }

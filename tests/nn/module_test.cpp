@@ -5,6 +5,7 @@
 
 #include "nn/layers.h"
 #include "nn/sequential.h"
+#include "tests/support/expect_error.h"
 
 namespace nabla::nn {
 namespace {
@@ -71,6 +72,20 @@ TEST(Module, GradientsFlowAndZeroGradClearsThem) {
   for (const Tensor& p : pair.parameters()) ASSERT_TRUE(p.grad().defined());
   pair.zero_grad();
   for (const Tensor& p : pair.parameters()) EXPECT_FALSE(p.grad().defined());
+}
+
+// An optimizer made from the parameters before a lazily sized layer exists would never update
+// that layer; parameters() refuses instead, and works once the model is built.
+TEST(Module, ParametersAreRefusedWhileALayerWaitsForItsInputSize) {
+  reset_layer_names();
+  Sequential model;
+  model.add<Dense>(4, DenseOptions{.input_dim = 3}).add<Dense>(2);
+  testing::expect_error_containing([&] { (void)model.parameters(); },
+                                   "parameters: layer 1 (dense_1) has not created its weights yet");
+  EXPECT_EQ(model.named_parameters().size(), 2U);  // what exists so far
+  model.zero_grad();                               // nothing to clear yet: allowed
+  (void)model.build({1, 3});
+  EXPECT_EQ(model.parameters().size(), 4U);
 }
 
 TEST(Module, TrainAndEvalPropagate) {

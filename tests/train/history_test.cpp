@@ -33,5 +33,27 @@ TEST(History, CollectsValuesPerEpochAndWritesCsv) {
   EXPECT_THROW(history.write_csv("/nonexistent-dir/x.csv"), Error);
 }
 
+TEST(History, WriteCsvReplacesAnOldFileWhole) {
+  const auto path = std::filesystem::temp_directory_path() / "nabla_history_replace_test.csv";
+  {
+    std::ofstream old_file(path);
+    old_file << "an older and much longer table that must not survive in part\n";
+  }
+  History history;
+  history.append(0, {{"loss", 0.5}});
+  history.write_csv(path.string());
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  EXPECT_EQ(text.str(), "epoch,loss\n0,0.5\n");
+  // No temporary file is left beside it.
+  int entries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(path.parent_path())) {
+    entries += entry.path().filename().string().rfind("nabla_history_replace_test.csv", 0) == 0;
+  }
+  EXPECT_EQ(entries, 1);
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace nabla::train

@@ -40,6 +40,21 @@ TEST(ActivationForward, GeluTanhApproximationMatchesItsFormula) {
   EXPECT_THROW((void)gelu(tensor({1.0}, kFloat64), "erf"), Error);
 }
 
+TEST(ActivationBackward, GeluTanhHasFiniteGradientsAtHugeInputs) {
+  // x^3 overflows float32 beyond 7e12 and x^2 beyond 1.8e19; the result and the gradient must
+  // stay those of the saturated tanh: x and 1 for large positive x, 0 and 0 for large negative.
+  const Tensor x = tensor({-3e38F, -1e20F, -1e13F, 1e13F, 1e20F, 3e38F}).requires_grad_();
+  const Tensor y = gelu(x, "tanh");
+  sum(y).backward();
+  const std::vector<float> values = y.to_vector<float>();
+  const std::vector<float> grads = x.grad().to_vector<float>();
+  const std::vector<float> inputs = x.to_vector<float>();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_EQ(values[i], inputs[i] > 0 ? inputs[i] : 0.0F) << inputs[i];
+    EXPECT_EQ(grads[i], inputs[i] > 0 ? 1.0F : 0.0F) << inputs[i];
+  }
+}
+
 TEST(ActivationForward, StableAtExtremeValues) {
   const Tensor big = tensor({-1000.0, 1000.0}, kFloat64);
   EXPECT_EQ(sigmoid(big).to_vector<double>(), (std::vector<double>{0.0, 1.0}));
