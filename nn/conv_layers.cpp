@@ -225,6 +225,10 @@ Conv1D::Conv1D(int64_t filters, int64_t kernel_size, Conv1DOptions options)
     throw error(R"(Conv1D: padding must be "valid", "same" or "causal", got "{}")",
                 options_.padding);
   }
+  if (options_.data_format != "channels_first" && options_.data_format != "channels_last") {
+    throw error(R"(Conv1D: data_format must be "channels_first" or "channels_last", got "{}")",
+                options_.data_format);
+  }
   check_activation("Conv1D", options_.activation);
   init::check_known("Conv1D: kernel_initializer", options_.kernel_initializer);
   init::check_known("Conv1D: bias_initializer", options_.bias_initializer);
@@ -254,11 +258,13 @@ void Conv1D::create_parameters(int64_t channels) {
 
 void Conv1D::check_input_shape(const Shape& shape) const {
   if (shape.size() != 3) {
-    throw error("Conv1D: expected an NCW input [N, C, L], got shape {}", shape_str(shape));
+    throw error("Conv1D: expected an {} input {}, got shape {}", channels_last() ? "NWC" : "NCW",
+                channels_last() ? "[N, L, C]" : "[N, C, L]", shape_str(shape));
   }
-  if (channels_ && shape[1] != *channels_) {
+  const int64_t channels = shape[channels_last() ? 2 : 1];
+  if (channels_ && channels != *channels_) {
     throw error("Conv1D: input of shape {} has {} channels, expected {}", shape_str(shape),
-                shape[1], *channels_);
+                channels, *channels_);
   }
 }
 
@@ -278,25 +284,30 @@ Conv2dOptions Conv1D::conv_options(int64_t length) const {
 
 Shape Conv1D::build(const Shape& input_shape) {
   check_input_shape(input_shape);
-  const Conv2dOptions o = conv_options(input_shape[2]);
-  const Shape as_image = {input_shape[0], input_shape[1], 1, input_shape[2]};
+  const int64_t channels = input_shape[channels_last() ? 2 : 1];
+  const int64_t length = input_shape[channels_last() ? 1 : 2];
+  const Conv2dOptions o = conv_options(length);
+  const Shape as_image = {input_shape[0], channels, 1, length};
   const int64_t out_l =
       output_extent("Conv1D", as_image, 3, o.padding, kernel_size_, o.stride[1], o.dilation[1]);
   if (!channels_) {
-    if (input_shape[1] < 1) {
+    if (channels < 1) {
       throw error("Conv1D: input of shape {} has no channels", shape_str(input_shape));
     }
-    create_parameters(input_shape[1]);
+    create_parameters(channels);
   }
+  if (channels_last()) return {input_shape[0], out_l, filters_};
   return {input_shape[0], filters_, out_l};
 }
 
 Tensor Conv1D::forward(const Tensor& input) {
   build(input.shape());
   detail::check_input_dtype("Conv1D", input, options_.dtype);
+  const Tensor ncl = channels_last() ? transpose(input, 1, 2) : input;
   const Tensor y =
-      conv2d(unsqueeze(input, 2), unsqueeze(kernel_, 2), bias_, conv_options(input.shape()[2]));
-  return apply_activation(options_.activation, squeeze(y, 2));
+      conv2d(unsqueeze(ncl, 2), unsqueeze(kernel_, 2), bias_, conv_options(ncl.shape()[2]));
+  const Tensor out = squeeze(y, 2);
+  return apply_activation(options_.activation, channels_last() ? transpose(out, 1, 2) : out);
 }
 
 // ---- Conv2DTranspose ----

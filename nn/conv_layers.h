@@ -130,11 +130,15 @@ struct Conv1DOptions {
   std::optional<int64_t> input_channels = std::nullopt;
   std::optional<uint64_t> seed = std::nullopt;
   DType dtype = kFloat32;
+  // "channels_first": x [N, C, L] -> [N, filters, OL], PyTorch's Conv1d layout and nabla's NCHW
+  // convention; "channels_last": x [N, L, C] -> [N, OL, filters], Keras's default and the layout
+  // Embedding and the recurrent layers produce, so they chain without a transpose.
+  std::string data_format = "channels_first";
 };
 
-// y = activation(conv1d(x, kernel) + bias) over x [N, C, L] -> [N, filters, OL] (NCW, PyTorch's
-// Conv1d layout; Keras's Conv1D takes [N, L, C]); kernel [filters, C, K], bias [filters]. Runs as
-// conv2d on [N, C, 1, L].
+// y = activation(conv1d(x, kernel) + bias) over x [N, C, L] -> [N, filters, OL] (or [N, L, C] ->
+// [N, OL, filters] with data_format "channels_last"); kernel [filters, C, K], bias [filters]. Runs
+// as conv2d on [N, C, 1, L].
 class Conv1D : public Module {
  public:
   Conv1D(int64_t filters, int64_t kernel_size, Conv1DOptions options = {});
@@ -153,6 +157,7 @@ class Conv1D : public Module {
  private:
   void create_parameters(int64_t channels);
   void check_input_shape(const Shape& shape) const;
+  [[nodiscard]] bool channels_last() const { return options_.data_format == "channels_last"; }
   // The conv2d options for an input of length `length`.
   [[nodiscard]] Conv2dOptions conv_options(int64_t length) const;
 

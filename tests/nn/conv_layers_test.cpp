@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "nn/embedding.h"
+#include "nn/sequential.h"
 #include "tests/nn/golden_support.h"
 #include "tests/nn/layer_goldens.h"
 #include "tests/support/gradcheck_support.h"
@@ -262,6 +264,47 @@ TEST(Conv1D, MatchesPyTorchGoldens) {
   expect_close(xc.grad(), kConv1DCausalInputGrad, "causal input grad");
   expect_close(causal.kernel().grad(), kConv1DCausalKernelGrad, "causal kernel grad");
   expect_close(causal.bias().grad(), kConv1DCausalBiasGrad, "causal bias grad");
+}
+
+// Keras's layout [N, L, C]: the same PyTorch goldens, read through a transpose on the way in and
+// out, and the layer chains after Embedding without one.
+TEST(Conv1D, ChannelsLastMatchesThePyTorchGoldensTransposed) {
+  using namespace goldens;  // NOLINT(google-build-using-namespace)
+  Conv1D conv(4, 3,
+              {.strides = 2,
+               .padding = "same",
+               .input_channels = 3,
+               .dtype = kFloat64,
+               .data_format = "channels_last"});
+  assign(conv.kernel(), pattern({4, 3, 3}, 61, 100.0));
+  assign(conv.bias(), pattern({4}, 62, 100.0));
+  Tensor x = transpose(pattern_tensor({2, 3, 7}, 60, 50.0), 1, 2).contiguous();
+  x.requires_grad_();
+  const Tensor y = conv(x);
+  ASSERT_EQ(y.shape(), (Shape{2, 4, 4}));  // [N, OL, filters]
+  EXPECT_EQ(conv.build({2, 7, 3}), (Shape{2, 4, 4}));
+  (transpose(y, 1, 2) * pattern_tensor({2, 4, 4}, 63, 100.0)).sum().backward();
+  expect_close(transpose(y, 1, 2), kConv1DSameOutput, "channels_last output");
+  expect_close(transpose(x.grad(), 1, 2), kConv1DSameInputGrad, "channels_last input grad");
+  expect_close(conv.kernel().grad(), kConv1DSameKernelGrad, "channels_last kernel grad");
+  expect_close(conv.bias().grad(), kConv1DSameBiasGrad, "channels_last bias grad");
+
+  Sequential text;
+  text.add<Embedding>(10, 5).add<Conv1D>(6, 3, Conv1DOptions{.data_format = "channels_last"});
+  const Tensor tokens = tensor({1, 2, 3, 4, 5, 6, 7, 8}, {2, 4}, kInt64);
+  EXPECT_EQ(text(tokens).shape(), (Shape{2, 2, 6}));
+  expect_error_containing(
+      [&] {
+        (void)(*text.layers()[1])(ones({2, 4, 4}));
+      },
+      "input of shape [2, 4, 4] has 4 channels, expected 5");
+  expect_error_containing([] { Conv1D(2, 3, {.data_format = "NWC"}); },
+                          R"(Conv1D: data_format must be "channels_first" or "channels_last")");
+  expect_error_containing(
+      [] {
+        (void)Conv1D(2, 3, {.data_format = "channels_last"})(ones({2, 7}));
+      },
+      "Conv1D: expected an NWC input [N, L, C], got shape [2, 7]");
 }
 
 TEST(Conv1D, ErrorsNameTheLayer) {
