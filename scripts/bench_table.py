@@ -76,8 +76,9 @@ def main(argv):
     print()
     print("nabla vs LibTorch (real time per iteration; median when repeated), same process:")
     print(f"  nabla:    OMP_NUM_THREADS={threads}, glibc malloc, GLIBC_TUNABLES={tunables}")
+    coretype = os.environ.get("OPENBLAS_CORETYPE", "unset (OpenBLAS detects the CPU)")
     print(f"  LibTorch: intra-op threads from OMP_NUM_THREADS={threads}, its CPU allocator on the"
-          " same glibc malloc")
+          f" same glibc malloc, OpenBLAS kernels OPENBLAS_CORETYPE={coretype}")
     header = ("benchmark", "nabla", "LibTorch", "LibTorch time / nabla time")
     table = [header] + [(k, fmt_time(n), fmt_time(t), f"{t / n:.2f}") for k, n, t in rows]
     widths = [max(len(r[i]) for r in table) for i in range(4)]
