@@ -3,7 +3,6 @@
 
 #include <cmath>
 
-#include "autograd/ops.h"
 #include "optim/fused.h"
 
 namespace nabla::optim {
@@ -28,17 +27,8 @@ void Adagrad::step() {
   const AdagradOptions& o = options_;
   const double lr = learning_rate();
   for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
-    if (fused::can_fuse(p)) {
-      const Tensor& accumulator = slot_or_fill(index, kAccumulator, o.initial_accumulator_value);
-      fused::adagrad({.learning_rate = lr, .epsilon = o.epsilon, .weight_decay = o.weight_decay}, p,
-                     fused::fusable_gradient(grad, {&p, &accumulator}), accumulator);
-      return;
-    }
-    // A non-contiguous parameter (a view) takes the tensor ops, which compute the same roundings.
-    const Tensor g = o.weight_decay != 0.0 ? grad + p * o.weight_decay : grad;
-    Tensor& accumulator = slot_or_fill(index, kAccumulator, o.initial_accumulator_value);
-    accumulator.add_(g * g);
-    p.sub_(g * lr / sqrt(accumulator + o.epsilon));
+    fused::adagrad({.learning_rate = lr, .epsilon = o.epsilon, .weight_decay = o.weight_decay}, p,
+                   grad, slot_or_fill(index, kAccumulator, o.initial_accumulator_value));
   });
 }
 

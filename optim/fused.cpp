@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 
 #include "tensor/dtype.h"
 #include "tensor/kernels/loops.h"
@@ -37,6 +38,17 @@ void run_chunks(int64_t n, const Range& range) {
 template <typename T>
 T* data_of(const Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
+}
+
+// `grad` itself when it is contiguous and shares storage with none of `written`, else a contiguous
+// copy (an expanded or transposed gradient, or one aliasing the parameter or a state tensor).
+Tensor fusable_gradient(const Tensor& grad, std::initializer_list<const Tensor*> written) {
+  bool copy = !grad.is_contiguous();
+  for (const Tensor* t : written) {
+    if (t->defined() && t->storage() == grad.storage()) copy = true;
+  }
+  if (!copy) return grad;
+  return grad.is_contiguous() ? grad.clone() : grad.contiguous();
 }
 
 void bump(std::initializer_list<const Tensor*> written) {
@@ -376,22 +388,12 @@ NABLA_WIDE_VECTOR_CLONES void adagrad_range(const AdagradArgs<double>& a, int64_
 
 }  // namespace detail
 
-bool can_fuse(const Tensor& param) { return param.is_contiguous(); }
-
-Tensor fusable_gradient(const Tensor& grad, std::initializer_list<const Tensor*> written) {
-  bool copy = !grad.is_contiguous();
-  for (const Tensor* t : written) {
-    if (t->defined() && t->storage() == grad.storage()) copy = true;
-  }
-  if (!copy) return grad;
-  return grad.is_contiguous() ? grad.clone() : grad.contiguous();
-}
-
 void sgd(const SgdUpdate& u, const Tensor& param, const Tensor& grad, const Tensor& buffer) {
+  const Tensor g = fusable_gradient(grad, {&param, &buffer});
   visit_floating(param.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const detail::SgdArgs<T> args{.param = param.data_ptr<T>(),
-                                  .grad = grad.data_ptr<T>(),
+                                  .grad = g.data_ptr<T>(),
                                   .buffer = data_of<T>(buffer),
                                   .weight_decay = static_cast<T>(u.weight_decay),
                                   .momentum = static_cast<T>(u.momentum),
@@ -409,10 +411,11 @@ void sgd(const SgdUpdate& u, const Tensor& param, const Tensor& grad, const Tens
 
 void rmsprop(const RmspropUpdate& u, const Tensor& param, const Tensor& grad,
              const Tensor& velocity, const Tensor& average_gradient, const Tensor& momentum) {
+  const Tensor g = fusable_gradient(grad, {&param, &velocity, &average_gradient, &momentum});
   visit_floating(param.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const detail::RmspropArgs<T> args{.param = param.data_ptr<T>(),
-                                      .grad = grad.data_ptr<T>(),
+                                      .grad = g.data_ptr<T>(),
                                       .velocity = velocity.data_ptr<T>(),
                                       .average = data_of<T>(average_gradient),
                                       .momentum_buffer = data_of<T>(momentum),
@@ -433,13 +436,14 @@ void rmsprop(const RmspropUpdate& u, const Tensor& param, const Tensor& grad,
 
 void adam(const AdamUpdate& u, const Tensor& param, const Tensor& grad, const Tensor& m,
           const Tensor& v, const Tensor& v_max) {
+  const Tensor g = fusable_gradient(grad, {&param, &m, &v, &v_max});
   detail::Decay decay = detail::Decay::None;
   if (u.weight_decay != 0.0) decay = u.decoupled ? detail::Decay::Decoupled : detail::Decay::L2;
   visit_floating(param.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const detail::AdamArgs<T> args{
         .param = param.data_ptr<T>(),
-        .grad = grad.data_ptr<T>(),
+        .grad = g.data_ptr<T>(),
         .m = m.data_ptr<T>(),
         .v = v.data_ptr<T>(),
         .v_max = data_of<T>(v_max),
@@ -462,10 +466,11 @@ void adam(const AdamUpdate& u, const Tensor& param, const Tensor& grad, const Te
 
 void adagrad(const AdagradUpdate& u, const Tensor& param, const Tensor& grad,
              const Tensor& accumulator) {
+  const Tensor g = fusable_gradient(grad, {&param, &accumulator});
   visit_floating(param.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const detail::AdagradArgs<T> args{.param = param.data_ptr<T>(),
-                                      .grad = grad.data_ptr<T>(),
+                                      .grad = g.data_ptr<T>(),
                                       .accumulator = accumulator.data_ptr<T>(),
                                       .learning_rate = static_cast<T>(u.learning_rate),
                                       .epsilon = static_cast<T>(u.epsilon),
