@@ -130,9 +130,7 @@ Dropout::Dropout(double rate, std::optional<uint64_t> seed)
 
 Tensor Dropout::forward(const Tensor& input) {
   if (!is_training() || rate_ == 0.0) return input;
-  if (!input.is_floating_point()) {
-    throw error("Dropout: input must be float32 or float64, got {}", dtype_name(input.dtype()));
-  }
+  detail::check_floating_input("Dropout", input);
   // The mask carries the 1 / (1 - rate) scale, so the product is the whole op and its gradient
   // (mask * grad) comes from mul.
   const double keep_scale = 1.0 / (1.0 - rate_);
