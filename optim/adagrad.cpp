@@ -24,11 +24,10 @@ Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& options)
 }
 
 void Adagrad::step() {
-  const AdagradOptions& o = options_;
-  const double lr = learning_rate();
+  AdagradOptions o = options_;
+  o.learning_rate = learning_rate();  // a schedule may have changed it
   for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
-    fused::adagrad({.learning_rate = lr, .epsilon = o.epsilon, .weight_decay = o.weight_decay}, p,
-                   grad, slot_or_fill(index, kAccumulator, o.initial_accumulator_value));
+    fused::adagrad(o, p, grad, slot_or_fill(index, kAccumulator, o.initial_accumulator_value));
   });
 }
 

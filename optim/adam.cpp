@@ -38,20 +38,13 @@ Adam::Adam(std::string name, std::vector<Tensor> params, const AdamOptions& opti
 }
 
 void Adam::step() {
-  const AdamOptions& o = options_;
-  const double lr = learning_rate();
+  AdamOptions o = options_;
+  o.learning_rate = learning_rate();  // a schedule may have changed it
   for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
     const auto t = static_cast<double>(parameter_steps(index));
     const Tensor no_state;
-    fused::adam({.learning_rate = lr,
-                 .beta1 = o.beta1,
-                 .beta2 = o.beta2,
-                 .epsilon = o.epsilon,
-                 .amsgrad = o.amsgrad,
-                 .weight_decay = o.weight_decay,
-                 .decoupled = decoupled_,
-                 .bias_correction1 = 1.0 - std::pow(o.beta1, t),
-                 .bias_correction2 = 1.0 - std::pow(o.beta2, t)},
+    fused::adam({o, decoupled_, /*bias_correction1=*/1.0 - std::pow(o.beta1, t),
+                 /*bias_correction2=*/1.0 - std::pow(o.beta2, t)},
                 p, grad, slot_or_fill(index, kFirstMoment), slot_or_fill(index, kSecondMoment),
                 o.amsgrad ? slot_or_fill(index, kMaxSecondMoment) : no_state);
   });

@@ -91,7 +91,7 @@ template <typename T>
 // ---- RMSprop -------------------------------------------------------------------------------
 
 template <typename T, bool kDecay, bool kCentered, bool kMomentum>
-[[gnu::always_inline]] inline void rmsprop_loop(const RmspropUpdate& u, T* __restrict p,
+[[gnu::always_inline]] inline void rmsprop_loop(const RmspropOptions& u, T* __restrict p,
                                                 const T* __restrict g, T* __restrict v,
                                                 T* __restrict avg, T* __restrict mom, int64_t n) {
   const auto lr = static_cast<T>(u.learning_rate);
@@ -126,7 +126,7 @@ template <typename T, bool kDecay, bool kCentered, bool kMomentum>
 }
 
 template <typename T>
-[[gnu::always_inline]] inline void rmsprop_range_of(const RmspropUpdate& u, const Data<T>& d,
+[[gnu::always_inline]] inline void rmsprop_range_of(const RmspropOptions& u, const Data<T>& d,
                                                     int64_t n) {
   with_flag(u.weight_decay != 0.0, [&](auto decay) {
     with_flag(u.centered, [&](auto centered) {
@@ -190,7 +190,7 @@ template <typename T>
 // ---- Adagrad -------------------------------------------------------------------------------
 
 template <typename T, bool kDecay>
-[[gnu::always_inline]] inline void adagrad_loop(const AdagradUpdate& u, T* __restrict p,
+[[gnu::always_inline]] inline void adagrad_loop(const AdagradOptions& u, T* __restrict p,
                                                 const T* __restrict g, T* __restrict acc,
                                                 int64_t n) {
   const auto lr = static_cast<T>(u.learning_rate);
@@ -207,7 +207,7 @@ template <typename T, bool kDecay>
 }
 
 template <typename T>
-[[gnu::always_inline]] inline void adagrad_range_of(const AdagradUpdate& u, const Data<T>& d,
+[[gnu::always_inline]] inline void adagrad_range_of(const AdagradOptions& u, const Data<T>& d,
                                                     int64_t n) {
   with_flag(u.weight_decay != 0.0,
             [&](auto decay) { adagrad_loop<T, decay>(u, d.param, d.grad, d.state[0], n); });
@@ -223,11 +223,11 @@ NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const SgdUpdate& u, con
                                                          int64_t n) {
   sgd_range_of(u, d, n);
 }
-NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const RmspropUpdate& u,
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const RmspropOptions& u,
                                                          const Data<float>& d, int64_t n) {
   rmsprop_range_of(u, d, n);
 }
-NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const RmspropUpdate& u,
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const RmspropOptions& u,
                                                          const Data<double>& d, int64_t n) {
   rmsprop_range_of(u, d, n);
 }
@@ -239,11 +239,11 @@ NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const AdamUpdate& u, co
                                                          int64_t n) {
   adam_range_of(u, d, n);
 }
-NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const AdagradUpdate& u,
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const AdagradOptions& u,
                                                          const Data<float>& d, int64_t n) {
   adagrad_range_of(u, d, n);
 }
-NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const AdagradUpdate& u,
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const AdagradOptions& u,
                                                          const Data<double>& d, int64_t n) {
   adagrad_range_of(u, d, n);
 }
@@ -294,7 +294,7 @@ void sgd(const SgdUpdate& u, const Tensor& param, const Tensor& grad, const Tens
   run(u, param, grad, {&buffer});
 }
 
-void rmsprop(const RmspropUpdate& u, const Tensor& param, const Tensor& grad,
+void rmsprop(const RmspropOptions& u, const Tensor& param, const Tensor& grad,
              const Tensor& velocity, const Tensor& average_gradient, const Tensor& momentum) {
   run(u, param, grad, {&velocity, &average_gradient, &momentum});
 }
@@ -304,7 +304,7 @@ void adam(const AdamUpdate& u, const Tensor& param, const Tensor& grad, const Te
   run(u, param, grad, {&m, &v, &v_max});
 }
 
-void adagrad(const AdagradUpdate& u, const Tensor& param, const Tensor& grad,
+void adagrad(const AdagradOptions& u, const Tensor& param, const Tensor& grad,
              const Tensor& accumulator) {
   run(u, param, grad, {&accumulator});
 }

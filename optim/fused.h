@@ -2,6 +2,10 @@
 // parameter, gradient and state data, instead of a chain of tensor ops with temporaries.
 #pragma once
 
+#include "optim/adagrad.h"
+#include "optim/adam.h"
+#include "optim/rmsprop.h"
+#include "optim/sgd.h"
 #include "tensor/tensor.h"
 
 namespace nabla::optim::fused {
@@ -17,34 +21,17 @@ namespace nabla::optim::fused {
 // layout or alias a written tensor (it is then read from a contiguous copy). State tensors that an
 // option leaves unused may be undefined. Written tensors get their version bumped.
 
-struct SgdUpdate {
-  double learning_rate;
-  double momentum;  // 0: no buffer
-  double dampening;
-  bool nesterov;
-  double weight_decay;
+// Each update takes its optimizer's options, with learning_rate the rate of this step (a schedule
+// may have changed it), plus what the step adds.
+struct SgdUpdate : SgdOptions {
   bool first_step;  // the buffer is uninitialised and set to the (decayed) gradient
 };
 void sgd(const SgdUpdate& u, const Tensor& param, const Tensor& grad, const Tensor& buffer);
 
-struct RmspropUpdate {
-  double learning_rate;
-  double rho;
-  double epsilon;
-  double momentum;  // 0: no momentum buffer
-  bool centered;
-  double weight_decay;
-};
-void rmsprop(const RmspropUpdate& u, const Tensor& param, const Tensor& grad,
+void rmsprop(const RmspropOptions& u, const Tensor& param, const Tensor& grad,
              const Tensor& velocity, const Tensor& average_gradient, const Tensor& momentum);
 
-struct AdamUpdate {
-  double learning_rate;
-  double beta1;
-  double beta2;
-  double epsilon;
-  bool amsgrad;
-  double weight_decay;
+struct AdamUpdate : AdamOptions {
   bool decoupled;           // AdamW
   double bias_correction1;  // 1 - beta1^t
   double bias_correction2;  // 1 - beta2^t
@@ -52,12 +39,7 @@ struct AdamUpdate {
 void adam(const AdamUpdate& u, const Tensor& param, const Tensor& grad, const Tensor& m,
           const Tensor& v, const Tensor& v_max);
 
-struct AdagradUpdate {
-  double learning_rate;
-  double epsilon;
-  double weight_decay;
-};
-void adagrad(const AdagradUpdate& u, const Tensor& param, const Tensor& grad,
+void adagrad(const AdagradOptions& u, const Tensor& param, const Tensor& grad,
              const Tensor& accumulator);
 
 }  // namespace nabla::optim::fused

@@ -27,17 +27,11 @@ RMSprop::RMSprop(std::vector<Tensor> params, const RmspropOptions& options)
 }
 
 void RMSprop::step() {
-  const RmspropOptions& o = options_;
-  const double lr = learning_rate();
+  RmspropOptions o = options_;
+  o.learning_rate = learning_rate();  // a schedule may have changed it
   for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
     const Tensor no_state;
-    fused::rmsprop({.learning_rate = lr,
-                    .rho = o.rho,
-                    .epsilon = o.epsilon,
-                    .momentum = o.momentum,
-                    .centered = o.centered,
-                    .weight_decay = o.weight_decay},
-                   p, grad, slot_or_fill(index, kVelocity),
+    fused::rmsprop(o, p, grad, slot_or_fill(index, kVelocity),
                    o.centered ? slot_or_fill(index, kAverageGradient) : no_state,
                    o.momentum > 0.0 ? slot_or_fill(index, kMomentum) : no_state);
   });

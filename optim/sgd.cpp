@@ -29,8 +29,8 @@ SGD::SGD(std::vector<Tensor> params, const SgdOptions& options)
 }
 
 void SGD::step() {
-  const SgdOptions& o = options_;
-  const double lr = learning_rate();
+  SgdOptions o = options_;
+  o.learning_rate = learning_rate();  // a schedule may have changed it
   for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
     bool first_step = false;
     Tensor no_buffer;
@@ -39,13 +39,7 @@ void SGD::step() {
       buf = Tensor::empty(p.shape(), p.dtype());
       first_step = true;
     }
-    fused::sgd({.learning_rate = lr,
-                .momentum = o.momentum,
-                .dampening = o.dampening,
-                .nesterov = o.nesterov,
-                .weight_decay = o.weight_decay,
-                .first_step = first_step},
-               p, grad, buf);
+    fused::sgd({o, first_step}, p, grad, buf);
   });
 }
 
