@@ -96,10 +96,6 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
   return total;
 }
 
-std::string position_str(const std::vector<int64_t>& position) {
-  return fmt::format("[{}]", fmt::join(position, ", "));
-}
-
 // Runs one check (slow or fast) of fn at inputs, filling a report.
 class Checker {
  public:
@@ -204,7 +200,7 @@ class Checker {
         "nondeterministic backward: two backward passes of output {} seeded with {} gave "
         "different gradients for input {} (element {} {}: {:.17g} vs {:.17g}; nondet_tol {:.3g})",
         j, seed_what, diff_index_[k], where,
-        where >= 0 ? position_str(multi_index(diff_inputs_[k].shape(), where)) : std::string(),
+        where >= 0 ? shape_str(multi_index(diff_inputs_[k].shape(), where)) : std::string(),
         where >= 0 ? first[static_cast<size_t>(where)] : 0.0,
         where >= 0 ? second[static_cast<size_t>(where)] : 0.0, options_.nondet_tol));
   }
@@ -233,7 +229,7 @@ class Checker {
               "zero output gradient: backward with all-zero output gradients gave input {} a "
               "nonzero gradient ({:.10g} at element {} {})",
               diff_index_[k], values[e], e,
-              position_str(multi_index(diff_inputs_[k].shape(), static_cast<int64_t>(e)))));
+              shape_str(multi_index(diff_inputs_[k].shape(), static_cast<int64_t>(e)))));
           break;
         }
       }
@@ -325,7 +321,7 @@ class Checker {
         Tensor seed = zeros(output.shape(), output.dtype());
         write_element(seed, o, 1.0);
         const std::string seed_what =
-            fmt::format("a one at element {} {}", o, position_str(multi_index(output.shape(), o)));
+            fmt::format("a one at element {} {}", o, shape_str(multi_index(output.shape(), o)));
         const std::vector<Tensor> first = backward(j, seed, seed_what);
         const std::vector<Tensor> second = backward(j, seed, seed_what);
         for (size_t k = 0; k < n_inputs; ++k) {
@@ -514,8 +510,8 @@ class Checker {
     return fmt::format(
         "  input {} element {} {}, {} {} {}: analytic {:.10g} vs numerical {:.10g} (abs error "
         "{:.3g}, rel error {:.3g})",
-        m.input_index, m.input_element, position_str(m.input_position), output, m.output_element,
-        position_str(m.output_position), m.analytic, m.numerical, m.abs_error, m.rel_error);
+        m.input_index, m.input_element, shape_str(m.input_position), output, m.output_element,
+        shape_str(m.output_position), m.analytic, m.numerical, m.abs_error, m.rel_error);
   }
 
   GradcheckReport finish(GradcheckReport report) const {

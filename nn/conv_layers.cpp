@@ -190,10 +190,7 @@ Pool2dOptions Pooling2D::checked_options(const Tensor& input) const {
   const Pool2dOptions o = pool_options(input.shape());
   output_extent(type_name(), input.shape(), 2, o.padding, pool_size_[0], strides_[0], 1);
   output_extent(type_name(), input.shape(), 3, o.padding, pool_size_[1], strides_[1], 1);
-  if (!input.is_floating_point()) {
-    throw error("{}: input must be float32 or float64, got {}", type_name(),
-                dtype_name(input.dtype()));
-  }
+  detail::check_floating_input(type_name(), input);
   return o;
 }
 
@@ -457,12 +454,6 @@ Shape global_pool_shape(const std::string& who, const Shape& input_shape, bool k
   return {input_shape[0], input_shape[1]};
 }
 
-void check_floating_input(const std::string& who, const Tensor& input) {
-  if (!input.is_floating_point()) {
-    throw error("{}: input must be float32 or float64, got {}", who, dtype_name(input.dtype()));
-  }
-}
-
 }  // namespace
 
 GlobalAveragePooling2D::GlobalAveragePooling2D(bool keepdims) : keepdims_(keepdims) {
@@ -476,7 +467,7 @@ Shape GlobalAveragePooling2D::build(const Shape& input_shape) {
 
 Tensor GlobalAveragePooling2D::forward(const Tensor& input) {
   build(input.shape());
-  check_floating_input("GlobalAveragePooling2D", input);
+  detail::check_floating_input("GlobalAveragePooling2D", input);
   return mean(input, {2, 3}, keepdims_);
 }
 
@@ -491,7 +482,7 @@ Shape GlobalMaxPooling2D::build(const Shape& input_shape) {
 
 Tensor GlobalMaxPooling2D::forward(const Tensor& input) {
   build(input.shape());
-  check_floating_input("GlobalMaxPooling2D", input);
+  detail::check_floating_input("GlobalMaxPooling2D", input);
   return amax(input, {2, 3}, keepdims_);
 }
 

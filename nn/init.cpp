@@ -18,10 +18,6 @@ namespace {
 // keep the variance the scaling rule asks for.
 constexpr double kTruncatedStddev = 0.87962566103423978;
 
-Generator& pick(Generator* generator) {
-  return generator != nullptr ? *generator : default_generator();
-}
-
 void check_floating(const char* who, const Tensor& tensor) {
   if (!tensor.defined()) throw error("init::{}: the tensor is undefined", who);
   if (!tensor.is_floating_point()) {
@@ -35,11 +31,14 @@ void write(Tensor tensor, const Tensor& values) {
   tensor.copy_(values);
 }
 
+enum class Fan { In, Average };
 enum class Distribution { Uniform, TruncatedNormal };
 
-void variance_scaling(const char* who, Tensor tensor, double scale, double fan,
+void variance_scaling(const char* who, Tensor tensor, double scale, Fan mode,
                       Distribution distribution, Generator* generator) {
   check_floating(who, tensor);
+  const Fans fans = compute_fans(tensor.shape());
+  double fan = mode == Fan::In ? fans.fan_in : (fans.fan_in + fans.fan_out) / 2.0;
   if (fan <= 0.0) {
     // An empty tensor has nothing to fill; Keras guards the same way (max(1, fan)).
     fan = 1.0;
@@ -102,7 +101,7 @@ void constant(Tensor tensor, double value) {
 void random_normal(Tensor tensor, double mean, double stddev, Generator* generator) {
   check_floating("random_normal", tensor);
   if (stddev < 0.0) throw error("init::random_normal: stddev must be >= 0, got {}", stddev);
-  write(tensor, normal(tensor.shape(), mean, stddev, tensor.dtype(), &pick(generator)));
+  write(tensor, normal(tensor.shape(), mean, stddev, tensor.dtype(), generator));
 }
 
 void random_uniform(Tensor tensor, double minval, double maxval, Generator* generator) {
@@ -110,13 +109,13 @@ void random_uniform(Tensor tensor, double minval, double maxval, Generator* gene
   if (!(minval <= maxval)) {
     throw error("init::random_uniform: minval {} is greater than maxval {}", minval, maxval);
   }
-  write(tensor, uniform(tensor.shape(), minval, maxval, tensor.dtype(), &pick(generator)));
+  write(tensor, uniform(tensor.shape(), minval, maxval, tensor.dtype(), generator));
 }
 
 void truncated_normal(Tensor tensor, double mean, double stddev, Generator* generator) {
   check_floating("truncated_normal", tensor);
   if (stddev < 0.0) throw error("init::truncated_normal: stddev must be >= 0, got {}", stddev);
-  Generator& gen = pick(generator);
+  Generator& gen = generator != nullptr ? *generator : default_generator();
   const auto lock = gen.lock();
   std::vector<double> values(static_cast<size_t>(tensor.numel()));
   for (double& v : values) {
@@ -128,39 +127,32 @@ void truncated_normal(Tensor tensor, double mean, double stddev, Generator* gene
 }
 
 void glorot_uniform(Tensor tensor, Generator* generator) {
-  const Fans fans = compute_fans(tensor.defined() ? tensor.shape() : Shape{});
-  variance_scaling("glorot_uniform", std::move(tensor), 1.0, (fans.fan_in + fans.fan_out) / 2.0,
-                   Distribution::Uniform, generator);
+  variance_scaling("glorot_uniform", std::move(tensor), 1.0, Fan::Average, Distribution::Uniform,
+                   generator);
 }
 
 void glorot_normal(Tensor tensor, Generator* generator) {
-  const Fans fans = compute_fans(tensor.defined() ? tensor.shape() : Shape{});
-  variance_scaling("glorot_normal", std::move(tensor), 1.0, (fans.fan_in + fans.fan_out) / 2.0,
+  variance_scaling("glorot_normal", std::move(tensor), 1.0, Fan::Average,
                    Distribution::TruncatedNormal, generator);
 }
 
 void he_uniform(Tensor tensor, Generator* generator) {
-  const Fans fans = compute_fans(tensor.defined() ? tensor.shape() : Shape{});
-  variance_scaling("he_uniform", std::move(tensor), 2.0, fans.fan_in, Distribution::Uniform,
-                   generator);
+  variance_scaling("he_uniform", std::move(tensor), 2.0, Fan::In, Distribution::Uniform, generator);
 }
 
 void he_normal(Tensor tensor, Generator* generator) {
-  const Fans fans = compute_fans(tensor.defined() ? tensor.shape() : Shape{});
-  variance_scaling("he_normal", std::move(tensor), 2.0, fans.fan_in, Distribution::TruncatedNormal,
+  variance_scaling("he_normal", std::move(tensor), 2.0, Fan::In, Distribution::TruncatedNormal,
                    generator);
 }
 
 void lecun_uniform(Tensor tensor, Generator* generator) {
-  const Fans fans = compute_fans(tensor.defined() ? tensor.shape() : Shape{});
-  variance_scaling("lecun_uniform", std::move(tensor), 1.0, fans.fan_in, Distribution::Uniform,
+  variance_scaling("lecun_uniform", std::move(tensor), 1.0, Fan::In, Distribution::Uniform,
                    generator);
 }
 
 void lecun_normal(Tensor tensor, Generator* generator) {
-  const Fans fans = compute_fans(tensor.defined() ? tensor.shape() : Shape{});
-  variance_scaling("lecun_normal", std::move(tensor), 1.0, fans.fan_in,
-                   Distribution::TruncatedNormal, generator);
+  variance_scaling("lecun_normal", std::move(tensor), 1.0, Fan::In, Distribution::TruncatedNormal,
+                   generator);
 }
 
 void orthogonal(Tensor tensor, double gain, Generator* generator) {
@@ -175,7 +167,7 @@ void orthogonal(Tensor tensor, double gain, Generator* generator) {
   // Q of a [tall, narrow] Gaussian matrix: its `narrow` columns are orthonormal.
   const int64_t tall = std::max(rows, cols);
   const int64_t narrow = std::min(rows, cols);
-  const Tensor gaussian = normal({tall, narrow}, 0.0, 1.0, kFloat64, &pick(generator));
+  const Tensor gaussian = normal({tall, narrow}, 0.0, 1.0, kFloat64, generator);
   std::vector<double> q = gaussian.to_vector<double>();  // row-major [tall, narrow]
   const auto at = [&](int64_t r, int64_t c) -> double& {
     return q[static_cast<size_t>(r * narrow + c)];

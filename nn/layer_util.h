@@ -15,6 +15,13 @@ inline void check_float_dtype(const std::string& who, DType dtype) {
   }
 }
 
+// For the layers without weights, which take either floating dtype.
+inline void check_floating_input(const std::string& who, const Tensor& input) {
+  if (!input.is_floating_point()) {
+    throw error("{}: input must be float32 or float64, got {}", who, dtype_name(input.dtype()));
+  }
+}
+
 // Layers do not promote silently: a float64 input to float32 weights is a mistake worth naming.
 inline void check_input_dtype(const std::string& who, const Tensor& input, DType expected) {
   if (input.dtype() != expected) {

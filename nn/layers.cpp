@@ -10,6 +10,22 @@
 #include "nn/layer_util.h"
 
 namespace nabla::nn {
+namespace {
+
+// `axis` of an input of `shape` as a dim in [1, rank): a normalization never runs over the batch.
+int64_t feature_axis(const char* who, int64_t axis, const Shape& shape) {
+  const auto rank = static_cast<int64_t>(shape.size());
+  if (axis < -rank || axis >= rank) {
+    throw error("{}: axis {} is out of range for input of shape {}", who, axis, shape_str(shape));
+  }
+  const int64_t d = axis < 0 ? axis + rank : axis;
+  if (d == 0) {
+    throw error("{}: axis {} is the batch dim of input of shape {}", who, axis, shape_str(shape));
+  }
+  return d;
+}
+
+}  // namespace
 
 // ---- Dense ----
 
@@ -130,9 +146,7 @@ Dropout::Dropout(double rate, std::optional<uint64_t> seed)
 
 Tensor Dropout::forward(const Tensor& input) {
   if (!is_training() || rate_ == 0.0) return input;
-  if (!input.is_floating_point()) {
-    throw error("Dropout: input must be float32 or float64, got {}", dtype_name(input.dtype()));
-  }
+  detail::check_floating_input("Dropout", input);
   // The mask carries the 1 / (1 - rate) scale, so the product is the whole op and its gradient
   // (mask * grad) comes from mul.
   const double keep_scale = 1.0 / (1.0 - rate_);
@@ -189,15 +203,7 @@ int64_t BatchNormalization::check_input_shape(const Shape& shape) const {
     throw error("BatchNormalization: input of shape {} needs at least 2 dims (batch, features)",
                 shape_str(shape));
   }
-  if (options_.axis < -rank || options_.axis >= rank) {
-    throw error("BatchNormalization: axis {} is out of range for input of shape {}", options_.axis,
-                shape_str(shape));
-  }
-  const int64_t axis = options_.axis < 0 ? options_.axis + rank : options_.axis;
-  if (axis == 0) {
-    throw error("BatchNormalization: axis {} is the batch dim of input of shape {}", options_.axis,
-                shape_str(shape));
-  }
+  const int64_t axis = feature_axis("BatchNormalization", options_.axis, shape);
   if (features_ && shape[static_cast<size_t>(axis)] != *features_) {
     throw error("BatchNormalization: input of shape {} has {} features on axis {}, expected {}",
                 shape_str(shape), shape[static_cast<size_t>(axis)], axis, *features_);
@@ -261,18 +267,9 @@ LayerNormalization::LayerNormalization(LayerNormalizationOptions options)
 }
 
 std::vector<int64_t> LayerNormalization::resolve_axes(const Shape& shape) const {
-  const auto rank = static_cast<int64_t>(shape.size());
   std::vector<int64_t> axes;
   for (const int64_t a : options_.axis) {
-    if (a < -rank || a >= rank) {
-      throw error("LayerNormalization: axis {} is out of range for input of shape {}", a,
-                  shape_str(shape));
-    }
-    const int64_t d = a < 0 ? a + rank : a;
-    if (d == 0) {
-      throw error("LayerNormalization: axis {} is the batch dim of input of shape {}", a,
-                  shape_str(shape));
-    }
+    const int64_t d = feature_axis("LayerNormalization", a, shape);
     if (std::find(axes.begin(), axes.end(), d) != axes.end()) {
       throw error("LayerNormalization: axis {} is listed twice", a);
     }

@@ -17,6 +17,16 @@ void check_floating(const char* who, const char* what, const Tensor& t) {
   }
 }
 
+// A floating y_pred and a y_true of its shape.
+void check_same_shape(const char* who, const Tensor& y_pred, const Tensor& y_true) {
+  check_floating(who, "y_pred", y_pred);
+  if (!y_true.defined()) throw error("{}: y_true is undefined", who);
+  if (y_pred.shape() != y_true.shape()) {
+    throw error("{}: y_pred of shape {} and y_true of shape {} differ", who,
+                shape_str(y_pred.shape()), shape_str(y_true.shape()));
+  }
+}
+
 void check_class_dim(const char* who, const Tensor& y_pred) {
   if (y_pred.dim() < 1 || y_pred.shape().back() < 1) {
     throw error("{}: y_pred of shape {} has no class dim", who, shape_str(y_pred.shape()));
@@ -70,13 +80,7 @@ double sparse_categorical_accuracy(const Tensor& y_pred, const Tensor& labels) {
 }
 
 double binary_accuracy(const Tensor& y_pred, const Tensor& y_true, double threshold) {
-  const char* who = "binary_accuracy";
-  check_floating(who, "y_pred", y_pred);
-  if (!y_true.defined()) throw error("{}: y_true is undefined", who);
-  if (y_pred.shape() != y_true.shape()) {
-    throw error("{}: y_pred of shape {} and y_true of shape {} differ", who,
-                shape_str(y_pred.shape()), shape_str(y_true.shape()));
-  }
+  check_same_shape("binary_accuracy", y_pred, y_true);
   const std::vector<double> pred = y_pred.to_vector<double>();
   const std::vector<double> truth = y_true.to_vector<double>();
   std::vector<int64_t> a(pred.size());
@@ -131,12 +135,7 @@ struct Binary {
 };
 
 Binary binary_pairs(const char* who, const Tensor& y_pred, const Tensor& y_true) {
-  check_floating(who, "y_pred", y_pred);
-  if (!y_true.defined()) throw error("{}: y_true is undefined", who);
-  if (y_pred.shape() != y_true.shape()) {
-    throw error("{}: y_pred of shape {} and y_true of shape {} differ", who,
-                shape_str(y_pred.shape()), shape_str(y_true.shape()));
-  }
+  check_same_shape(who, y_pred, y_true);
   Binary b;
   b.scores = y_pred.to_vector<double>();
   for (const double t : y_true.to_vector<double>()) b.positive.push_back(t != 0.0);

@@ -3,7 +3,6 @@
 
 #include <cmath>
 
-#include "autograd/ops.h"
 #include "optim/fused.h"
 
 namespace nabla::optim {
@@ -25,20 +24,10 @@ Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& options)
 }
 
 void Adagrad::step() {
-  const AdagradOptions& o = options_;
-  const double lr = learning_rate();
+  AdagradOptions o = options_;
+  o.learning_rate = learning_rate();  // a schedule may have changed it
   for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
-    if (fused::can_fuse(p)) {
-      const Tensor& accumulator = slot_or_fill(index, kAccumulator, o.initial_accumulator_value);
-      fused::adagrad({.learning_rate = lr, .epsilon = o.epsilon, .weight_decay = o.weight_decay}, p,
-                     fused::fusable_gradient(grad, {&p, &accumulator}), accumulator);
-      return;
-    }
-    // A non-contiguous parameter (a view) takes the tensor ops, which compute the same roundings.
-    const Tensor g = o.weight_decay != 0.0 ? grad + p * o.weight_decay : grad;
-    Tensor& accumulator = slot_or_fill(index, kAccumulator, o.initial_accumulator_value);
-    accumulator.add_(g * g);
-    p.sub_(g * lr / sqrt(accumulator + o.epsilon));
+    fused::adagrad(o, p, grad, slot_or_fill(index, kAccumulator, o.initial_accumulator_value));
   });
 }
 

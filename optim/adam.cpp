@@ -3,7 +3,6 @@
 
 #include <cmath>
 
-#include "autograd/ops.h"
 #include "optim/fused.h"
 
 namespace nabla::optim {
@@ -39,50 +38,15 @@ Adam::Adam(std::string name, std::vector<Tensor> params, const AdamOptions& opti
 }
 
 void Adam::step() {
-  const AdamOptions& o = options_;
-  const double lr = learning_rate();
+  AdamOptions o = options_;
+  o.learning_rate = learning_rate();  // a schedule may have changed it
   for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
     const auto t = static_cast<double>(parameter_steps(index));
-    const double bias_correction1 = 1.0 - std::pow(o.beta1, t);
-    const double bias_correction2 = 1.0 - std::pow(o.beta2, t);
-    if (fused::can_fuse(p)) {
-      const Tensor no_state;
-      const Tensor& m = slot_or_fill(index, kFirstMoment);
-      const Tensor& v = slot_or_fill(index, kSecondMoment);
-      const Tensor& v_max = o.amsgrad ? slot_or_fill(index, kMaxSecondMoment) : no_state;
-      fused::adam({.learning_rate = lr,
-                   .beta1 = o.beta1,
-                   .beta2 = o.beta2,
-                   .epsilon = o.epsilon,
-                   .amsgrad = o.amsgrad,
-                   .weight_decay = o.weight_decay,
-                   .decoupled = decoupled_,
-                   .bias_correction1 = bias_correction1,
-                   .bias_correction2 = bias_correction2},
-                  p, fused::fusable_gradient(grad, {&p, &m, &v, &v_max}), m, v, v_max);
-      return;
-    }
-    // A non-contiguous parameter (a view) takes the tensor ops, which compute the same roundings.
-    Tensor g = grad;
-    if (o.weight_decay != 0.0) {
-      if (decoupled_) {
-        p.mul_(1.0 - lr * o.weight_decay);
-      } else {
-        g = grad + p * o.weight_decay;
-      }
-    }
-    Tensor& m = slot_or_fill(index, kFirstMoment);
-    Tensor& v = slot_or_fill(index, kSecondMoment);
-    m.mul_(o.beta1).add_(g, 1.0 - o.beta1);
-    v.mul_(o.beta2).add_(g * g, 1.0 - o.beta2);
-    Tensor v_used = v;
-    if (o.amsgrad) {
-      Tensor& v_max = slot_or_fill(index, kMaxSecondMoment);
-      v_max.copy_(maximum(v_max, v));
-      v_used = v_max;
-    }
-    const Tensor denominator = sqrt(v_used) / std::sqrt(bias_correction2) + o.epsilon;
-    p.add_(m / denominator, -lr / bias_correction1);
+    const Tensor no_state;
+    fused::adam({o, decoupled_, /*bias_correction1=*/1.0 - std::pow(o.beta1, t),
+                 /*bias_correction2=*/1.0 - std::pow(o.beta2, t)},
+                p, grad, slot_or_fill(index, kFirstMoment), slot_or_fill(index, kSecondMoment),
+                o.amsgrad ? slot_or_fill(index, kMaxSecondMoment) : no_state);
   });
 }
 

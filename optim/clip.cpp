@@ -11,33 +11,28 @@ namespace nabla::optim {
 
 namespace {
 
-// Sum of squares of a tensor's elements in double. `scale` divides each element first, which
-// keeps the squares finite when the plain sum would overflow.
-double sum_of_squares(const Tensor& t, double scale) {
+// acc = step(acc, x) over the elements x of `t` in double, in index order, from acc = 0.
+template <typename Step>
+double fold(const Tensor& t, const Step& step) {
   const Tensor c = contiguous(t);
   const int64_t n = c.numel();
   return visit_dtype(c.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const T* data = c.data_ptr<T>();
-    double total = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      const double x = static_cast<double>(data[i]) / scale;
-      total += x * x;
-    }
-    return total;
+    double acc = 0.0;
+    for (int64_t i = 0; i < n; ++i) acc = step(acc, static_cast<double>(data[i]));
+    return acc;
   });
 }
 
+// Sum of squares of a tensor's elements in double. `scale` divides each element first, which
+// keeps the squares finite when the plain sum would overflow.
+double sum_of_squares(const Tensor& t, double scale) {
+  return fold(t, [scale](double total, double x) { return total + (x / scale) * (x / scale); });
+}
+
 double max_abs(const Tensor& t) {
-  const Tensor c = contiguous(t);
-  const int64_t n = c.numel();
-  return visit_dtype(c.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    const T* data = c.data_ptr<T>();
-    double m = 0.0;
-    for (int64_t i = 0; i < n; ++i) m = std::max(m, std::abs(static_cast<double>(data[i])));
-    return m;
-  });
+  return fold(t, [](double m, double x) { return std::max(m, std::abs(x)); });
 }
 
 // Replaces the gradient in place when that writes each element once; a non-contiguous gradient

@@ -1,12 +1,15 @@
 // Fused optimizer updates: one pass per parameter, options hoisted out of the inner loops (each
-// combination is its own loop, selected once per call), AVX2/AVX-512 clones, OpenMP in fixed
+// combination is its own loop, selected once per chunk), AVX2/AVX-512 clones, OpenMP in fixed
 // chunks above the elementwise grain. NOTE: built with -ffp-contract=off (optim/CMakeLists.txt):
-// each line below rounds like the tensor op it replaces.
+// each line below rounds like the tensor op it stands for.
 #include "optim/fused.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
+#include <type_traits>
 
 #include "tensor/dtype.h"
 #include "tensor/kernels/loops.h"
@@ -15,75 +18,52 @@
 
 namespace nabla::optim::fused {
 
-namespace {
-
-// Runs range(begin, end) over [0, n): on the calling thread below the grain, else in fixed chunks
-// of the grain over OpenMP threads. Updates are elementwise, so the split never changes a result.
-template <typename Range>
-void run_chunks(int64_t n, const Range& range) {
-  constexpr int64_t kGrain = kernels::detail::kParallelGrain;
-  if (n <= 0) return;
-  if (n < kGrain) {
-    range(0, n);
-    return;
-  }
-  const int64_t chunks = (n + kGrain - 1) / kGrain;
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    range(chunk * kGrain, std::min(n, (chunk + 1) * kGrain));
-  }
-}
-
-template <typename T>
-T* data_of(const Tensor& t) {
-  return t.defined() ? t.data_ptr<T>() : nullptr;
-}
-
-void bump(std::initializer_list<const Tensor*> written) {
-  for (const Tensor* t : written) {
-    if (t->defined()) t->bump_version();
-  }
-}
-
-}  // namespace
-
 // The loops live outside the anonymous namespace: GCC's target_clones resolvers want external
 // functions.
 namespace detail {
 
-// ---- SGD -----------------------------------------------------------------------------------
-
+// The elements of one update from element `begin` on: the parameter, its gradient and the state
+// tensors in the order the update function takes them (nullptr for a state an option leaves out).
 template <typename T>
-struct SgdArgs {
+struct Data {
   T* param;
   const T* grad;
-  T* buffer;
-  T weight_decay;
-  T momentum;
-  T keep;      // 1 - dampening
-  T minus_lr;  // -learning_rate
-  bool decay;
-  bool use_momentum;
-  bool first_step;
-  bool nesterov;
+  std::array<T*, 3> state;
+
+  [[nodiscard]] Data from(int64_t begin) const {
+    Data out{param + begin, grad + begin, state};
+    for (T*& s : out.state) s = s != nullptr ? s + begin : nullptr;
+    return out;
+  }
 };
 
-enum class Momentum { None, First, Running };
+// Calls body(std::true_type{}) or body(std::false_type{}): a run-time option becomes a template
+// argument, so that each combination of options gets its own loop with no branch inside.
+template <typename Body>
+[[gnu::always_inline]] inline void with_flag(bool flag, const Body& body) {
+  if (flag) {
+    body(std::true_type{});
+  } else {
+    body(std::false_type{});
+  }
+}
 
-template <typename T, bool kDecay, Momentum kMomentum, bool kNesterov>
-[[gnu::always_inline]] inline void sgd_loop(T* __restrict p, const T* __restrict g,
-                                            T* __restrict buf, int64_t n, const SgdArgs<T>& a) {
-  const T weight_decay = a.weight_decay;
-  const T momentum = a.momentum;
-  const T keep = a.keep;
-  const T minus_lr = a.minus_lr;
+// ---- SGD -----------------------------------------------------------------------------------
+
+template <typename T, bool kDecay, bool kMomentum, bool kFirstStep, bool kNesterov>
+[[gnu::always_inline]] inline void sgd_loop(const SgdUpdate& u, T* __restrict p,
+                                            const T* __restrict g, T* __restrict buf, int64_t n) {
+  const auto weight_decay = static_cast<T>(u.weight_decay);
+  const auto momentum = static_cast<T>(u.momentum);
+  const auto keep = static_cast<T>(1.0 - u.dampening);
+  const auto minus_lr = static_cast<T>(-u.learning_rate);
   NABLA_IVDEP
   for (int64_t i = 0; i < n; ++i) {
     T d = g[i];
     if constexpr (kDecay) d = d + p[i] * weight_decay;
-    if constexpr (kMomentum != Momentum::None) {
+    if constexpr (kMomentum) {
       T b = d;
-      if constexpr (kMomentum == Momentum::Running) b = buf[i] * momentum + d * keep;
+      if constexpr (!kFirstStep) b = buf[i] * momentum + d * keep;
       buf[i] = b;
       if constexpr (kNesterov) {
         d = d + b * momentum;
@@ -95,72 +75,31 @@ template <typename T, bool kDecay, Momentum kMomentum, bool kNesterov>
   }
 }
 
-template <typename T, bool kDecay>
-[[gnu::always_inline]] inline void sgd_momentum(T* __restrict p, const T* __restrict g,
-                                                T* __restrict buf, int64_t n, const SgdArgs<T>& a) {
-  if (!a.use_momentum) {
-    sgd_loop<T, kDecay, Momentum::None, false>(p, g, buf, n, a);
-  } else if (a.first_step) {
-    if (a.nesterov) {
-      sgd_loop<T, kDecay, Momentum::First, true>(p, g, buf, n, a);
-    } else {
-      sgd_loop<T, kDecay, Momentum::First, false>(p, g, buf, n, a);
-    }
-  } else if (a.nesterov) {
-    sgd_loop<T, kDecay, Momentum::Running, true>(p, g, buf, n, a);
-  } else {
-    sgd_loop<T, kDecay, Momentum::Running, false>(p, g, buf, n, a);
-  }
-}
-
 template <typename T>
-[[gnu::always_inline]] inline void sgd_range_of(const SgdArgs<T>& a, int64_t begin, int64_t end) {
-  T* buf = a.buffer != nullptr ? a.buffer + begin : nullptr;
-  if (a.decay) {
-    sgd_momentum<T, true>(a.param + begin, a.grad + begin, buf, end - begin, a);
-  } else {
-    sgd_momentum<T, false>(a.param + begin, a.grad + begin, buf, end - begin, a);
-  }
-}
-
-NABLA_WIDE_VECTOR_CLONES void sgd_range(const SgdArgs<float>& a, int64_t begin, int64_t end) {
-  sgd_range_of(a, begin, end);
-}
-NABLA_WIDE_VECTOR_CLONES void sgd_range(const SgdArgs<double>& a, int64_t begin, int64_t end) {
-  sgd_range_of(a, begin, end);
+[[gnu::always_inline]] inline void sgd_range_of(const SgdUpdate& u, const Data<T>& d, int64_t n) {
+  with_flag(u.weight_decay != 0.0, [&](auto decay) {
+    with_flag(u.momentum != 0.0, [&](auto momentum) {
+      with_flag(u.first_step, [&](auto first_step) {
+        with_flag(u.nesterov, [&](auto nesterov) {
+          sgd_loop<T, decay, momentum, first_step, nesterov>(u, d.param, d.grad, d.state[0], n);
+        });
+      });
+    });
+  });
 }
 
 // ---- RMSprop -------------------------------------------------------------------------------
 
-template <typename T>
-struct RmspropArgs {
-  T* param;
-  const T* grad;
-  T* velocity;
-  T* average;
-  T* momentum_buffer;
-  T learning_rate;
-  T rho;
-  T one_minus_rho;
-  T epsilon;
-  T momentum;
-  T weight_decay;
-  bool decay;
-  bool centered;
-  bool use_momentum;
-};
-
 template <typename T, bool kDecay, bool kCentered, bool kMomentum>
-[[gnu::always_inline]] inline void rmsprop_loop(T* __restrict p, const T* __restrict g,
-                                                T* __restrict v, T* __restrict avg,
-                                                T* __restrict mom, int64_t n,
-                                                const RmspropArgs<T>& a) {
-  const T lr = a.learning_rate;
-  const T rho = a.rho;
-  const T one_minus_rho = a.one_minus_rho;
-  const T eps = a.epsilon;
-  const T momentum = a.momentum;
-  const T weight_decay = a.weight_decay;
+[[gnu::always_inline]] inline void rmsprop_loop(const RmspropOptions& u, T* __restrict p,
+                                                const T* __restrict g, T* __restrict v,
+                                                T* __restrict avg, T* __restrict mom, int64_t n) {
+  const auto lr = static_cast<T>(u.learning_rate);
+  const auto rho = static_cast<T>(u.rho);
+  const auto one_minus_rho = static_cast<T>(1.0 - u.rho);
+  const auto eps = static_cast<T>(u.epsilon);
+  const auto momentum = static_cast<T>(u.momentum);
+  const auto weight_decay = static_cast<T>(u.weight_decay);
   NABLA_IVDEP
   for (int64_t i = 0; i < n; ++i) {
     T gi = g[i];
@@ -186,103 +125,47 @@ template <typename T, bool kDecay, bool kCentered, bool kMomentum>
   }
 }
 
-template <typename T, bool kDecay, bool kCentered>
-[[gnu::always_inline]] inline void rmsprop_momentum(T* __restrict p, const T* __restrict g,
-                                                    T* __restrict v, T* __restrict avg,
-                                                    T* __restrict mom, int64_t n,
-                                                    const RmspropArgs<T>& a) {
-  if (a.use_momentum) {
-    rmsprop_loop<T, kDecay, kCentered, true>(p, g, v, avg, mom, n, a);
-  } else {
-    rmsprop_loop<T, kDecay, kCentered, false>(p, g, v, avg, mom, n, a);
-  }
-}
-
-template <typename T, bool kDecay>
-[[gnu::always_inline]] inline void rmsprop_centered(T* __restrict p, const T* __restrict g,
-                                                    T* __restrict v, T* __restrict avg,
-                                                    T* __restrict mom, int64_t n,
-                                                    const RmspropArgs<T>& a) {
-  if (a.centered) {
-    rmsprop_momentum<T, kDecay, true>(p, g, v, avg, mom, n, a);
-  } else {
-    rmsprop_momentum<T, kDecay, false>(p, g, v, avg, mom, n, a);
-  }
-}
-
 template <typename T>
-[[gnu::always_inline]] inline void rmsprop_range_of(const RmspropArgs<T>& a, int64_t begin,
-                                                    int64_t end) {
-  T* avg = a.average != nullptr ? a.average + begin : nullptr;
-  T* mom = a.momentum_buffer != nullptr ? a.momentum_buffer + begin : nullptr;
-  if (a.decay) {
-    rmsprop_centered<T, true>(a.param + begin, a.grad + begin, a.velocity + begin, avg, mom,
-                              end - begin, a);
-  } else {
-    rmsprop_centered<T, false>(a.param + begin, a.grad + begin, a.velocity + begin, avg, mom,
-                               end - begin, a);
-  }
-}
-
-NABLA_WIDE_VECTOR_CLONES void rmsprop_range(const RmspropArgs<float>& a, int64_t begin,
-                                            int64_t end) {
-  rmsprop_range_of(a, begin, end);
-}
-NABLA_WIDE_VECTOR_CLONES void rmsprop_range(const RmspropArgs<double>& a, int64_t begin,
-                                            int64_t end) {
-  rmsprop_range_of(a, begin, end);
+[[gnu::always_inline]] inline void rmsprop_range_of(const RmspropOptions& u, const Data<T>& d,
+                                                    int64_t n) {
+  with_flag(u.weight_decay != 0.0, [&](auto decay) {
+    with_flag(u.centered, [&](auto centered) {
+      with_flag(u.momentum > 0.0, [&](auto momentum) {
+        rmsprop_loop<T, decay, centered, momentum>(u, d.param, d.grad, d.state[0], d.state[1],
+                                                   d.state[2], n);
+      });
+    });
+  });
 }
 
 // ---- Adam / AdamW --------------------------------------------------------------------------
 
-template <typename T>
-struct AdamArgs {
-  T* param;
-  const T* grad;
-  T* m;
-  T* v;
-  T* v_max;
-  T beta1;
-  T one_minus_beta1;
-  T beta2;
-  T one_minus_beta2;
-  T epsilon;
-  T weight_decay;      // L2
-  T decay_factor;      // AdamW: 1 - lr * weight_decay
-  T sqrt_correction2;  // sqrt(1 - beta2^t)
-  T step;              // -lr / (1 - beta1^t)
-  int decay;           // 0 none, 1 L2, 2 decoupled
-  bool amsgrad;
-};
-
-enum class Decay { None, L2, Decoupled };
-
-template <typename T, Decay kDecay, bool kAmsgrad>
-[[gnu::always_inline]] inline void adam_loop(T* __restrict p, const T* __restrict g,
-                                             T* __restrict m, T* __restrict v, T* __restrict v_max,
-                                             int64_t n, const AdamArgs<T>& a) {
-  const T beta1 = a.beta1;
-  const T one_minus_beta1 = a.one_minus_beta1;
-  const T beta2 = a.beta2;
-  const T one_minus_beta2 = a.one_minus_beta2;
-  const T eps = a.epsilon;
-  const T weight_decay = a.weight_decay;
-  const T decay_factor = a.decay_factor;
-  const T sqrt_correction2 = a.sqrt_correction2;
-  const T step = a.step;
+template <typename T, bool kL2, bool kDecoupled, bool kAmsgrad>
+[[gnu::always_inline]] inline void adam_loop(const AdamUpdate& u, T* __restrict p,
+                                             const T* __restrict g, T* __restrict m,
+                                             T* __restrict v, T* __restrict v_max, int64_t n) {
+  const auto beta1 = static_cast<T>(u.beta1);
+  const auto one_minus_beta1 = static_cast<T>(1.0 - u.beta1);
+  const auto beta2 = static_cast<T>(u.beta2);
+  const auto one_minus_beta2 = static_cast<T>(1.0 - u.beta2);
+  const auto eps = static_cast<T>(u.epsilon);
+  const auto weight_decay = static_cast<T>(u.weight_decay);                          // L2
+  const auto decay_factor = static_cast<T>(1.0 - u.learning_rate * u.weight_decay);  // AdamW
+  const auto sqrt_correction2 = static_cast<T>(std::sqrt(u.bias_correction2));
+  const auto step = static_cast<T>(-u.learning_rate / u.bias_correction1);
   NABLA_IVDEP
   for (int64_t i = 0; i < n; ++i) {
     T pi = p[i];
     T gi = g[i];
-    if constexpr (kDecay == Decay::Decoupled) pi = pi * decay_factor;
-    if constexpr (kDecay == Decay::L2) gi = gi + pi * weight_decay;
+    if constexpr (kDecoupled) pi = pi * decay_factor;
+    if constexpr (kL2) gi = gi + pi * weight_decay;
     const T mi = m[i] * beta1 + gi * one_minus_beta1;
     m[i] = mi;
     T vi = v[i] * beta2 + (gi * gi) * one_minus_beta2;
     v[i] = vi;
     if constexpr (kAmsgrad) {
       const T old = v_max[i];
-      // maximum() of the tensor path: NaN in either propagates.
+      // maximum() of the tensor ops: NaN in either propagates.
       vi = (old != old || old > vi) ? old : vi;
       v_max[i] = vi;
     }
@@ -291,60 +174,28 @@ template <typename T, Decay kDecay, bool kAmsgrad>
   }
 }
 
-template <typename T, Decay kDecay>
-[[gnu::always_inline]] inline void adam_amsgrad(T* __restrict p, const T* __restrict g,
-                                                T* __restrict m, T* __restrict v,
-                                                T* __restrict v_max, int64_t n,
-                                                const AdamArgs<T>& a) {
-  if (a.amsgrad) {
-    adam_loop<T, kDecay, true>(p, g, m, v, v_max, n, a);
-  } else {
-    adam_loop<T, kDecay, false>(p, g, m, v, v_max, n, a);
-  }
-}
-
 template <typename T>
-[[gnu::always_inline]] inline void adam_range_of(const AdamArgs<T>& a, int64_t begin, int64_t end) {
-  T* p = a.param + begin;
-  const T* g = a.grad + begin;
-  T* m = a.m + begin;
-  T* v = a.v + begin;
-  T* v_max = a.v_max != nullptr ? a.v_max + begin : nullptr;
-  const int64_t n = end - begin;
-  switch (static_cast<Decay>(a.decay)) {
-    case Decay::None: adam_amsgrad<T, Decay::None>(p, g, m, v, v_max, n, a); break;
-    case Decay::L2: adam_amsgrad<T, Decay::L2>(p, g, m, v, v_max, n, a); break;
-    case Decay::Decoupled: adam_amsgrad<T, Decay::Decoupled>(p, g, m, v, v_max, n, a); break;
-  }
-}
-
-NABLA_WIDE_VECTOR_CLONES void adam_range(const AdamArgs<float>& a, int64_t begin, int64_t end) {
-  adam_range_of(a, begin, end);
-}
-NABLA_WIDE_VECTOR_CLONES void adam_range(const AdamArgs<double>& a, int64_t begin, int64_t end) {
-  adam_range_of(a, begin, end);
+[[gnu::always_inline]] inline void adam_range_of(const AdamUpdate& u, const Data<T>& d, int64_t n) {
+  const bool decay = u.weight_decay != 0.0;
+  with_flag(decay && !u.decoupled, [&](auto l2) {
+    with_flag(decay && u.decoupled, [&](auto decoupled) {
+      with_flag(u.amsgrad, [&](auto amsgrad) {
+        adam_loop<T, l2, decoupled, amsgrad>(u, d.param, d.grad, d.state[0], d.state[1], d.state[2],
+                                             n);
+      });
+    });
+  });
 }
 
 // ---- Adagrad -------------------------------------------------------------------------------
 
-template <typename T>
-struct AdagradArgs {
-  T* param;
-  const T* grad;
-  T* accumulator;
-  T learning_rate;
-  T epsilon;
-  T weight_decay;
-  bool decay;
-};
-
 template <typename T, bool kDecay>
-[[gnu::always_inline]] inline void adagrad_loop(T* __restrict p, const T* __restrict g,
-                                                T* __restrict acc, int64_t n,
-                                                const AdagradArgs<T>& a) {
-  const T lr = a.learning_rate;
-  const T eps = a.epsilon;
-  const T weight_decay = a.weight_decay;
+[[gnu::always_inline]] inline void adagrad_loop(const AdagradOptions& u, T* __restrict p,
+                                                const T* __restrict g, T* __restrict acc,
+                                                int64_t n) {
+  const auto lr = static_cast<T>(u.learning_rate);
+  const auto eps = static_cast<T>(u.epsilon);
+  const auto weight_decay = static_cast<T>(u.weight_decay);
   NABLA_IVDEP
   for (int64_t i = 0; i < n; ++i) {
     T gi = g[i];
@@ -356,125 +207,106 @@ template <typename T, bool kDecay>
 }
 
 template <typename T>
-[[gnu::always_inline]] inline void adagrad_range_of(const AdagradArgs<T>& a, int64_t begin,
-                                                    int64_t end) {
-  if (a.decay) {
-    adagrad_loop<T, true>(a.param + begin, a.grad + begin, a.accumulator + begin, end - begin, a);
-  } else {
-    adagrad_loop<T, false>(a.param + begin, a.grad + begin, a.accumulator + begin, end - begin, a);
-  }
+[[gnu::always_inline]] inline void adagrad_range_of(const AdagradOptions& u, const Data<T>& d,
+                                                    int64_t n) {
+  with_flag(u.weight_decay != 0.0,
+            [&](auto decay) { adagrad_loop<T, decay>(u, d.param, d.grad, d.state[0], n); });
 }
 
-NABLA_WIDE_VECTOR_CLONES void adagrad_range(const AdagradArgs<float>& a, int64_t begin,
-                                            int64_t end) {
-  adagrad_range_of(a, begin, end);
+// One update over n elements, per dtype, also compiled for AVX2 and AVX-512. NABLA_FLATTEN: the
+// flag dispatch and its loops must be inlined into each clone.
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const SgdUpdate& u, const Data<float>& d,
+                                                         int64_t n) {
+  sgd_range_of(u, d, n);
 }
-NABLA_WIDE_VECTOR_CLONES void adagrad_range(const AdagradArgs<double>& a, int64_t begin,
-                                            int64_t end) {
-  adagrad_range_of(a, begin, end);
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const SgdUpdate& u, const Data<double>& d,
+                                                         int64_t n) {
+  sgd_range_of(u, d, n);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const RmspropOptions& u,
+                                                         const Data<float>& d, int64_t n) {
+  rmsprop_range_of(u, d, n);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const RmspropOptions& u,
+                                                         const Data<double>& d, int64_t n) {
+  rmsprop_range_of(u, d, n);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const AdamUpdate& u, const Data<float>& d,
+                                                         int64_t n) {
+  adam_range_of(u, d, n);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const AdamUpdate& u, const Data<double>& d,
+                                                         int64_t n) {
+  adam_range_of(u, d, n);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const AdagradOptions& u,
+                                                         const Data<float>& d, int64_t n) {
+  adagrad_range_of(u, d, n);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const AdagradOptions& u,
+                                                         const Data<double>& d, int64_t n) {
+  adagrad_range_of(u, d, n);
 }
 
 }  // namespace detail
 
-bool can_fuse(const Tensor& param) { return param.is_contiguous(); }
+namespace {
 
-Tensor fusable_gradient(const Tensor& grad, std::initializer_list<const Tensor*> written) {
-  bool copy = !grad.is_contiguous();
-  for (const Tensor* t : written) {
-    if (t->defined() && t->storage() == grad.storage()) copy = true;
+// One fused update of `param` (contiguous) from `grad`, writing it and `states`: the dtype's
+// update_range over fixed chunks of the grain (on the calling thread below it, else over OpenMP
+// threads; updates are elementwise, so the split never changes a result), then the versions of
+// the written tensors bumped.
+template <typename Update>
+void run(const Update& u, const Tensor& param, const Tensor& grad,
+         std::initializer_list<const Tensor*> states) {
+  // The gradient is read while the others are written: an expanded or transposed gradient, or one
+  // sharing storage with a written tensor, is read from a contiguous copy.
+  bool copy = !grad.is_contiguous() || grad.storage() == param.storage();
+  for (const Tensor* t : states) copy = copy || (t->defined() && t->storage() == grad.storage());
+  const Tensor g = copy ? grad.clone() : grad;
+  visit_floating(param.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    detail::Data<T> data{.param = param.data_ptr<T>(), .grad = g.data_ptr<T>(), .state = {}};
+    size_t k = 0;
+    for (const Tensor* t : states) data.state[k++] = t->defined() ? t->data_ptr<T>() : nullptr;
+    constexpr int64_t kGrain = kernels::detail::kParallelGrain;
+    const int64_t n = param.numel();
+    if (n < kGrain) {
+      if (n > 0) detail::update_range(u, data, n);
+      return;
+    }
+    const int64_t chunks = (n + kGrain - 1) / kGrain;
+#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const int64_t begin = chunk * kGrain;
+      detail::update_range(u, data.from(begin), std::min(n, begin + kGrain) - begin);
+    }
+  });
+  param.bump_version();
+  for (const Tensor* t : states) {
+    if (t->defined()) t->bump_version();
   }
-  if (!copy) return grad;
-  return grad.is_contiguous() ? grad.clone() : grad.contiguous();
 }
+
+}  // namespace
 
 void sgd(const SgdUpdate& u, const Tensor& param, const Tensor& grad, const Tensor& buffer) {
-  visit_floating(param.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    const detail::SgdArgs<T> args{.param = param.data_ptr<T>(),
-                                  .grad = grad.data_ptr<T>(),
-                                  .buffer = data_of<T>(buffer),
-                                  .weight_decay = static_cast<T>(u.weight_decay),
-                                  .momentum = static_cast<T>(u.momentum),
-                                  .keep = static_cast<T>(1.0 - u.dampening),
-                                  .minus_lr = static_cast<T>(-u.learning_rate),
-                                  .decay = u.weight_decay != 0.0,
-                                  .use_momentum = u.momentum != 0.0,
-                                  .first_step = u.first_step,
-                                  .nesterov = u.nesterov};
-    run_chunks(param.numel(),
-               [&](int64_t begin, int64_t end) { detail::sgd_range(args, begin, end); });
-  });
-  bump({&param, &buffer});
+  run(u, param, grad, {&buffer});
 }
 
-void rmsprop(const RmspropUpdate& u, const Tensor& param, const Tensor& grad,
+void rmsprop(const RmspropOptions& u, const Tensor& param, const Tensor& grad,
              const Tensor& velocity, const Tensor& average_gradient, const Tensor& momentum) {
-  visit_floating(param.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    const detail::RmspropArgs<T> args{.param = param.data_ptr<T>(),
-                                      .grad = grad.data_ptr<T>(),
-                                      .velocity = velocity.data_ptr<T>(),
-                                      .average = data_of<T>(average_gradient),
-                                      .momentum_buffer = data_of<T>(momentum),
-                                      .learning_rate = static_cast<T>(u.learning_rate),
-                                      .rho = static_cast<T>(u.rho),
-                                      .one_minus_rho = static_cast<T>(1.0 - u.rho),
-                                      .epsilon = static_cast<T>(u.epsilon),
-                                      .momentum = static_cast<T>(u.momentum),
-                                      .weight_decay = static_cast<T>(u.weight_decay),
-                                      .decay = u.weight_decay != 0.0,
-                                      .centered = u.centered,
-                                      .use_momentum = u.momentum > 0.0};
-    run_chunks(param.numel(),
-               [&](int64_t begin, int64_t end) { detail::rmsprop_range(args, begin, end); });
-  });
-  bump({&param, &velocity, &average_gradient, &momentum});
+  run(u, param, grad, {&velocity, &average_gradient, &momentum});
 }
 
 void adam(const AdamUpdate& u, const Tensor& param, const Tensor& grad, const Tensor& m,
           const Tensor& v, const Tensor& v_max) {
-  detail::Decay decay = detail::Decay::None;
-  if (u.weight_decay != 0.0) decay = u.decoupled ? detail::Decay::Decoupled : detail::Decay::L2;
-  visit_floating(param.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    const detail::AdamArgs<T> args{
-        .param = param.data_ptr<T>(),
-        .grad = grad.data_ptr<T>(),
-        .m = m.data_ptr<T>(),
-        .v = v.data_ptr<T>(),
-        .v_max = data_of<T>(v_max),
-        .beta1 = static_cast<T>(u.beta1),
-        .one_minus_beta1 = static_cast<T>(1.0 - u.beta1),
-        .beta2 = static_cast<T>(u.beta2),
-        .one_minus_beta2 = static_cast<T>(1.0 - u.beta2),
-        .epsilon = static_cast<T>(u.epsilon),
-        .weight_decay = static_cast<T>(u.weight_decay),
-        .decay_factor = static_cast<T>(1.0 - u.learning_rate * u.weight_decay),
-        .sqrt_correction2 = static_cast<T>(std::sqrt(u.bias_correction2)),
-        .step = static_cast<T>(-u.learning_rate / u.bias_correction1),
-        .decay = static_cast<int>(decay),
-        .amsgrad = u.amsgrad};
-    run_chunks(param.numel(),
-               [&](int64_t begin, int64_t end) { detail::adam_range(args, begin, end); });
-  });
-  bump({&param, &m, &v, &v_max});
+  run(u, param, grad, {&m, &v, &v_max});
 }
 
-void adagrad(const AdagradUpdate& u, const Tensor& param, const Tensor& grad,
+void adagrad(const AdagradOptions& u, const Tensor& param, const Tensor& grad,
              const Tensor& accumulator) {
-  visit_floating(param.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    const detail::AdagradArgs<T> args{.param = param.data_ptr<T>(),
-                                      .grad = grad.data_ptr<T>(),
-                                      .accumulator = accumulator.data_ptr<T>(),
-                                      .learning_rate = static_cast<T>(u.learning_rate),
-                                      .epsilon = static_cast<T>(u.epsilon),
-                                      .weight_decay = static_cast<T>(u.weight_decay),
-                                      .decay = u.weight_decay != 0.0};
-    run_chunks(param.numel(),
-               [&](int64_t begin, int64_t end) { detail::adagrad_range(args, begin, end); });
-  });
-  bump({&param, &accumulator});
+  run(u, param, grad, {&accumulator});
 }
 
 }  // namespace nabla::optim::fused

@@ -2,57 +2,36 @@
 // parameter, gradient and state data, instead of a chain of tensor ops with temporaries.
 #pragma once
 
-#include <initializer_list>
-
+#include "optim/adagrad.h"
+#include "optim/adam.h"
+#include "optim/rmsprop.h"
+#include "optim/sgd.h"
 #include "tensor/tensor.h"
 
 namespace nabla::optim::fused {
 
-// Each update below computes, element by element and in the parameter's dtype, exactly the
-// roundings of the tensor-op formulas in sgd.cpp, rmsprop.cpp, adam.cpp and adagrad.cpp (fused.cpp
-// is compiled without floating-point contraction, so no FMA merges two of them), so the fused and
-// the tensor-op path give bit-identical results, on every CPU and for any thread count.
+// Each update below computes, element by element and in the parameter's dtype, the roundings of
+// the formulas in sgd.h, rmsprop.h, adam.h and adagrad.h written as a chain of tensor ops, one
+// rounding per op (fused.cpp is compiled without floating-point contraction, so no FMA merges two
+// of them): the results are bit-identical on every CPU and for any thread count.
 //
-// Preconditions (the optimizers check them with can_fuse and fusable_gradient): parameter,
-// gradient and the state tensors passed are defined, contiguous, of the parameter's floating dtype
-// and numel, and the gradient shares no storage with the tensors written. State tensors that an
+// Preconditions (Optimizer::for_each_gradient sees to the parameter's): parameter and the state
+// tensors passed are defined, contiguous (so they share one element order), of the parameter's
+// floating dtype and numel; the gradient has the parameter's dtype and numel and may have any
+// layout or alias a written tensor (it is then read from a contiguous copy). State tensors that an
 // option leaves unused may be undefined. Written tensors get their version bumped.
 
-// True when `param` can be updated by the fused loops (contiguous; its state tensors are created
-// contiguous with its shape, so they then share its element order).
-bool can_fuse(const Tensor& param);
-// `grad` itself when it is contiguous and shares storage with none of `written`, else a contiguous
-// copy (an expanded or transposed gradient, or one aliasing the parameter or a state tensor).
-Tensor fusable_gradient(const Tensor& grad, std::initializer_list<const Tensor*> written);
-
-struct SgdUpdate {
-  double learning_rate;
-  double momentum;  // 0: no buffer
-  double dampening;
-  bool nesterov;
-  double weight_decay;
+// Each update takes its optimizer's options, with learning_rate the rate of this step (a schedule
+// may have changed it), plus what the step adds.
+struct SgdUpdate : SgdOptions {
   bool first_step;  // the buffer is uninitialised and set to the (decayed) gradient
 };
 void sgd(const SgdUpdate& u, const Tensor& param, const Tensor& grad, const Tensor& buffer);
 
-struct RmspropUpdate {
-  double learning_rate;
-  double rho;
-  double epsilon;
-  double momentum;  // 0: no momentum buffer
-  bool centered;
-  double weight_decay;
-};
-void rmsprop(const RmspropUpdate& u, const Tensor& param, const Tensor& grad,
+void rmsprop(const RmspropOptions& u, const Tensor& param, const Tensor& grad,
              const Tensor& velocity, const Tensor& average_gradient, const Tensor& momentum);
 
-struct AdamUpdate {
-  double learning_rate;
-  double beta1;
-  double beta2;
-  double epsilon;
-  bool amsgrad;
-  double weight_decay;
+struct AdamUpdate : AdamOptions {
   bool decoupled;           // AdamW
   double bias_correction1;  // 1 - beta1^t
   double bias_correction2;  // 1 - beta2^t
@@ -60,12 +39,7 @@ struct AdamUpdate {
 void adam(const AdamUpdate& u, const Tensor& param, const Tensor& grad, const Tensor& m,
           const Tensor& v, const Tensor& v_max);
 
-struct AdagradUpdate {
-  double learning_rate;
-  double epsilon;
-  double weight_decay;
-};
-void adagrad(const AdagradUpdate& u, const Tensor& param, const Tensor& grad,
+void adagrad(const AdagradOptions& u, const Tensor& param, const Tensor& grad,
              const Tensor& accumulator);
 
 }  // namespace nabla::optim::fused

@@ -220,7 +220,15 @@ void Optimizer::for_each_gradient(const UpdateFn& update) {
     const Tensor grad = p.grad();
     if (!grad.defined()) continue;
     ++parameter_steps_[i];
-    update(i, p, grad.dtype() == p.dtype() ? grad : to(grad, p.dtype()));
+    const Tensor g = grad.dtype() == p.dtype() ? grad : to(grad, p.dtype());
+    if (p.is_contiguous()) {
+      update(i, p, g);
+      continue;
+    }
+    // The fused updates walk contiguous data: a view is updated as a contiguous copy, written back.
+    Tensor dense = contiguous(p);
+    update(i, dense, g);
+    p.copy_(dense);
   }
   ++iterations_;
 }

@@ -33,8 +33,8 @@ struct OptimizerState {
 //   AdamW where it is decoupled (p *= 1 - lr * wd before the update).
 // - Per-parameter state tensors (momentum buffers, moments, accumulators) are created at a
 //   parameter's first update, contiguous, with the parameter's shape and dtype.
-// - A contiguous parameter is updated in one fused pass (optim/fused.h) that rounds exactly like
-//   the tensor-op formulas, which a non-contiguous parameter (a view) still runs.
+// - Each parameter is updated in one fused pass (optim/fused.h) that rounds exactly like the
+//   formula written as tensor ops; a non-contiguous parameter (a view) through a contiguous copy.
 // - Hyper-parameters are checked at construction; a bad value throws nabla::Error naming the
 //   optimizer, the hyper-parameter and the value.
 class Optimizer {
@@ -92,6 +92,7 @@ class Optimizer {
   using UpdateFn = std::function<void(size_t index, Tensor& param, const Tensor& grad)>;
   // Runs `update` under NoGradGuard for each parameter with a gradient (converted to the
   // parameter's dtype), after advancing that parameter's step count, then counts one iteration.
+  // `param` is contiguous: a non-contiguous parameter's update goes to a copy, then written back.
   void for_each_gradient(const UpdateFn& update);
 
   // State slot `slot` of parameter `index`, undefined until the subclass assigns it.

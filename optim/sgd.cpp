@@ -3,7 +3,6 @@
 
 #include <cmath>
 
-#include "autograd/ops.h"
 #include "optim/fused.h"
 
 namespace nabla::optim {
@@ -30,38 +29,17 @@ SGD::SGD(std::vector<Tensor> params, const SgdOptions& options)
 }
 
 void SGD::step() {
-  const SgdOptions& o = options_;
-  const double lr = learning_rate();
+  SgdOptions o = options_;
+  o.learning_rate = learning_rate();  // a schedule may have changed it
   for_each_gradient([&](size_t index, Tensor& p, const Tensor& grad) {
-    if (fused::can_fuse(p)) {
-      bool first_step = false;
-      Tensor no_buffer;
-      Tensor& buf = o.momentum != 0.0 ? slot(index, kMomentumBuffer) : no_buffer;
-      if (o.momentum != 0.0 && !buf.defined()) {
-        buf = Tensor::empty(p.shape(), p.dtype());
-        first_step = true;
-      }
-      fused::sgd({.learning_rate = lr,
-                  .momentum = o.momentum,
-                  .dampening = o.dampening,
-                  .nesterov = o.nesterov,
-                  .weight_decay = o.weight_decay,
-                  .first_step = first_step},
-                 p, fused::fusable_gradient(grad, {&p, &buf}), buf);
-      return;
+    bool first_step = false;
+    Tensor no_buffer;
+    Tensor& buf = o.momentum != 0.0 ? slot(index, kMomentumBuffer) : no_buffer;
+    if (o.momentum != 0.0 && !buf.defined()) {
+      buf = Tensor::empty(p.shape(), p.dtype());
+      first_step = true;
     }
-    // A non-contiguous parameter (a view) takes the tensor ops, which compute the same roundings.
-    Tensor d = o.weight_decay != 0.0 ? grad + p * o.weight_decay : grad;
-    if (o.momentum != 0.0) {
-      Tensor& buf = slot(index, kMomentumBuffer);
-      if (!buf.defined()) {
-        buf = clone(d);  // never alias the gradient: the buffer is updated in place
-      } else {
-        buf.mul_(o.momentum).add_(d, 1.0 - o.dampening);
-      }
-      d = o.nesterov ? d + buf * o.momentum : buf;
-    }
-    p.add_(d, -lr);
+    fused::sgd({o, first_step}, p, grad, buf);
   });
 }
 

@@ -1,7 +1,4 @@
 // Tensor factories: constants, ranges, random tensors and tensors from C++ data.
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
 #include <cmath>
 #include <string>
 #include <vector>
@@ -161,10 +158,6 @@ Tensor tensor(const std::vector<int64_t>& values, const Shape& shape) {
 
 namespace {
 
-std::string index_path(const std::vector<int64_t>& path) {
-  return fmt::format("[{}]", fmt::join(path, ", "));
-}
-
 // Appends the numbers under `node` (at index `path`) to `flat`, checking it against `shape`.
 void flatten_nested(const NestedValues& node, const Shape& shape, std::vector<int64_t>& path,
                     std::vector<double>& flat) {
@@ -172,19 +165,19 @@ void flatten_nested(const NestedValues& node, const Shape& shape, std::vector<in
   if (depth == shape.size()) {
     if (node.is_list()) {
       throw error("tensor: ragged nested lists: a list at {} where shape {} expects a number",
-                  index_path(path), shape_str(shape));
+                  shape_str(path), shape_str(shape));
     }
     flat.push_back(node.value());
     return;
   }
   if (!node.is_list()) {
     throw error("tensor: ragged nested lists: a number at {} where shape {} expects a list of {}",
-                index_path(path), shape_str(shape), shape[depth]);
+                shape_str(path), shape_str(shape), shape[depth]);
   }
   const auto length = static_cast<int64_t>(node.items().size());
   if (length != shape[depth]) {
     throw error("tensor: ragged nested lists: the list at {} has {} values, shape {} expects {}",
-                index_path(path), length, shape_str(shape), shape[depth]);
+                shape_str(path), length, shape_str(shape), shape[depth]);
   }
   path.push_back(0);
   for (const NestedValues& item : node.items()) {

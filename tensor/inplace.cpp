@@ -8,6 +8,8 @@
 
 namespace nabla {
 
+using kernels::BinaryOp;
+
 namespace {
 
 std::atomic<InplaceCheck> inplace_check{nullptr};
@@ -19,6 +21,13 @@ void check_inplace(std::string_view op, const Tensor& t) {
   if (const InplaceCheck check = inplace_check.load(std::memory_order_acquire)) check(op, t);
 }
 
+// self op= other after the check: the body of the arithmetic in-place ops.
+Tensor& arithmetic_inplace(std::string_view op, BinaryOp kind, Tensor& self, const Tensor& other) {
+  check_inplace(op, self);
+  kernels::binary_(kind, self, other);
+  return self;
+}
+
 }  // namespace
 
 void set_inplace_check(InplaceCheck check) {
@@ -26,45 +35,29 @@ void set_inplace_check(InplaceCheck check) {
 }
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  check_inplace("add_", *this);
-  if (alpha == 1.0) {
-    kernels::binary_(kernels::BinaryOp::Add, *this, other);
-  } else {
-    kernels::binary_(
-        kernels::BinaryOp::Add, *this,
-        kernels::binary(kernels::BinaryOp::Mul, other, kernels::scalar_like(other, alpha)));
-  }
+  if (alpha == 1.0) return arithmetic_inplace("add_", BinaryOp::Add, *this, other);
+  check_inplace("add_", *this);  // before the product, as for every in-place op
+  kernels::binary_(BinaryOp::Add, *this,
+                   kernels::binary(BinaryOp::Mul, other, kernels::scalar_like(other, alpha)));
   return *this;
 }
 Tensor& Tensor::add_(double value) {
-  check_inplace("add_", *this);
-  kernels::binary_(kernels::BinaryOp::Add, *this, kernels::scalar_like(*this, value));
-  return *this;
+  return arithmetic_inplace("add_", BinaryOp::Add, *this, kernels::scalar_like(*this, value));
 }
 Tensor& Tensor::sub_(const Tensor& other) {
-  check_inplace("sub_", *this);
-  kernels::binary_(kernels::BinaryOp::Sub, *this, other);
-  return *this;
+  return arithmetic_inplace("sub_", BinaryOp::Sub, *this, other);
 }
 Tensor& Tensor::mul_(const Tensor& other) {
-  check_inplace("mul_", *this);
-  kernels::binary_(kernels::BinaryOp::Mul, *this, other);
-  return *this;
+  return arithmetic_inplace("mul_", BinaryOp::Mul, *this, other);
 }
 Tensor& Tensor::mul_(double value) {
-  check_inplace("mul_", *this);
-  kernels::binary_(kernels::BinaryOp::Mul, *this, kernels::scalar_like(*this, value));
-  return *this;
+  return arithmetic_inplace("mul_", BinaryOp::Mul, *this, kernels::scalar_like(*this, value));
 }
 Tensor& Tensor::div_(const Tensor& other) {
-  check_inplace("div_", *this);
-  kernels::binary_(kernels::BinaryOp::Div, *this, other);
-  return *this;
+  return arithmetic_inplace("div_", BinaryOp::Div, *this, other);
 }
 Tensor& Tensor::div_(double value) {
-  check_inplace("div_", *this);
-  kernels::binary_(kernels::BinaryOp::Div, *this, kernels::scalar_like(*this, value));
-  return *this;
+  return arithmetic_inplace("div_", BinaryOp::Div, *this, kernels::scalar_like(*this, value));
 }
 Tensor& Tensor::clamp_(std::optional<double> min, std::optional<double> max) {
   check_inplace("clamp_", *this);

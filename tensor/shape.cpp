@@ -1,21 +1,15 @@
 // Shape arithmetic with checked overflow and op-naming errors.
 #include "tensor/shape.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 
 #include "tensor/error.h"
 
 namespace nabla {
 
-std::string shape_str(const Shape& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  out += "]";
-  return out;
-}
+std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 void check_shape(std::string_view op, const Shape& shape) {
   for (const int64_t extent : shape) {

@@ -10,7 +10,7 @@ namespace nabla {
 
 using Shape = std::vector<int64_t>;
 
-// "[2, 3]": the spelling used in every error message.
+// "[2, 3]": the spelling used in every error message (also for an index or a list of dims).
 std::string shape_str(const Shape& shape);
 
 // Product of the extents; throws on negative extents or int64 overflow.

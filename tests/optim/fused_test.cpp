@@ -1,7 +1,7 @@
 // The fused optimizer updates (optim/fused.cpp) against a plain double-precision loop written here,
 // for every optimizer and option combination, float32 and float64, over sizes around the vector
-// widths and the parallel grain; bit-identical at 1 and 2 threads; the tensor-op path (taken by a
-// non-contiguous parameter) and the fused path agree bit for bit.
+// widths and the parallel grain; bit-identical at 1 and 2 threads; a non-contiguous parameter
+// (updated through a contiguous copy) and a contiguous one agree bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -341,8 +341,8 @@ TEST(FusedUpdate, IsBitIdenticalAtOneAndTwoThreads) {
   nabla::set_num_threads(saved);
 }
 
-// A transposed (non-contiguous) parameter takes the tensor-op path; it must round exactly like the
-// fused loop on a contiguous copy, step after step (so the fused path keeps the earlier results).
+// A transposed (non-contiguous) parameter is updated through a contiguous copy; it must round
+// exactly like a contiguous parameter, step after step, and be written back in place.
 TEST(FusedUpdate, AgreesBitForBitWithTheTensorOpPath) {
   for (const Config& c : all_configs()) {
     for (const DType dtype : {kFloat32, kFloat64}) {
