@@ -343,7 +343,7 @@ TEST(FusedUpdate, IsBitIdenticalAtOneAndTwoThreads) {
 
 // A transposed (non-contiguous) parameter is updated through a contiguous copy; it must round
 // exactly like a contiguous parameter, step after step, and be written back in place.
-TEST(FusedUpdate, AgreesBitForBitWithTheTensorOpPath) {
+TEST(FusedUpdate, NonContiguousParametersMatchTheirContiguousTwinsBitForBit) {
   for (const Config& c : all_configs()) {
     for (const DType dtype : {kFloat32, kFloat64}) {
       Rng rng(11);
