@@ -98,7 +98,15 @@ Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias
           const Tensor& grad, const autograd::NeedsGrad& needs) -> Grads {
         Tensor masked;
         Tensor bias_grad;
-        if (!autograd::is_grad_enabled() && grad.dtype() == saved.dtype()) {
+        const bool plain = !autograd::is_grad_enabled() && grad.dtype() == saved.dtype();
+        if (plain && !needs[0] && needs[1]) {
+          // A first layer: the masked gradient only feeds the weight gradient, image by image.
+          Tensor weight_grad;
+          std::tie(weight_grad, bias_grad) = kernels::conv2d_relu_weight_grad(
+              grad, saved, input, weight.shape(), options, has_bias);
+          return {Tensor(), weight_grad, bias_grad};
+        }
+        if (plain) {
           std::tie(masked, bias_grad) = kernels::conv2d_relu_grad(grad, saved, has_bias);
         } else {
           masked = grad *

@@ -48,6 +48,7 @@ constexpr int kColumnTag = 0;
 constexpr int kPartialTag = 1;
 constexpr int kBandTag = 2;
 constexpr int kTransposeTag = 3;
+constexpr int kReluTag = 4;
 // The implicit GEMM writes a band of output rows to a scratch buffer of about this size (so it
 // stays in L2) before the valid columns are copied out with the bias.
 constexpr int64_t kBandBytes = int64_t{128} << 10;
@@ -547,14 +548,15 @@ void backward_input_impl(const Conv2dGeometry& g, const T* grad_output, const T*
   });
 }
 
-template <typename T>
-void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T* input,
+// grad_image(n) gives image n's output gradient [OC, OH*OW] (the stored one, or one computed
+// into per-thread scratch just before its GEMM reads it).
+template <typename T, typename GradImage>
+void backward_weight_impl(const Conv2dGeometry& g, const GradImage& grad_image, const T* input,
                           T* grad_weight) {
   check_geometry(g);
   const int64_t rows = column_rows(g);
   const int64_t out_hw = g.out_h * g.out_w;
   const int64_t in_image = g.in_channels * g.in_h * g.in_w;
-  const int64_t out_image = g.out_channels * out_hw;
   const int64_t weight_size = g.out_channels * rows;
   if (g.batch == 0 || weight_size == 0) {
     std::fill(grad_weight, grad_weight + weight_size, T(0));
@@ -589,7 +591,7 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
     for (int64_t n = first; n < last; ++n) {
       pad_source(d, input + n * in_image, padded, /*with_slack=*/false);
       gemm_gather_a(rows, g.out_channels, out_hw, padded, d.offsets.data(), positions.data(),
-                    grad_output + n * out_image, out_hw, dst, g.out_channels, n != first);
+                    grad_image(n), out_hw, dst, g.out_channels, n != first);
     }
   };
   auto transpose_result = [&] {
@@ -691,7 +693,11 @@ Tensor conv2d_weight_grad(const Tensor& grad, const Tensor& input, const Shape& 
   Tensor out = Tensor::empty(weight_shape, grad.dtype());
   visit_floating(grad.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    backward_weight_impl(g, grad_c.data_ptr<T>(), input_c.data_ptr<T>(), out.data_ptr<T>());
+    const T* grad_data = grad_c.data_ptr<T>();
+    const int64_t out_image = g.out_channels * g.out_h * g.out_w;
+    backward_weight_impl(
+        g, [grad_data, out_image](int64_t n) { return grad_data + n * out_image; },
+        input_c.data_ptr<T>(), out.data_ptr<T>());
   });
   return out;
 }
@@ -754,7 +760,7 @@ __attribute__((target("avx512f"))) float relu_grad_plane_avx512(const float* g, 
 // sum of masked. Planes are independent: any thread count gives the same bits.
 template <typename T>
 void relu_grad_planes(int64_t planes, int64_t plane, const T* grad, const T* output, T* masked,
-                      T* plane_sums) {
+                      T* plane_sums, bool parallel) {
   const auto body = [&](int64_t p) {
     const T* g = grad + p * plane;
     const T* y = output + p * plane;
@@ -769,7 +775,7 @@ void relu_grad_planes(int64_t planes, int64_t plane, const T* grad, const T* out
 #endif
     plane_sums[p] = relu_grad_plane(g, y, m, plane);
   };
-  if (planes * plane >= kParallelFlops / 4 && planes > 1) {
+  if (parallel && planes * plane >= kParallelFlops / 4 && planes > 1) {
 #pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
     for (int64_t p = 0; p < planes; ++p) {
       body(p);
@@ -778,6 +784,20 @@ void relu_grad_planes(int64_t planes, int64_t plane, const T* grad, const T* out
     for (int64_t p = 0; p < planes; ++p) {
       body(p);
     }
+  }
+}
+
+// out[c] = the sum over n of plane_sums[n * channels + c], in batch order and in double for
+// float: a fixed order, so the bits do not depend on the thread count.
+template <typename T>
+void channel_totals(int64_t batch, int64_t channels, const std::vector<T>& plane_sums, T* out) {
+  using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+  for (int64_t c = 0; c < channels; ++c) {
+    Acc total = 0;
+    for (int64_t n = 0; n < batch; ++n) {
+      total += static_cast<Acc>(plane_sums[static_cast<std::size_t>(n * channels + c)]);
+    }
+    out[c] = static_cast<T>(total);
   }
 }
 
@@ -803,22 +823,54 @@ std::pair<Tensor, Tensor> conv2d_relu_grad(const Tensor& grad, const Tensor& out
     using T = decltype(tag);
     std::vector<T> plane_sums(static_cast<std::size_t>(batch * channels));
     relu_grad_planes(batch * channels, plane, grad_c.data_ptr<T>(), output_c.data_ptr<T>(),
-                     masked.data_ptr<T>(), plane_sums.data());
+                     masked.data_ptr<T>(), plane_sums.data(), /*parallel=*/true);
     if (bias_grad) {
-      // Each channel adds its plane sums in batch order, in double for float: a fixed order,
-      // so the bits do not depend on the thread count.
-      using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
-      T* out = sums.data_ptr<T>();
-      for (int64_t c = 0; c < channels; ++c) {
-        Acc total = 0;
-        for (int64_t n = 0; n < batch; ++n) {
-          total += static_cast<Acc>(plane_sums[static_cast<std::size_t>(n * channels + c)]);
-        }
-        out[c] = static_cast<T>(total);
-      }
+      channel_totals(batch, channels, plane_sums, sums.data_ptr<T>());
     }
   });
   return {masked, sums};
+}
+
+std::pair<Tensor, Tensor> conv2d_relu_weight_grad(const Tensor& grad, const Tensor& output,
+                                                  const Tensor& input, const Shape& weight_shape,
+                                                  const Conv2dOptions& options, bool bias_grad) {
+  const Conv2dGeometry g = conv2d_geometry(input.shape(), weight_shape, options);
+  const Shape out_shape{g.batch, g.out_channels, g.out_h, g.out_w};
+  detail::check_output_grad("conv2d_relu_weight_grad", grad, out_shape);
+  detail::check_output_grad("conv2d_relu_weight_grad", output, out_shape);
+  if (grad.dtype() != output.dtype()) {
+    throw error("conv2d_relu_weight_grad: grad ({}) and output ({}) must be of one dtype",
+                dtype_name(grad.dtype()), dtype_name(output.dtype()));
+  }
+  const Tensor grad_c = contiguous(grad);
+  const Tensor output_c = contiguous(output);
+  const Tensor input_c = contiguous(to_dtype(input, grad.dtype()));
+  Tensor weight_grad = Tensor::empty(weight_shape, grad.dtype());
+  Tensor sums = bias_grad ? Tensor::empty({g.out_channels}, grad.dtype()) : Tensor();
+  visit_floating(grad.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* grad_data = grad_c.data_ptr<T>();
+    const T* output_data = output_c.data_ptr<T>();
+    const int64_t plane = g.out_h * g.out_w;
+    const int64_t out_image = g.out_channels * plane;
+    // Each image's plane sums land in their own slots, whichever thread computes them.
+    std::vector<T> plane_sums(static_cast<std::size_t>(g.batch * g.out_channels));
+    T* sums_data = plane_sums.data();
+    backward_weight_impl(
+        g,
+        [&](int64_t n) {
+          T* masked = scratch<T, kReluTag>(out_image);
+          relu_grad_planes(g.out_channels, plane, grad_data + n * out_image,
+                           output_data + n * out_image, masked, sums_data + n * g.out_channels,
+                           /*parallel=*/false);
+          return static_cast<const T*>(masked);
+        },
+        input_c.data_ptr<T>(), weight_grad.data_ptr<T>());
+    if (bias_grad) {
+      channel_totals(g.batch, g.out_channels, plane_sums, sums.data_ptr<T>());
+    }
+  });
+  return {weight_grad, sums};
 }
 
 }  // namespace nabla::kernels

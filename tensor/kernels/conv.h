@@ -23,6 +23,14 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
 std::pair<Tensor, Tensor> conv2d_relu_grad(const Tensor& grad, const Tensor& output,
                                            bool bias_grad);
 
+// (weight_grad, bias_grad) of relu(conv2d(input, weight, bias)) given grad and that output,
+// without storing the masked gradient: each image's is formed in scratch just before the
+// weight-gradient GEMM reads it. Equal to conv2d_weight_grad(first(conv2d_relu_grad(...)), ...)
+// and its bias gradient, bit for bit.
+std::pair<Tensor, Tensor> conv2d_relu_weight_grad(const Tensor& grad, const Tensor& output,
+                                                  const Tensor& input, const Shape& weight_shape,
+                                                  const Conv2dOptions& options, bool bias_grad);
+
 // d(loss)/d(input) [N,C,H,W] (input_shape) given grad [N,OC,OH,OW], in grad's dtype. Input
 // elements no window reads get exactly 0.
 Tensor conv2d_input_grad(const Tensor& grad, const Tensor& weight, const Shape& input_shape,
