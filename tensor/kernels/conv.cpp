@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -377,6 +378,31 @@ void pad_source(const DirectConv& d, const T* src, T* dst, bool with_slack = tru
   }
 }
 
+#if defined(__x86_64__)
+// to[r][s] = epilogue<Relu>(from[r][s] + b) for rows x cols, 16 columns a vector (masked at the
+// row's end): the row-window GEMM's rows are too short (26 in the small CNN) for the baseline
+// build's 4-wide loop. The same operations, so the same bits.
+template <bool Relu>
+__attribute__((target("avx512f"))) void epilogue_rows_avx512(const float* from, int64_t from_stride,
+                                                             float* to, int64_t to_stride,
+                                                             int64_t rows, int64_t cols, float b) {
+  const __m512 bias = _mm512_set1_ps(b);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t s = 0; s < cols; s += 16) {
+      const auto lanes = static_cast<__mmask16>(
+          (1U << static_cast<unsigned>(std::min<int64_t>(16, cols - s))) - 1U);
+      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, from + r * from_stride + s), bias);
+      if constexpr (Relu) {
+        // Kept where v > 0 or v is NaN (not-less-or-equal, unordered): relu as epilogue has it.
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ), v);
+      }
+      _mm512_mask_storeu_ps(to + r * to_stride + s, lanes, v);
+    }
+  }
+}
+#endif
+
 // out[i, :, :] (m x out_h x out_w) = the convolution of one source image, plus bias[i] if given.
 template <bool Relu, typename T>
 void direct_image(const DirectConv& d, int64_t m, const T* a, const T* src, const T* bias, T* out) {
@@ -394,6 +420,15 @@ void direct_image(const DirectConv& d, int64_t m, const T* a, const T* src, cons
     gemm_offset_b(m, cols, k, a, k, padded + r0 * d.pad_w, d.offsets.data(), tmp, cols);
     for (int64_t i = 0; i < m; ++i) {
       const T b = bias != nullptr ? bias[i] : T(0);
+#if defined(__x86_64__)
+      if constexpr (std::is_same_v<T, float>) {
+        if (use_avx512_col2im()) {
+          epilogue_rows_avx512<Relu>(tmp + i * cols, d.pad_w, out + i * out_hw + r0 * d.out_w,
+                                     d.out_w, rows, d.out_w, b);
+          continue;
+        }
+      }
+#endif
       for (int64_t r = 0; r < rows; ++r) {
         const T* from = tmp + i * cols + r * d.pad_w;
         T* to = out + i * out_hw + (r0 + r) * d.out_w;
@@ -404,6 +439,36 @@ void direct_image(const DirectConv& d, int64_t m, const T* a, const T* src, cons
     }
   }
 }
+
+#if defined(__x86_64__)
+// to[oc, pos] = epilogue<Relu>(from[pos, oc] + bias[oc]) (bias may be null: + 0), 16 positions a
+// vector gathered down a column of from (the scalar loop reads one strided element at a time).
+// The same operations, so the same bits.
+template <bool Relu>
+__attribute__((target("avx512f"))) void transpose_epilogue_avx512(const float* from,
+                                                                  int64_t positions,
+                                                                  int64_t channels,
+                                                                  const float* bias, float* to) {
+  const __m512i index =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int32_t>(channels)));
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t oc = 0; oc < channels; ++oc) {
+    const __m512 b = _mm512_set1_ps(bias != nullptr ? bias[oc] : 0.0F);
+    float* plane = to + oc * positions;
+    for (int64_t pos = 0; pos < positions; pos += 16) {
+      const auto lanes = static_cast<__mmask16>(
+          (1U << static_cast<unsigned>(std::min<int64_t>(16, positions - pos))) - 1U);
+      __m512 v = _mm512_mask_i32gather_ps(zero, lanes, index, from + pos * channels + oc, 4);
+      v = _mm512_add_ps(v, b);
+      if constexpr (Relu) {
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ), v);
+      }
+      _mm512_mask_storeu_ps(plane + pos, lanes, v);
+    }
+  }
+}
+#endif
 
 // out[n, i, pos] = bias[i] + sum_p bt[i, p] * padded_n[pos window + d.offsets[p]] for every
 // source image, `group` images per gemm_gather_a (the product, [positions, out_channels], is
@@ -439,6 +504,14 @@ void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h,
     for (int64_t i = 0; i < count; ++i) {
       const T* from = product + i * out_hw * out_channels;
       T* to = out + (first + i) * out_channels * out_hw;
+#if defined(__x86_64__)
+      if constexpr (std::is_same_v<T, float>) {
+        if (out_channels * 16 <= std::numeric_limits<int32_t>::max() && use_avx512_col2im()) {
+          transpose_epilogue_avx512<Relu>(from, out_hw, out_channels, bias, to);
+          continue;
+        }
+      }
+#endif
       for (int64_t oc = 0; oc < out_channels; ++oc) {
         const T b = bias != nullptr ? bias[oc] : T(0);
         T* plane = to + oc * out_hw;
