@@ -266,7 +266,7 @@ TEST(DifferentialConvPool, Conv2dReluAndItsAdjointsMatchDirectLoops) {
     const std::vector<double> vb = with_bias ? testing::diff::read(bias) : std::vector<double>();
     const auto out_n = static_cast<size_t>(testing::diff::numel_of(out_shape));
     const double eps = testing::diff::eps_of(dtype);
-    const double terms = static_cast<double>(c * kernel[0] * kernel[1]);
+    const auto terms = static_cast<double>(c * kernel[0] * kernel[1]);
     // Pass 1: the pre-activation and its tolerance.
     std::vector<long double> pre(out_n, 0);
     std::vector<double> mag(out_n, 0);

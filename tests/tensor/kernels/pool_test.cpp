@@ -353,8 +353,8 @@ TEST(PoolKernel, MaxOverlappingWindowsAccumulate) {
 // scattered there, as the general loop does: 16 windows per row (a full vector), odd extents.
 TEST(PoolKernel, MaxBackwardTiledPathScattersAForeignArgmax) {
   const Spec spec{1, 2, 5, 33, 2, 2, 2, 2, 0, 0, 0, 0};
-  const int64_t out_plane = 2 * 16;
-  const int64_t in_plane = 5 * 33;
+  const int64_t out_plane = 32;  // 2 x 16 windows
+  const int64_t in_plane = 165;  // 5 x 33
   std::vector<float> grad(static_cast<size_t>(2 * out_plane));
   std::vector<int64_t> argmax(grad.size());
   std::vector<float> expected(static_cast<size_t>(2 * in_plane), 0.0F);
