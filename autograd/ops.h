@@ -136,6 +136,10 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // input [N,C,H,W], weight [OC,C,KH,KW], bias [OC] or undefined -> [N,OC,OH,OW]
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options = {});
+// relu(conv2d(input, weight, bias, options)), fused: one output pass forward, one pass for the
+// relu mask and the bias gradient backward (what Conv2D with activation "relu" calls).
+Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                   const Conv2dOptions& options = {});
 // The transposed convolution (PyTorch's conv_transpose2d): the adjoint of conv2d(., weight) taken
 // from [N,C,H,W] to [N,OC,OH,OW] with weight [C,OC,KH,KW] (PyTorch's ConvTranspose2d layout),
 // OH = (H - 1) * stride - top - bottom + dilation * (KH - 1) + 1 + output_padding (width alike);

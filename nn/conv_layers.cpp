@@ -146,6 +146,9 @@ Shape Conv2D::build(const Shape& input_shape) {
 Tensor Conv2D::forward(const Tensor& input) {
   build(input.shape());
   detail::check_input_dtype("Conv2D", input, options_.dtype);
+  if (options_.activation == "relu") {
+    return conv2d_relu(input, kernel_, bias_, conv_options(input.shape()));
+  }
   return apply_activation(options_.activation,
                           conv2d(input, kernel_, bias_, conv_options(input.shape())));
 }

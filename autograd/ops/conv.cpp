@@ -4,6 +4,7 @@
 #include "tensor/kernels/conv.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "autograd/ops.h"
 #include "tensor/kernels/kernels.h"
@@ -81,6 +82,42 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                       has_bias ? sum(grad, {0, 2, 3}) : Tensor()};
                 },
                 {input, weight});
+}
+
+// relu(conv2d(input, weight, bias)) with the relu applied in the convolution's output pass.
+// d = conv2d's adjoints of m = g * (out > 0) (out > 0 exactly where the pre-activation is), m and
+// the bias gradient from one pass of kernels::conv2d_relu_grad in a plain backward; with
+// create_graph m is a recorded product, so higher derivatives follow.
+Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                   const Conv2dOptions& options) {
+  Tensor out = kernels::conv2d(input, weight, bias, options, /*relu=*/true);
+  const Tensor saved = autograd::alias_without_graph(out);
+  return record(
+      "conv2d_relu", out, {input, weight, bias},
+      [input, weight, saved, has_bias = bias.defined(), options](
+          const Tensor& grad, const autograd::NeedsGrad& needs) -> Grads {
+        Tensor masked;
+        Tensor bias_grad;
+        const bool plain = !autograd::is_grad_enabled() && grad.dtype() == saved.dtype();
+        if (plain && !needs[0] && needs[1]) {
+          // A first layer: the masked gradient only feeds the weight gradient, image by image.
+          Tensor weight_grad;
+          std::tie(weight_grad, bias_grad) = kernels::conv2d_relu_weight_grad(
+              grad, saved, input, weight.shape(), options, has_bias);
+          return {Tensor(), weight_grad, bias_grad};
+        }
+        if (plain) {
+          std::tie(masked, bias_grad) = kernels::conv2d_relu_grad(grad, saved, has_bias);
+        } else {
+          masked = grad *
+                   kernels::binary(kernels::BinaryOp::Gt, saved, kernels::scalar_like(saved, 0.0));
+          if (has_bias) bias_grad = sum(masked, {0, 2, 3});
+        }
+        return {needs[0] ? conv_input_grad(masked, weight, input.shape(), options) : Tensor(),
+                needs[1] ? conv_weight_grad(masked, input, weight.shape(), options) : Tensor(),
+                bias_grad};
+      },
+      {input, weight, saved});
 }
 
 // The adjoint of conv2d(., weight) is conv_input_grad, already a recorded op differentiable in both

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -48,9 +49,21 @@ constexpr int kColumnTag = 0;
 constexpr int kPartialTag = 1;
 constexpr int kBandTag = 2;
 constexpr int kTransposeTag = 3;
+constexpr int kReluTag = 4;
 // The implicit GEMM writes a band of output rows to a scratch buffer of about this size (so it
 // stays in L2) before the valid columns are copied out with the bias.
 constexpr int64_t kBandBytes = int64_t{128} << 10;
+
+// The forward pass's output epilogue: the bias is already added; Relu applies relu as
+// kernels::unary does (NaN stays NaN, -0 and negatives become +0), in the same pass.
+template <bool Relu, typename T>
+inline T epilogue(T v) {
+  if constexpr (Relu) {
+    return v > T(0) ? v : (v != v ? v : T(0));
+  } else {
+    return v;
+  }
+}
 
 using detail::valid_range;
 using detail::ValidRange;
@@ -216,7 +229,8 @@ __attribute__((target("avx512f"))) void col2im_unit_stride_avx512(const Conv2dGe
   }
 }
 
-// AVX-512 unless the CPU lacks it or NABLA_GEMM_ISA forces a narrower path (as for the GEMM).
+// AVX-512 unless the CPU lacks it or NABLA_GEMM_ISA forces a narrower path (as for the GEMM);
+// col2im and the relu gradient's pass.
 bool use_avx512_col2im() {
   static const bool kUse = [] {
     __builtin_cpu_init();
@@ -364,8 +378,33 @@ void pad_source(const DirectConv& d, const T* src, T* dst, bool with_slack = tru
   }
 }
 
+#if defined(__x86_64__)
+// to[r][s] = epilogue<Relu>(from[r][s] + b) for rows x cols, 16 columns a vector (masked at the
+// row's end): the row-window GEMM's rows are too short (26 in the small CNN) for the baseline
+// build's 4-wide loop. The same operations, so the same bits.
+template <bool Relu>
+__attribute__((target("avx512f"))) void epilogue_rows_avx512(const float* from, int64_t from_stride,
+                                                             float* to, int64_t to_stride,
+                                                             int64_t rows, int64_t cols, float b) {
+  const __m512 bias = _mm512_set1_ps(b);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t s = 0; s < cols; s += 16) {
+      const auto lanes = static_cast<__mmask16>(
+          (1U << static_cast<unsigned>(std::min<int64_t>(16, cols - s))) - 1U);
+      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, from + r * from_stride + s), bias);
+      if constexpr (Relu) {
+        // Kept where v > 0 or v is NaN (not-less-or-equal, unordered): relu as epilogue has it.
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ), v);
+      }
+      _mm512_mask_storeu_ps(to + r * to_stride + s, lanes, v);
+    }
+  }
+}
+#endif
+
 // out[i, :, :] (m x out_h x out_w) = the convolution of one source image, plus bias[i] if given.
-template <typename T>
+template <bool Relu, typename T>
 void direct_image(const DirectConv& d, int64_t m, const T* a, const T* src, const T* bias, T* out) {
   const auto k = static_cast<int64_t>(d.offsets.size());
   T* padded = scratch<T, kColumnTag>(d.padded_size());
@@ -381,21 +420,60 @@ void direct_image(const DirectConv& d, int64_t m, const T* a, const T* src, cons
     gemm_offset_b(m, cols, k, a, k, padded + r0 * d.pad_w, d.offsets.data(), tmp, cols);
     for (int64_t i = 0; i < m; ++i) {
       const T b = bias != nullptr ? bias[i] : T(0);
+#if defined(__x86_64__)
+      if constexpr (std::is_same_v<T, float>) {
+        if (use_avx512_col2im()) {
+          epilogue_rows_avx512<Relu>(tmp + i * cols, d.pad_w, out + i * out_hw + r0 * d.out_w,
+                                     d.out_w, rows, d.out_w, b);
+          continue;
+        }
+      }
+#endif
       for (int64_t r = 0; r < rows; ++r) {
         const T* from = tmp + i * cols + r * d.pad_w;
         T* to = out + i * out_hw + (r0 + r) * d.out_w;
         for (int64_t s = 0; s < d.out_w; ++s) {
-          to[s] = from[s] + b;
+          to[s] = epilogue<Relu>(from[s] + b);
         }
       }
     }
   }
 }
 
+#if defined(__x86_64__)
+// to[oc, pos] = epilogue<Relu>(from[pos, oc] + bias[oc]) (bias may be null: + 0), 16 positions a
+// vector gathered down a column of from (the scalar loop reads one strided element at a time).
+// The same operations, so the same bits.
+template <bool Relu>
+__attribute__((target("avx512f"))) void transpose_epilogue_avx512(const float* from,
+                                                                  int64_t positions,
+                                                                  int64_t channels,
+                                                                  const float* bias, float* to) {
+  const __m512i index =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int32_t>(channels)));
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t oc = 0; oc < channels; ++oc) {
+    const __m512 b = _mm512_set1_ps(bias != nullptr ? bias[oc] : 0.0F);
+    float* plane = to + oc * positions;
+    for (int64_t pos = 0; pos < positions; pos += 16) {
+      const auto lanes = static_cast<__mmask16>(
+          (1U << static_cast<unsigned>(std::min<int64_t>(16, positions - pos))) - 1U);
+      __m512 v = _mm512_mask_i32gather_ps(zero, lanes, index, from + pos * channels + oc, 4);
+      v = _mm512_add_ps(v, b);
+      if constexpr (Relu) {
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLE_UQ), v);
+      }
+      _mm512_mask_storeu_ps(plane + pos, lanes, v);
+    }
+  }
+}
+#endif
+
 // out[n, i, pos] = bias[i] + sum_p bt[i, p] * padded_n[pos window + d.offsets[p]] for every
 // source image, `group` images per gemm_gather_a (the product, [positions, out_channels], is
 // transposed into NCHW with the bias). Strides (s_h, s_w) space the output positions.
-template <typename T>
+template <bool Relu, typename T>
 void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h, int64_t s_w,
                  const T* src, int64_t src_image, int64_t out_channels, const T* bt, const T* bias,
                  T* out, bool parallel) {
@@ -426,11 +504,19 @@ void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h,
     for (int64_t i = 0; i < count; ++i) {
       const T* from = product + i * out_hw * out_channels;
       T* to = out + (first + i) * out_channels * out_hw;
+#if defined(__x86_64__)
+      if constexpr (std::is_same_v<T, float>) {
+        if (out_channels * 16 <= std::numeric_limits<int32_t>::max() && use_avx512_col2im()) {
+          transpose_epilogue_avx512<Relu>(from, out_hw, out_channels, bias, to);
+          continue;
+        }
+      }
+#endif
       for (int64_t oc = 0; oc < out_channels; ++oc) {
         const T b = bias != nullptr ? bias[oc] : T(0);
         T* plane = to + oc * out_hw;
         for (int64_t pos = 0; pos < out_hw; ++pos) {
-          plane[pos] = from[pos * out_channels + oc] + b;
+          plane[pos] = epilogue<Relu>(from[pos * out_channels + oc] + b);
         }
       }
     }
@@ -461,7 +547,7 @@ void check_geometry(const Conv2dGeometry& g) {
   static_cast<void>(g);
 }
 
-template <typename T>
+template <bool Relu, typename T>
 void forward_impl(const Conv2dGeometry& g, const T* input, const T* weight, const T* bias,
                   T* output) {
   check_geometry(g);
@@ -474,14 +560,15 @@ void forward_impl(const Conv2dGeometry& g, const T* input, const T* weight, cons
   if (!pointwise && direct_pays(g)) {
     const DirectConv d = forward_direct(g);
     for_each_image(g.batch, parallel, [&](int64_t n) {
-      direct_image(d, g.out_channels, weight, input + n * in_image, bias, output + n * out_image);
+      direct_image<Relu>(d, g.out_channels, weight, input + n * in_image, bias,
+                         output + n * out_image);
     });
     return;
   }
   if (!pointwise && gather_pays(g.out_channels)) {
     const DirectConv d = weight_grad_direct(g);
-    gather_conv(d, g.batch, gather_group(d, g.out_channels, g.batch), g.stride_h, g.stride_w, input,
-                in_image, g.out_channels, weight, bias, output, parallel);
+    gather_conv<Relu>(d, g.batch, gather_group(d, g.out_channels, g.batch), g.stride_h, g.stride_w,
+                      input, in_image, g.out_channels, weight, bias, output, parallel);
     return;
   }
   for_each_image(g.batch, conv_flops(g) >= kParallelFlops, [&](int64_t n) {
@@ -497,12 +584,12 @@ void forward_impl(const Conv2dGeometry& g, const T* input, const T* weight, cons
     // while the image's output is still in cache.
     gemm(false, false, g.out_channels, out_hw, rows, T(1), weight, rows, col, out_hw, T(0), out,
          out_hw);
-    if (bias != nullptr) {
+    if (bias != nullptr || Relu) {
       for (int64_t oc = 0; oc < g.out_channels; ++oc) {
         T* plane = out + oc * out_hw;
-        const T b = bias[oc];
+        const T b = bias != nullptr ? bias[oc] : T(0);
         for (int64_t i = 0; i < out_hw; ++i) {
-          plane[i] += b;
+          plane[i] = epilogue<Relu>(plane[i] + b);
         }
       }
     }
@@ -534,14 +621,15 @@ void backward_input_impl(const Conv2dGeometry& g, const T* grad_output, const T*
   });
 }
 
-template <typename T>
-void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T* input,
+// grad_image(n) gives image n's output gradient [OC, OH*OW] (the stored one, or one computed
+// into per-thread scratch just before its GEMM reads it).
+template <typename T, typename GradImage>
+void backward_weight_impl(const Conv2dGeometry& g, const GradImage& grad_image, const T* input,
                           T* grad_weight) {
   check_geometry(g);
   const int64_t rows = column_rows(g);
   const int64_t out_hw = g.out_h * g.out_w;
   const int64_t in_image = g.in_channels * g.in_h * g.in_w;
-  const int64_t out_image = g.out_channels * out_hw;
   const int64_t weight_size = g.out_channels * rows;
   if (g.batch == 0 || weight_size == 0) {
     std::fill(grad_weight, grad_weight + weight_size, T(0));
@@ -576,7 +664,7 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
     for (int64_t n = first; n < last; ++n) {
       pad_source(d, input + n * in_image, padded, /*with_slack=*/false);
       gemm_gather_a(rows, g.out_channels, out_hw, padded, d.offsets.data(), positions.data(),
-                    grad_output + n * out_image, out_hw, dst, g.out_channels, n != first);
+                    grad_image(n), out_hw, dst, g.out_channels, n != first);
     }
   };
   auto transpose_result = [&] {
@@ -627,7 +715,7 @@ void backward_weight_impl(const Conv2dGeometry& g, const T* grad_output, const T
 }  // namespace
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
-              const Conv2dOptions& options) {
+              const Conv2dOptions& options, bool relu) {
   detail::check_floating_4d("conv2d", "input", input);
   detail::check_floating_4d("conv2d", "weight", weight);
   if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0))) {
@@ -642,8 +730,14 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor out = Tensor::empty({g.batch, g.out_channels, g.out_h, g.out_w}, dtype);
   visit_floating(dtype, [&](auto tag) {
     using T = decltype(tag);
-    forward_impl(g, input_c.data_ptr<T>(), weight_c.data_ptr<T>(),
-                 bias_c.defined() ? bias_c.data_ptr<T>() : nullptr, out.data_ptr<T>());
+    const T* bias_data = bias_c.defined() ? bias_c.data_ptr<T>() : nullptr;
+    if (relu) {
+      forward_impl<true>(g, input_c.data_ptr<T>(), weight_c.data_ptr<T>(), bias_data,
+                         out.data_ptr<T>());
+    } else {
+      forward_impl<false>(g, input_c.data_ptr<T>(), weight_c.data_ptr<T>(), bias_data,
+                          out.data_ptr<T>());
+    }
   });
   return out;
 }
@@ -672,9 +766,184 @@ Tensor conv2d_weight_grad(const Tensor& grad, const Tensor& input, const Shape& 
   Tensor out = Tensor::empty(weight_shape, grad.dtype());
   visit_floating(grad.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    backward_weight_impl(g, grad_c.data_ptr<T>(), input_c.data_ptr<T>(), out.data_ptr<T>());
+    const T* grad_data = grad_c.data_ptr<T>();
+    const int64_t out_image = g.out_channels * g.out_h * g.out_w;
+    backward_weight_impl(
+        g, [grad_data, out_image](int64_t n) { return grad_data + n * out_image; },
+        input_c.data_ptr<T>(), out.data_ptr<T>());
   });
   return out;
+}
+
+namespace {
+
+// The relu mask and the sum of one plane: m[i] = y[i] > 0 ? g[i] : 0, returning the sum of m in
+// 16 interleaved partial sums (element i into lane i % 16, the last block padded with zeros),
+// then the lanes in order. The AVX-512 form below adds the same numbers in the same order.
+constexpr int64_t kSumLanes = 16;
+
+template <typename T>
+T relu_grad_plane(const T* g, const T* y, T* m, int64_t n) {
+  T acc[kSumLanes] = {};
+  int64_t i = 0;
+  for (; i < n; i += kSumLanes) {
+    T block[kSumLanes] = {};
+    const int64_t count = std::min(kSumLanes, n - i);
+    for (int64_t j = 0; j < count; ++j) {
+      block[j] = y[i + j] > T(0) ? g[i + j] : T(0);
+    }
+    std::copy(block, block + count, m + i);
+#pragma GCC unroll 16
+    for (int64_t j = 0; j < kSumLanes; ++j) {
+      acc[j] += block[j];
+    }
+  }
+  T total = T(0);
+  for (const T a : acc) {
+    total += a;
+  }
+  return total;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) float relu_grad_plane_avx512(const float* g, const float* y,
+                                                                float* m, int64_t n) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 acc = zero;
+  for (int64_t i = 0; i < n; i += kSumLanes) {
+    const auto lanes =
+        static_cast<__mmask16>((1U << static_cast<unsigned>(std::min(kSumLanes, n - i))) - 1U);
+    const __m512 yv = _mm512_maskz_loadu_ps(lanes, y + i);
+    const __m512 gv = _mm512_maskz_loadu_ps(lanes, g + i);
+    const __m512 v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(yv, zero, _CMP_GT_OQ), gv);
+    _mm512_mask_storeu_ps(m + i, lanes, v);
+    acc = _mm512_add_ps(acc, v);
+  }
+  alignas(64) float lanes[kSumLanes];
+  _mm512_store_ps(lanes, acc);
+  float total = 0.0F;
+  for (const float a : lanes) {
+    total += a;
+  }
+  return total;
+}
+#endif
+
+// masked[p] = grad[p] where output[p] > 0, else 0, per (n, c) plane; plane_sums[p] = the plane's
+// sum of masked. Planes are independent: any thread count gives the same bits.
+template <typename T>
+void relu_grad_planes(int64_t planes, int64_t plane, const T* grad, const T* output, T* masked,
+                      T* plane_sums, bool parallel) {
+  const auto body = [&](int64_t p) {
+    const T* g = grad + p * plane;
+    const T* y = output + p * plane;
+    T* m = masked + p * plane;
+#if defined(__x86_64__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (use_avx512_col2im()) {
+        plane_sums[p] = relu_grad_plane_avx512(g, y, m, plane);
+        return;
+      }
+    }
+#endif
+    plane_sums[p] = relu_grad_plane(g, y, m, plane);
+  };
+  if (parallel && planes * plane >= kParallelFlops / 4 && planes > 1) {
+#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
+    for (int64_t p = 0; p < planes; ++p) {
+      body(p);
+    }
+  } else {
+    for (int64_t p = 0; p < planes; ++p) {
+      body(p);
+    }
+  }
+}
+
+// out[c] = the sum over n of plane_sums[n * channels + c], in batch order and in double for
+// float: a fixed order, so the bits do not depend on the thread count.
+template <typename T>
+void channel_totals(int64_t batch, int64_t channels, const std::vector<T>& plane_sums, T* out) {
+  using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+  for (int64_t c = 0; c < channels; ++c) {
+    Acc total = 0;
+    for (int64_t n = 0; n < batch; ++n) {
+      total += static_cast<Acc>(plane_sums[static_cast<std::size_t>(n * channels + c)]);
+    }
+    out[c] = static_cast<T>(total);
+  }
+}
+
+}  // namespace
+
+std::pair<Tensor, Tensor> conv2d_relu_grad(const Tensor& grad, const Tensor& output,
+                                           bool bias_grad) {
+  detail::check_floating_4d("conv2d_relu_grad", "output", output);
+  detail::check_output_grad("conv2d_relu_grad", grad, output.shape());
+  if (grad.dtype() != output.dtype()) {
+    throw error("conv2d_relu_grad: grad ({}) and output ({}) must be of one dtype",
+                dtype_name(grad.dtype()), dtype_name(output.dtype()));
+  }
+  const Shape& shape = output.shape();
+  const int64_t batch = shape[0];
+  const int64_t channels = shape[1];
+  const int64_t plane = shape[2] * shape[3];
+  const Tensor grad_c = contiguous(grad);
+  const Tensor output_c = contiguous(output);
+  Tensor masked = Tensor::empty(shape, grad.dtype());
+  Tensor sums = bias_grad ? Tensor::empty({channels}, grad.dtype()) : Tensor();
+  visit_floating(grad.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<T> plane_sums(static_cast<std::size_t>(batch * channels));
+    relu_grad_planes(batch * channels, plane, grad_c.data_ptr<T>(), output_c.data_ptr<T>(),
+                     masked.data_ptr<T>(), plane_sums.data(), /*parallel=*/true);
+    if (bias_grad) {
+      channel_totals(batch, channels, plane_sums, sums.data_ptr<T>());
+    }
+  });
+  return {masked, sums};
+}
+
+std::pair<Tensor, Tensor> conv2d_relu_weight_grad(const Tensor& grad, const Tensor& output,
+                                                  const Tensor& input, const Shape& weight_shape,
+                                                  const Conv2dOptions& options, bool bias_grad) {
+  const Conv2dGeometry g = conv2d_geometry(input.shape(), weight_shape, options);
+  const Shape out_shape{g.batch, g.out_channels, g.out_h, g.out_w};
+  detail::check_output_grad("conv2d_relu_weight_grad", grad, out_shape);
+  detail::check_output_grad("conv2d_relu_weight_grad", output, out_shape);
+  if (grad.dtype() != output.dtype()) {
+    throw error("conv2d_relu_weight_grad: grad ({}) and output ({}) must be of one dtype",
+                dtype_name(grad.dtype()), dtype_name(output.dtype()));
+  }
+  const Tensor grad_c = contiguous(grad);
+  const Tensor output_c = contiguous(output);
+  const Tensor input_c = contiguous(to_dtype(input, grad.dtype()));
+  Tensor weight_grad = Tensor::empty(weight_shape, grad.dtype());
+  Tensor sums = bias_grad ? Tensor::empty({g.out_channels}, grad.dtype()) : Tensor();
+  visit_floating(grad.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* grad_data = grad_c.data_ptr<T>();
+    const T* output_data = output_c.data_ptr<T>();
+    const int64_t plane = g.out_h * g.out_w;
+    const int64_t out_image = g.out_channels * plane;
+    // Each image's plane sums land in their own slots, whichever thread computes them.
+    std::vector<T> plane_sums(static_cast<std::size_t>(g.batch * g.out_channels));
+    T* sums_data = plane_sums.data();
+    backward_weight_impl(
+        g,
+        [&](int64_t n) {
+          T* masked = scratch<T, kReluTag>(out_image);
+          relu_grad_planes(g.out_channels, plane, grad_data + n * out_image,
+                           output_data + n * out_image, masked, sums_data + n * g.out_channels,
+                           /*parallel=*/false);
+          return static_cast<const T*>(masked);
+        },
+        input_c.data_ptr<T>(), weight_grad.data_ptr<T>());
+    if (bias_grad) {
+      channel_totals(g.batch, g.out_channels, plane_sums, sums.data_ptr<T>());
+    }
+  });
+  return {weight_grad, sums};
 }
 
 }  // namespace nabla::kernels

@@ -5,9 +5,14 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <type_traits>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "tensor/kernels/kernels.h"
 #include "tensor/parallel.h"
@@ -240,6 +245,166 @@ void max_forward_planes(const Pool2dGeometry& g, const std::vector<ValidRange>& 
   }
 }
 
+// ---- 2x2 stride-2 windows inside the plane, float, AVX-512 ----
+//
+// The small CNN's pooling: out_w is 13 or 5, too short for the column loops above to vectorize
+// (the compiler's 16-lane loop never runs, the scalar tail does everything). Here each 16 outputs
+// of a row are one vector: the two window rows are loaded (32 floats each, masked at the row's
+// end) and split into even and odd columns, and the four taps are compared in row-major window
+// order with the scalar rule (replaces: strictly greater, or the first NaN): the same values and
+// argmax as max_forward_planes, bit for bit.
+
+#if defined(__x86_64__)
+// Whether the whole plane is tiled by 2x2 windows with stride 2 and no padding (a last odd row or
+// column is never read), so that every window has its four taps in bounds.
+bool tiles_2x2(const Pool2dGeometry& g) {
+  return g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 &&
+         g.pad_top == 0 && g.pad_left == 0 && 2 * g.out_h <= g.in_h && 2 * g.out_w <= g.in_w &&
+         g.in_w < std::numeric_limits<int32_t>::max();
+}
+
+// AVX-512 unless the CPU lacks it or NABLA_GEMM_ISA forces a narrower path (as for the GEMM).
+bool use_avx512_pool() {
+  static const bool kUse = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && std::getenv("NABLA_GEMM_ISA") == nullptr;
+  }();
+  return kUse;
+}
+
+// Lanes [0, n) of a 16-lane mask, n in [0, 16].
+inline __mmask16 first_lanes16(int64_t n) {
+  return static_cast<__mmask16>((1U << static_cast<unsigned>(std::clamp<int64_t>(n, 0, 16))) - 1U);
+}
+inline __mmask8 first_lanes8(int64_t n) {
+  return static_cast<__mmask8>((1U << static_cast<unsigned>(std::clamp<int64_t>(n, 0, 8))) - 1U);
+}
+
+// The scalar rule (replaces) on 16 lanes: v and its code c replace best where !(v <= best) and
+// best is not NaN.
+__attribute__((target("avx512f"), always_inline)) inline void update_max16(__m512 v, __m512i c,
+                                                                           __m512& best,
+                                                                           __m512i& code) {
+  const auto keep = static_cast<__mmask16>(_mm512_cmp_ps_mask(v, best, _CMP_LE_OQ) |
+                                           _mm512_cmp_ps_mask(best, best, _CMP_UNORD_Q));
+  const auto take = static_cast<__mmask16>(~keep);
+  best = _mm512_mask_mov_ps(best, take, v);
+  code = _mm512_mask_mov_epi32(code, take, c);
+}
+
+__attribute__((target("avx512f"))) void max_forward_2x2_avx512(const Pool2dGeometry& g,
+                                                               const float* input, float* output,
+                                                               int64_t* argmax, int64_t begin,
+                                                               int64_t end) {
+  const int64_t in_w = g.in_w;
+  const int64_t out_w = g.out_w;
+  const int64_t in_plane = g.in_h * in_w;
+  const int64_t out_plane = g.out_h * out_w;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i steps = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m512i code1 = _mm512_set1_epi32(1);
+  const __m512i code_w = _mm512_set1_epi32(static_cast<int32_t>(in_w));
+  const __m512i code_w1 = _mm512_set1_epi32(static_cast<int32_t>(in_w + 1));
+  for (int64_t p = begin; p < end; ++p) {
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      const float* row0 = input + p * in_plane + 2 * oh * in_w;
+      const float* row1 = row0 + in_w;
+      float* out = output + p * out_plane + oh * out_w;
+      int64_t* arg = argmax + p * out_plane + oh * out_w;
+      for (int64_t ow = 0; ow < out_w; ow += 16) {
+        const int64_t n = std::min<int64_t>(16, out_w - ow);
+        const __mmask16 lo = first_lanes16(2 * n);
+        const __mmask16 hi = first_lanes16(2 * n - 16);
+        const __m512 a0 = _mm512_maskz_loadu_ps(lo, row0 + 2 * ow);
+        const __m512 a1 = _mm512_maskz_loadu_ps(hi, row0 + 2 * ow + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(lo, row1 + 2 * ow);
+        const __m512 b1 = _mm512_maskz_loadu_ps(hi, row1 + 2 * ow + 16);
+        __m512 best = _mm512_permutex2var_ps(a0, even, a1);
+        __m512i code = _mm512_setzero_si512();
+        update_max16(_mm512_permutex2var_ps(a0, odd, a1), code1, best, code);
+        update_max16(_mm512_permutex2var_ps(b0, even, b1), code_w, best, code);
+        update_max16(_mm512_permutex2var_ps(b0, odd, b1), code_w1, best, code);
+        _mm512_mask_storeu_ps(out + ow, first_lanes16(n), best);
+        // argmax = the window origin (2 oh, 2 ow) in the plane plus the tap's offset.
+        const __m512i origin = _mm512_add_epi64(_mm512_set1_epi64(2 * oh * in_w + 2 * ow), steps);
+        const __m512i code_lo =
+            _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, code, 0));
+        const __m512i code_hi =
+            _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, code, 1));
+        _mm512_mask_storeu_epi64(arg + ow, first_lanes8(n), _mm512_add_epi64(origin, code_lo));
+        _mm512_mask_storeu_epi64(
+            arg + ow + 8, first_lanes8(n - 8),
+            _mm512_add_epi64(_mm512_add_epi64(origin, _mm512_set1_epi64(16)), code_hi));
+      }
+    }
+  }
+}
+
+// Lanes of 16 windows (two 8-lane halves of int64 argmax offsets) whose tap is `tap`.
+__attribute__((target("avx512f"), always_inline)) inline __mmask16 tap_lanes(__m512i rel_lo,
+                                                                             __m512i rel_hi,
+                                                                             int64_t tap) {
+  const __m512i t = _mm512_set1_epi64(tap);
+  return static_cast<__mmask16>(static_cast<unsigned>(_mm512_cmpeq_epi64_mask(rel_lo, t)) |
+                                (static_cast<unsigned>(_mm512_cmpeq_epi64_mask(rel_hi, t)) << 8U));
+}
+
+// The adjoint on the same geometry, one write per input element instead of a zero fill and a
+// scatter: each window's gradient goes to the tap its argmax names, zeros to the other three
+// (and to a last odd row or column). Returns false if an argmax does not name a tap of its own
+// window (only possible for an argmax not made by max_pool2d_with_argmax): the caller then
+// redoes the plane with the general scatter.
+__attribute__((target("avx512f"))) bool max_backward_2x2_plane_avx512(const Pool2dGeometry& g,
+                                                                      const float* grad,
+                                                                      const int64_t* arg,
+                                                                      float* grad_in) {
+  const int64_t in_w = g.in_w;
+  const int64_t out_w = g.out_w;
+  const __m512i steps = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi_idx =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (int64_t oh = 0; oh < g.out_h; ++oh) {
+    float* row0 = grad_in + 2 * oh * in_w;
+    float* row1 = row0 + in_w;
+    for (int64_t ow = 0; ow < out_w; ow += 16) {
+      const int64_t n = std::min<int64_t>(16, out_w - ow);
+      const __mmask16 valid = first_lanes16(n);
+      const __m512 gv = _mm512_maskz_loadu_ps(valid, grad + oh * out_w + ow);
+      const __m512i origin = _mm512_add_epi64(_mm512_set1_epi64(2 * oh * in_w + 2 * ow), steps);
+      const __m512i rel_lo = _mm512_sub_epi64(
+          _mm512_maskz_loadu_epi64(first_lanes8(n), arg + oh * out_w + ow), origin);
+      const __m512i rel_hi =
+          _mm512_sub_epi64(_mm512_maskz_loadu_epi64(first_lanes8(n - 8), arg + oh * out_w + ow + 8),
+                           _mm512_add_epi64(origin, _mm512_set1_epi64(16)));
+      const __mmask16 m00 = tap_lanes(rel_lo, rel_hi, 0);
+      const __mmask16 m01 = tap_lanes(rel_lo, rel_hi, 1);
+      const __mmask16 m10 = tap_lanes(rel_lo, rel_hi, in_w);
+      const __mmask16 m11 = tap_lanes(rel_lo, rel_hi, in_w + 1);
+      if (((m00 | m01 | m10 | m11) & valid) != valid) return false;
+      const __m512 t00 = _mm512_maskz_mov_ps(m00, gv);
+      const __m512 t01 = _mm512_maskz_mov_ps(m01, gv);
+      const __m512 t10 = _mm512_maskz_mov_ps(m10, gv);
+      const __m512 t11 = _mm512_maskz_mov_ps(m11, gv);
+      const __mmask16 lo = first_lanes16(2 * n);
+      const __mmask16 hi = first_lanes16(2 * n - 16);
+      _mm512_mask_storeu_ps(row0 + 2 * ow, lo, _mm512_permutex2var_ps(t00, lo_idx, t01));
+      _mm512_mask_storeu_ps(row0 + 2 * ow + 16, hi, _mm512_permutex2var_ps(t00, hi_idx, t01));
+      _mm512_mask_storeu_ps(row1 + 2 * ow, lo, _mm512_permutex2var_ps(t10, lo_idx, t11));
+      _mm512_mask_storeu_ps(row1 + 2 * ow + 16, hi, _mm512_permutex2var_ps(t10, hi_idx, t11));
+    }
+    // NOTE: a last odd column (no window reads it) gets zeros.
+    for (int64_t w = 2 * out_w; w < in_w; ++w) {
+      row0[w] = 0.0F;
+      row1[w] = 0.0F;
+    }
+  }
+  std::fill(grad_in + 2 * g.out_h * in_w, grad_in + g.in_h * in_w, 0.0F);
+  return true;
+}
+#endif
+
 template <typename T>
 void max_forward_impl(const Pool2dGeometry& g, const T* input, T* output, int64_t* argmax) {
   check_geometry(g);
@@ -248,6 +413,16 @@ void max_forward_impl(const Pool2dGeometry& g, const T* input, T* output, int64_
   const bool narrow = g.kernel_h <= (int64_t{std::numeric_limits<int32_t>::max()} - g.kernel_w) /
                                         std::max<int64_t>(g.in_w, 1);
   const int64_t work = std::max<int64_t>(g.out_h * g.out_w * g.kernel_h * g.kernel_w, 1);
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (tiles_2x2(g) && use_avx512_pool()) {
+      for_each_plane_chunk(g, work, [&](int64_t begin, int64_t end) {
+        max_forward_2x2_avx512(g, input, output, argmax, begin, end);
+      });
+      return;
+    }
+  }
+#endif
   for_each_plane_chunk(g, work, [&](int64_t begin, int64_t end) {
     if (narrow) {
       max_forward_planes<T, CodeOf<T>>(g, cols, input, output, argmax, begin, end);
@@ -263,11 +438,20 @@ void max_backward_impl(const Pool2dGeometry& g, const T* grad_output, const int6
   check_geometry(g);
   const int64_t in_plane = g.in_h * g.in_w;
   const int64_t out_plane = g.out_h * g.out_w;
+#if defined(__x86_64__)
+  // Below 8 windows a row the masked vectors do mostly nothing: the scatter is faster there.
+  const bool fast = tiles_2x2(g) && g.out_w >= 8 && use_avx512_pool();
+#endif
   for_each_plane_chunk(g, in_plane + out_plane, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const T* grad_out = grad_output + p * out_plane;
       const int64_t* arg = argmax + p * out_plane;
       T* grad_in = grad_input + p * in_plane;
+#if defined(__x86_64__)
+      if constexpr (std::is_same_v<T, float>) {
+        if (fast && max_backward_2x2_plane_avx512(g, grad_out, arg, grad_in)) continue;
+      }
+#endif
       std::fill(grad_in, grad_in + in_plane, T(0));
       for (int64_t i = 0; i < out_plane; ++i) {
         if (arg[i] >= 0) {

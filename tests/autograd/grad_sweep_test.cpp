@@ -385,6 +385,10 @@ TEST(GradSweep, MatmulConvAndPooling) {
           sweep,
           [o](const std::vector<Tensor>& in) { return nabla::conv2d(in[0], in[1], in[2], o); },
           {x, wt, bias}, context);
+      check(
+          sweep,
+          [o](const std::vector<Tensor>& in) { return nabla::conv2d_relu(in[0], in[1], in[2], o); },
+          {x, wt, bias}, context + "_relu");
     }
     // max/avg pooling (distinct random values, so the max is smooth).
     {

@@ -58,7 +58,8 @@ TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
     const int64_t n = big ? rng.pick(std::vector<int64_t>{7, 8, 9, 17})
                           : testing::diff::draw_size(rng, 0, 9, {8});
     const int64_t c = rng.range(1, big ? 8 : 5);
-    const int64_t oc = rng.range(1, big ? 16 : 6);
+    // Up to 40 output channels: the gathered forward (24+ channels) with a partial tile.
+    const int64_t oc = rng.range(1, big ? 40 : 6);
     const int64_t h = testing::diff::draw_size(rng, 1, big ? 24 : 14);
     const int64_t w = testing::diff::draw_size(rng, 1, big ? 24 : 14);
     Conv2dOptions o;
@@ -198,6 +199,192 @@ TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
     failing += bad;
   }
   testing::diff::report_cases("conv2d (forward + 3 adjoints)", ran);
+}
+
+// conv2d_relu (the fused op Conv2D(activation="relu") calls): forward = max(conv + bias, 0) and
+// the three adjoints of the gradient masked where the pre-activation is positive, against direct
+// loops. Output positions whose reference pre-activation is within its rounding tolerance of 0
+// get a zero incoming gradient, so the kink cannot decide a case. The geometries include the
+// small CNN's (26x26 and 13x13 planes, 32 and 64 output channels) and the paths of the forward
+// (row-window, gathered, im2col, pointwise).
+TEST(DifferentialConvPool, Conv2dReluAndItsAdjointsMatchDirectLoops) {
+  const int64_t cases = testing::diff::case_count(300);
+  int64_t ran = 0;
+  int failing = 0;
+  for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
+    const uint64_t seed = 0xC0480000 + static_cast<uint64_t>(i);
+    if (!testing::diff::selected(seed)) continue;
+    Rng rng(seed);
+    const bool cnn = rng.chance(testing::diff::sanitized() ? 0.02 : 0.08);
+    const int64_t n =
+        cnn ? rng.pick(std::vector<int64_t>{1, 2, 3}) : testing::diff::draw_size(rng, 0, 9, {8});
+    const int64_t c = cnn ? rng.pick(std::vector<int64_t>{1, 32}) : rng.range(1, 5);
+    const int64_t oc = cnn ? rng.pick(std::vector<int64_t>{32, 64}) : rng.range(1, 40);
+    const int64_t h =
+        cnn ? rng.pick(std::vector<int64_t>{28, 13}) : testing::diff::draw_size(rng, 1, 17);
+    const int64_t w = cnn ? h : testing::diff::draw_size(rng, 1, 40);
+    Conv2dOptions o;
+    std::array<int64_t, 2> kernel{3, 3};
+    if (!cnn) {
+      kernel = {rng.range(1, 4), rng.range(1, 4)};
+      o.stride = {rng.range(1, 2), rng.range(1, 2)};
+      o.dilation = {rng.range(1, 2), rng.range(1, 2)};
+      for (int64_t& p : o.padding) p = rng.chance(0.5) ? 0 : rng.range(1, 2);
+    }
+    const DType dtype = rng.chance(0.5) ? kFloat32 : kFloat64;
+    const Shape in_shape = {n, c, h, w};
+    const Shape w_shape = {oc, c, kernel[0], kernel[1]};
+    const bool with_bias = rng.chance(0.7);
+    const Layout layout = testing::diff::draw_layout(rng);
+    const auto values = testing::diff::uniform_values(-1, 1);
+    // Without an input gradient (a first layer) the masked gradient is never stored.
+    const bool input_grad = rng.chance(0.5);
+    Tensor x = testing::diff::make_input(rng, in_shape, dtype, layout, values);
+    if (input_grad) x = requiring_grad(x);
+    const Tensor wt = requiring_grad(testing::diff::make_input(
+        rng, w_shape, dtype, rng.chance(0.3) ? Layout::Transposed : Layout::Contiguous, values));
+    const Tensor bias = with_bias ? requiring_grad(testing::diff::make_input(
+                                        rng, {oc}, dtype, Layout::Contiguous, values))
+                                  : Tensor();
+    const std::string context =
+        "case seed " + std::to_string(seed) + " conv2d_relu " +
+        geometry_text(in_shape, kernel, o.stride, o.padding, o.dilation) + " out_channels " +
+        std::to_string(oc) + (with_bias ? " bias " : " ") + std::string(dtype_name(dtype)) + " " +
+        testing::diff::layout_name(layout) + (input_grad ? "" : " no input gradient");
+    ++ran;
+    const int64_t oh =
+        window_count(h, o.padding[0], o.padding[1], kernel[0], o.stride[0], o.dilation[0]);
+    const int64_t ow =
+        window_count(w, o.padding[2], o.padding[3], kernel[1], o.stride[1], o.dilation[1]);
+    if (oh < 0 || ow < 0) {
+      EXPECT_THROW((void)nabla::conv2d_relu(x, wt, bias, o), Error) << context;
+      continue;
+    }
+    const Shape out_shape = {n, oc, oh, ow};
+    const std::vector<double> vx = testing::diff::read(x);
+    const std::vector<double> vw = testing::diff::read(wt);
+    const std::vector<double> vb = with_bias ? testing::diff::read(bias) : std::vector<double>();
+    const auto out_n = static_cast<size_t>(testing::diff::numel_of(out_shape));
+    const double eps = testing::diff::eps_of(dtype);
+    const auto terms = static_cast<double>(c * kernel[0] * kernel[1]);
+    // Pass 1: the pre-activation and its tolerance.
+    std::vector<long double> pre(out_n, 0);
+    std::vector<double> mag(out_n, 0);
+    const auto each_tap = [&](auto&& body) {
+      for (int64_t b = 0; b < n; ++b) {
+        for (int64_t k = 0; k < oc; ++k) {
+          for (int64_t r = 0; r < oh; ++r) {
+            for (int64_t q = 0; q < ow; ++q) {
+              const auto yo = static_cast<size_t>(((b * oc + k) * oh + r) * ow + q);
+              for (int64_t ch = 0; ch < c; ++ch) {
+                for (int64_t kh = 0; kh < kernel[0]; ++kh) {
+                  const int64_t ih = r * o.stride[0] + kh * o.dilation[0] - o.padding[0];
+                  if (ih < 0 || ih >= h) continue;
+                  for (int64_t kw = 0; kw < kernel[1]; ++kw) {
+                    const int64_t iw = q * o.stride[1] + kw * o.dilation[1] - o.padding[2];
+                    if (iw < 0 || iw >= w) continue;
+                    body(yo, static_cast<size_t>(((b * c + ch) * h + ih) * w + iw),
+                         static_cast<size_t>(((k * c + ch) * kernel[0] + kh) * kernel[1] + kw));
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    };
+    for (size_t yo = 0; yo < out_n; ++yo) {
+      const auto k =
+          static_cast<size_t>((yo / static_cast<size_t>(oh * ow)) % static_cast<size_t>(oc));
+      if (with_bias) {
+        pre[yo] = vb[k];
+        mag[yo] = std::abs(vb[k]);
+      }
+    }
+    each_tap([&](size_t yo, size_t xi, size_t wi) {
+      pre[yo] += static_cast<long double>(vx[xi]) * vw[wi];
+      mag[yo] += std::abs(vx[xi] * vw[wi]);
+    });
+    std::vector<double> ey(out_n);
+    std::vector<double> ty(out_n);
+    std::vector<double> vg(out_n);
+    Rng grad_rng(seed ^ 0x9999);
+    for (size_t yo = 0; yo < out_n; ++yo) {
+      const auto p = static_cast<double>(pre[yo]);
+      ty[yo] = eps * (4 + 2 * std::sqrt(terms)) * mag[yo];
+      ey[yo] = p > 0 ? p : 0.0;
+      const double gv = grad_rng.uniform(-1, 1);
+      // Ambiguous sign: no gradient flows, whichever side of the kink the kernel lands on.
+      vg[yo] = std::abs(p) <= ty[yo] ? 0.0 : gv;
+    }
+    const Tensor g = nabla::tensor(vg, out_shape, dtype);
+    vg = testing::diff::read(g);  // as rounded to dtype
+    // Pass 2: the adjoints of the masked gradient.
+    std::vector<long double> gx(vx.size(), 0);
+    std::vector<long double> gw(vw.size(), 0);
+    std::vector<long double> gb(static_cast<size_t>(oc), 0);
+    std::vector<double> mgx(vx.size(), 0);
+    std::vector<double> mgw(vw.size(), 0);
+    std::vector<double> mgb(static_cast<size_t>(oc), 0);
+    std::vector<double> gm(out_n);
+    for (size_t yo = 0; yo < out_n; ++yo) {
+      gm[yo] = pre[yo] > 0 ? vg[yo] : 0.0;
+      const auto k =
+          static_cast<size_t>((yo / static_cast<size_t>(oh * ow)) % static_cast<size_t>(oc));
+      gb[k] += gm[yo];
+      mgb[k] += std::abs(gm[yo]);
+    }
+    each_tap([&](size_t yo, size_t xi, size_t wi) {
+      gx[xi] += static_cast<long double>(gm[yo]) * vw[wi];
+      mgx[xi] += std::abs(gm[yo] * vw[wi]);
+      gw[wi] += static_cast<long double>(gm[yo]) * vx[xi];
+      mgw[wi] += std::abs(gm[yo] * vx[xi]);
+    });
+    auto finish = [&](const std::vector<long double>& ref, const std::vector<double>& m,
+                      double count, std::vector<double>& tol) {
+      std::vector<double> out(ref.size());
+      tol.resize(ref.size());
+      for (size_t e = 0; e < ref.size(); ++e) {
+        out[e] = static_cast<double>(ref[e]);
+        tol[e] = eps * (4 + 2 * std::sqrt(count)) * m[e];
+      }
+      return out;
+    };
+    std::vector<double> tgx;
+    std::vector<double> tgw;
+    std::vector<double> tgb;
+    const std::vector<double> egx =
+        finish(gx, mgx, static_cast<double>(oc * kernel[0] * kernel[1]), tgx);
+    const std::vector<double> egw = finish(gw, mgw, static_cast<double>(n * oh * ow), tgw);
+    const std::vector<double> egb = finish(gb, mgb, static_cast<double>(n * oh * ow), tgb);
+
+    const std::vector<Tensor> got = testing::diff::run_both_thread_counts_all(
+        [&] {
+          const Tensor out = nabla::conv2d_relu(x, wt, bias, o);
+          std::vector<Tensor> inputs = {wt};
+          if (input_grad) inputs.insert(inputs.begin(), x);
+          if (with_bias) inputs.push_back(bias);
+          std::vector<Tensor> grads = autograd::grad({out}, inputs, {g});
+          if (!input_grad) grads.insert(grads.begin(), zeros(in_shape, dtype));
+          grads.insert(grads.begin(), out.detach());
+          return grads;
+        },
+        context);
+    Checker c_y(context + " forward");
+    c_y.all(got[0], out_shape, ey, ty);
+    Checker c_gx(context + " input gradient");
+    if (input_grad) c_gx.all(got[1], in_shape, egx, tgx);
+    Checker c_gw(context + " weight gradient");
+    c_gw.all(got[2], w_shape, egw, tgw);
+    bool bad = c_y.failed() || c_gx.failed() || c_gw.failed();
+    if (with_bias) {
+      Checker c_gb(context + " bias gradient");
+      c_gb.all(got[3], {oc}, egb, tgb);
+      bad = bad || c_gb.failed();
+    }
+    failing += bad;
+  }
+  testing::diff::report_cases("conv2d_relu (forward + 3 adjoints)", ran);
 }
 
 // Values with ties (multiples of 0.5 in [-2, 2]) and about one NaN in eight.
@@ -356,8 +543,8 @@ TEST(DifferentialConvPool, MaxAndAvgPoolingAndTheirAdjointsMatchDirectLoops) {
 // with and without a remainder column, padding, ties and NaN, planes enough to reach the
 // threads.
 TEST(DifferentialConvPool, PoolingFastPathsMatchDirectLoopsWithTiesAndNaN) {
-  const std::vector<int64_t> widths = {1,  2,  3,  4,  5,  6,  7,  8,  9,
-                                       15, 16, 17, 31, 32, 33, 34, 35, 65};
+  const std::vector<int64_t> widths = {1,  2,  3,  4,  5,  6,  7,  8,  9,  11, 13,
+                                       15, 16, 17, 26, 27, 31, 32, 33, 34, 35, 65};
   struct Geometry {
     std::array<int64_t, 2> kernel, stride;
     std::array<int64_t, 4> padding;

@@ -115,6 +115,42 @@ TEST(ConvTransposeForward, MatchesPlainScatterLoop) {
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-14) << i;
 }
 
+// conv2d_relu (Conv2D with activation "relu"): odd sizes, size-1 dims, no bias, and inputs made
+// non-contiguous inside the function (transposed H/W, a channel slice).
+GradCase conv_relu_case(const std::string& name, const Shape& input, const Shape& weight,
+                        const Conv2dOptions& options, bool bias, int layout) {
+  std::vector<Tensor> inputs = {leaf(input, 7), leaf(weight, 8)};
+  if (bias) inputs.push_back(leaf({weight[0]}, 9));
+  return {name,
+          [options, layout](const std::vector<Tensor>& in) {
+            Tensor x = in[0];
+            if (layout == 1) x = transpose(x, 2, 3);
+            if (layout == 2) x = slice(x, 1, 1, std::nullopt);
+            return conv2d_relu(x, in[1], in.size() > 2 ? in[2] : Tensor(), options);
+          },
+          inputs, false};
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Conv2dRelu, GradTable,
+    ::testing::Values(
+        conv_relu_case("k3_odd", {2, 3, 7, 5}, {5, 3, 3, 3}, {}, true, 0),
+        conv_relu_case("size1_dims", {1, 1, 1, 9}, {3, 1, 1, 2}, {}, true, 0),
+        conv_relu_case("no_bias_pad", {3, 2, 5, 5}, {2, 2, 3, 3}, {.padding = {1, 1, 1, 1}}, false,
+                       0),
+        conv_relu_case("transposed_s2", {1, 2, 7, 6}, {3, 2, 2, 3}, {.stride = {2, 2}}, true, 1),
+        conv_relu_case("channel_slice", {2, 3, 5, 7}, {4, 2, 3, 3}, {.dilation = {2, 1}}, true, 2)),
+    testing::grad_case_name);
+
+TEST(ConvGrad, ConvReluSecondDerivativesMatchNumerical) {
+  const Conv2dOptions options{.stride = {1, 2}, .padding = {0, 1, 1, 0}};
+  const GradcheckFn fn = [options](const std::vector<Tensor>& in) {
+    return conv2d_relu(in[0], in[1], in[2], options);
+  };
+  expect_gradgradcheck(fn, {leaf({2, 2, 5, 4}, 10), leaf({3, 2, 2, 2}, 11), leaf({3}, 12)},
+                       "conv2d_relu");
+}
+
 TEST(ConvGrad, SecondDerivativesMatchNumerical) {
   const Conv2dOptions options{.stride = {2, 1}, .padding = {1, 0, 1, 1}};
   const GradcheckFn fn = [options](const std::vector<Tensor>& in) {

@@ -348,6 +348,31 @@ TEST(PoolKernel, MaxOverlappingWindowsAccumulate) {
             (std::vector<double>{0, 0, 0, 0, 10, 0, 0, 0, 0}));
 }
 
+// The 2x2 stride-2 float path writes each window's four elements directly; an argmax that names
+// an element outside its own window (possible only through this kernel API) must still be
+// scattered there, as the general loop does: 16 windows per row (a full vector), odd extents.
+TEST(PoolKernel, MaxBackwardTiledPathScattersAForeignArgmax) {
+  const Spec spec{1, 2, 5, 33, 2, 2, 2, 2, 0, 0, 0, 0};
+  const int64_t out_plane = 32;  // 2 x 16 windows
+  const int64_t in_plane = 165;  // 5 x 33
+  std::vector<float> grad(static_cast<size_t>(2 * out_plane));
+  std::vector<int64_t> argmax(grad.size());
+  std::vector<float> expected(static_cast<size_t>(2 * in_plane), 0.0F);
+  for (int64_t p = 0; p < 2; ++p) {
+    for (int64_t oh = 0; oh < 2; ++oh) {
+      for (int64_t ow = 0; ow < 16; ++ow) {
+        const auto i = static_cast<size_t>(p * out_plane + oh * 16 + ow);
+        grad[i] = static_cast<float>(i + 1);
+        // Plane 1, window (1, 5) points at (0, 0), outside it; every other window at its own
+        // bottom-right element.
+        argmax[i] = p == 1 && oh == 1 && ow == 5 ? 0 : (2 * oh + 1) * 33 + 2 * ow + 1;
+        expected[static_cast<size_t>(p * in_plane + argmax[i])] += grad[i];
+      }
+    }
+  }
+  EXPECT_EQ(max_backward(spec, grad, argmax), expected);
+}
+
 // Like PyTorch: any NaN in a window makes that output NaN; other windows are unaffected.
 TEST(PoolKernel, MaxPropagatesNaN) {
   const Spec spec{1, 1, 2, 6, 2, 2, 2, 2, 0, 0, 0, 0};
