@@ -2,9 +2,13 @@
 // dims; transposed, step-sliced, offset and expanded operands; float32, float64, int64 and mixed)
 // against a triple loop in long double. Sizes sit around the GEMM's register tiles (MR 4/6/12,
 // NR 4/8/16/32), cache blocks (MC 96/128/144/264, KC 256, NC 2048/4096) and its parallel
-// threshold (192^3 multiply-adds), at 1 and 2 threads.
+// threshold (192^3 multiply-adds), at 1 and 2 threads. A second sweep aims at the skinny kernels
+// (at most 16 columns, or at most 16 rows with B transposed; k up to tens of thousands): sizes
+// around their vector widths (4/8/16), column tiles (6/12), row tiles and groups (2/4/8/16/32/64)
+// and k blocks (32 KiB of B: 8192 / n floats, 4096 / n doubles).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -197,6 +201,94 @@ TEST(DifferentialLinalg, MatmulMatchesLongDoubleLoopsInEveryLayout) {
     failing += check.failed();
   }
   testing::diff::report_cases("matmul", ran);
+}
+
+// Shapes for the skinny GEMM kernels: one narrow side, the other two drawn around their blocks.
+struct SkinnyCase {
+  int64_t m = 0, n = 0, k = 0;
+};
+
+SkinnyCase draw_skinny(Rng& rng) {
+  const std::vector<int64_t> narrow_blocks = {2, 4, 6, 8, 12, 16};
+  const std::vector<int64_t> row_blocks = {2, 4, 8, 16, 32, 64, 128};
+  std::vector<int64_t> depth_blocks = {16, 32, 64};
+  SkinnyCase c;
+  c.n = testing::diff::draw_size(rng, 0, 17, narrow_blocks);
+  c.m = testing::diff::draw_size(rng, 0, 200, row_blocks);
+  // k blocks of the dot kernel for this n (float and double) and their multiples.
+  for (const int64_t bytes : {int64_t{32768} / 4, int64_t{32768} / 8}) {
+    const int64_t kb = std::max<int64_t>(c.n, 1);
+    depth_blocks.push_back(bytes / kb / 16 * 16);
+    depth_blocks.push_back(2 * (bytes / kb / 16 * 16));
+    depth_blocks.push_back(bytes / kb / 8 * 8);
+  }
+  c.k = testing::diff::draw_size(rng, 0, 3000, depth_blocks);
+  // Keep the reference cheap, but let a few cases pass the parallel threshold (7.1M).
+  int64_t cap = 400000;
+  if (rng.chance(testing::diff::sanitized() ? 0.01 : 0.05)) {
+    cap = 12000000;
+    c.m = rng.range(130, 300);
+    c.n = rng.range(9, 16);
+    c.k = rng.range(2500, 5000);
+  }
+  if (rng.chance(0.3)) std::swap(c.m, c.n);  // the narrow side as rows (dot kernel with B^T)
+  while (std::max<int64_t>(c.m, 1) * std::max<int64_t>(c.n, 1) * std::max<int64_t>(c.k, 1) > cap) {
+    int64_t* biggest = c.m > 17 ? &c.m : &c.k;
+    if (c.k > 4 * *biggest) biggest = &c.k;
+    *biggest = *biggest * 3 / 4;
+  }
+  return c;
+}
+
+TEST(DifferentialLinalg, SkinnyMatmulMatchesLongDoubleLoops) {
+  const int64_t cases = testing::diff::case_count(600);
+  int64_t ran = 0;
+  int failing = 0;
+  for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
+    const uint64_t seed = 0x5C1A0000 + static_cast<uint64_t>(i);
+    if (!testing::diff::selected(seed)) continue;
+    Rng rng(seed);
+    const SkinnyCase c = draw_skinny(rng);
+    const DType dtype = rng.chance(0.5) ? kFloat32 : kFloat64;
+    const Layout la = testing::diff::draw_layout(rng, false);
+    const Layout lb = testing::diff::draw_layout(rng, false);
+    const auto values = testing::diff::uniform_values(-1, 1);
+    const Tensor a = testing::diff::make_input(rng, {c.m, c.k}, dtype, la, values);
+    const Tensor b = testing::diff::make_input(rng, {c.k, c.n}, dtype, lb, values);
+    const std::vector<double> va = testing::diff::read(a);
+    const std::vector<double> vb = testing::diff::read(b);
+    const std::string context = "case seed " + std::to_string(seed) + " skinny matmul [" +
+                                std::to_string(c.m) + ", " + std::to_string(c.k) + "] " +
+                                testing::diff::layout_name(la) + " x [" + std::to_string(c.k) +
+                                ", " + std::to_string(c.n) + "] " + testing::diff::layout_name(lb) +
+                                " " + std::string(dtype_name(dtype));
+    ++ran;
+    std::vector<double> expected(static_cast<size_t>(c.m * c.n));
+    std::vector<double> tol(expected.size());
+    const double eps = testing::diff::eps_of(dtype);
+    for (int64_t r = 0; r < c.m; ++r) {
+      for (int64_t col = 0; col < c.n; ++col) {
+        long double s = 0;
+        double mag = 0;
+        for (int64_t q = 0; q < c.k; ++q) {
+          const double x = va[static_cast<size_t>(r * c.k + q)];
+          const double y = vb[static_cast<size_t>(q * c.n + col)];
+          s += static_cast<long double>(x) * y;
+          mag += std::abs(x * y);
+        }
+        const auto o = static_cast<size_t>(r * c.n + col);
+        expected[o] = static_cast<double>(s);
+        tol[o] = eps * (4 + 2 * std::sqrt(static_cast<double>(c.k))) * mag;
+      }
+    }
+    Checker check(context);
+    const Tensor out =
+        testing::diff::run_both_thread_counts([&] { return nabla::matmul(a, b); }, context);
+    check.dtype(out.dtype(), dtype);
+    check.all(out, {c.m, c.n}, expected, tol);
+    failing += check.failed();
+  }
+  testing::diff::report_cases("skinny matmul", ran);
 }
 
 }  // namespace
