@@ -350,6 +350,10 @@ NABLA_GATHER_A_SIMD_KERNEL(gather_a_kernel_avx2, NABLA_AVX2, Avx2)
 //   C = beta * C + alpha * AB   otherwise
 // so every element is one fixed-order sum, whatever the tiling or the thread count.
 //
+// Keeps a loaded vector in a register: otherwise GCC folds the load into each FMA that uses it,
+// loading a B vector once per row of the tile instead of once.
+#define NABLA_IN_REGISTER(x) __asm__("" : "+v"(x))
+
 // "dot": rows of A and of Bt (B transposed) both contiguous in k. Each of the R x J accumulators
 // holds kL lane sums (p = lane mod kL, the tail zero-filled by a masked load), reduced at the end.
 // Over a long k the driver cuts k into blocks that keep Bt's block in L1; between blocks the
@@ -375,7 +379,8 @@ NABLA_GATHER_A_SIMD_KERNEL(gather_a_kernel_avx2, NABLA_AVX2, Avx2)
         V av[R];                                                                                   \
         _Pragma("GCC unroll 4") for (int i = 0; i < R; ++i) av[i] = S::loadu(a + i * lda + p);     \
         _Pragma("GCC unroll 16") for (int j = 0; j < J; ++j) {                                     \
-          const V bv = S::loadu(bt + j * ldbt + p);                                                \
+          V bv = S::loadu(bt + j * ldbt + p);                                                      \
+          NABLA_IN_REGISTER(bv);                                                                   \
           _Pragma("GCC unroll 4") for (int i = 0; i < R; ++i) acc[i][j] =                          \
               S::fmadd(av[i], bv, acc[i][j]);                                                      \
         }                                                                                          \
@@ -966,9 +971,13 @@ void run_tiles(int64_t count, bool big, const F& f) {
 // Balanced column tiles of at most max_j.
 inline int64_t column_tile(int64_t n, int64_t max_j) { return ceil_div(n, ceil_div(n, max_j)); }
 
-// Bytes of Bt one k block may hold (it is reread from L1 by every row tile), and rows of C per
-// group whose accumulators wait between blocks.
-constexpr int64_t kDotBlockBytes = 32 * 1024;
+// A Bt of up to kDotWholeBytes is taken over all of k at once (it stays in L2 and A streams in
+// long runs); a bigger one (a conv weight gradient: k = batch x positions) in k blocks of
+// kDotBlockBytes of Bt, which every row tile then rereads from L1. Measured on 128x10x512,
+// 1024x16x1024 (blocks of 2 KiB of an A row cost 25%) and 32x9x43264 (unblocked costs 40%).
+// kDotGroupRows: rows of C per group whose accumulators wait between blocks.
+constexpr int64_t kDotWholeBytes = 256 * 1024;
+constexpr int64_t kDotBlockBytes = 16 * 1024;
 constexpr int64_t kDotGroupRows = 64;
 
 template <class T>
@@ -986,8 +995,12 @@ void skinny_dot(const Problem<T>& pr, const SkinnyKernels<T>& kk, bool big) {
   const int64_t jw = column_tile(pr.n, kk.max_j);
   const int64_t r_max = jw <= kk.max_j / 3 ? 4 : 2;
   // Balanced k blocks, each a whole number of vectors except the last.
-  const int64_t kb_cap = std::max<int64_t>(
-      8 * lanes, kDotBlockBytes / static_cast<int64_t>(sizeof(T)) / pr.n / lanes * lanes);
+  const auto bt_bytes = static_cast<int64_t>(sizeof(T)) * pr.n * pr.k;
+  const int64_t kb_cap =
+      bt_bytes <= kDotWholeBytes
+          ? pr.k
+          : std::max<int64_t>(
+                8 * lanes, kDotBlockBytes / static_cast<int64_t>(sizeof(T)) / pr.n / lanes * lanes);
   const int64_t kb = round_up(ceil_div(pr.k, ceil_div(pr.k, kb_cap)), lanes);
   const bool blocked = kb < pr.k;
   const int64_t srow = pr.n * lanes;

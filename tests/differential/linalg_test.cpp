@@ -5,7 +5,7 @@
 // threshold (192^3 multiply-adds), at 1 and 2 threads. A second sweep aims at the skinny kernels
 // (at most 16 columns, or at most 16 rows with B transposed; k up to tens of thousands): sizes
 // around their vector widths (4/8/16), column tiles (6/12), row tiles and groups (2/4/8/16/32/64)
-// and k blocks (32 KiB of B: 8192 / n floats, 4096 / n doubles).
+// and k blocks (16 KiB of B^T once it passes 256 KiB).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -211,30 +211,31 @@ struct SkinnyCase {
 SkinnyCase draw_skinny(Rng& rng) {
   const std::vector<int64_t> narrow_blocks = {2, 4, 6, 8, 12, 16};
   const std::vector<int64_t> row_blocks = {2, 4, 8, 16, 32, 64, 128};
-  std::vector<int64_t> depth_blocks = {16, 32, 64};
   SkinnyCase c;
   c.n = testing::diff::draw_size(rng, 0, 17, narrow_blocks);
   c.m = testing::diff::draw_size(rng, 0, 200, row_blocks);
-  // k blocks of the dot kernel for this n (float and double) and their multiples.
-  for (const int64_t bytes : {int64_t{32768} / 4, int64_t{32768} / 8}) {
-    const int64_t kb = std::max<int64_t>(c.n, 1);
-    depth_blocks.push_back(bytes / kb / 16 * 16);
-    depth_blocks.push_back(2 * (bytes / kb / 16 * 16));
-    depth_blocks.push_back(bytes / kb / 8 * 8);
-  }
-  c.k = testing::diff::draw_size(rng, 0, 3000, depth_blocks);
-  // Keep the reference cheap, but let a few cases pass the parallel threshold (7.1M).
+  c.k = testing::diff::draw_size(rng, 0, 3000, {16, 32, 64});
   int64_t cap = 400000;
-  if (rng.chance(testing::diff::sanitized() ? 0.01 : 0.05)) {
-    cap = 12000000;
-    c.m = rng.range(130, 300);
-    c.n = rng.range(9, 16);
-    c.k = rng.range(2500, 5000);
+  const double pick = rng.uniform();
+  if (pick < (testing::diff::sanitized() ? 0.01 : 0.05)) {
+    // Past the parallel threshold (7.1M multiply-adds) and past k blocking (256 KiB of B^T).
+    cap = 18000000;
+    c.m = rng.range(90, 120);
+    c.n = rng.range(12, 16);
+    c.k = rng.range(7000, 9000);
+  } else if (pick < 0.25) {
+    // A long k with few rows: k blocks of 16 KiB of B^T (4096 / n floats, 2048 / n doubles,
+    // whole vectors) once B^T passes 256 KiB; k drawn around a block multiple.
+    const int64_t n = std::max<int64_t>(c.n, 1);
+    const int64_t block = rng.chance(0.5) ? 4096 / n / 16 * 16 : 2048 / n / 8 * 8;
+    c.k = std::max<int64_t>(block, 1) * rng.range(1, 60) + rng.range(-1, 1);
+    c.k = std::clamp<int64_t>(c.k, 1, 70000);
+    c.m = std::max<int64_t>(1, std::min<int64_t>(c.m, cap / (n * std::max<int64_t>(c.k, 1))));
   }
   if (rng.chance(0.3)) std::swap(c.m, c.n);  // the narrow side as rows (dot kernel with B^T)
+  // Keep the reference cheap: shrink the longest of m and k.
   while (std::max<int64_t>(c.m, 1) * std::max<int64_t>(c.n, 1) * std::max<int64_t>(c.k, 1) > cap) {
-    int64_t* biggest = c.m > 17 ? &c.m : &c.k;
-    if (c.k > 4 * *biggest) biggest = &c.k;
+    int64_t* biggest = c.m > 17 && c.m * 4 > c.k ? &c.m : &c.k;
     *biggest = *biggest * 3 / 4;
   }
   return c;
