@@ -1087,7 +1087,9 @@ void gemm_with(const Problem<T>& pr, const Kernels<T>& kernels,
 
 // Register tiles: AVX-512 keeps a 12 x 2-vector accumulator block (24 of 32 zmm), AVX2 a 6 x 2
 // block (12 of 16 ymm). KC keeps a B micro-panel in L1, MC x KC of A in L2, KC x NC in L3.
-using F32Avx512 = Config<float, 12, 32, 264, 256, 4096, true>;
+// NOTE: float AVX-512 takes KC 384 (its B micro-panel, 48 KiB, overflows L1 a little): a third
+// fewer passes over C than KC 256, measured 4-10% faster on squares 256..2048 (interleaved runs).
+using F32Avx512 = Config<float, 12, 32, 264, 384, 4096, true>;
 using F64Avx512 = Config<double, 12, 16, 264, 256, 2048, true>;
 using F32Avx2 = Config<float, 6, 16, 144, 256, 4096, true>;
 using F64Avx2 = Config<double, 6, 8, 96, 256, 2048, true>;
