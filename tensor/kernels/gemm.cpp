@@ -432,7 +432,8 @@ NABLA_GATHER_A_SIMD_KERNEL(gather_a_kernel_avx2, NABLA_AVX2, Avx2)
           _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) av[v] =                       \
               S::loadu(a + p * lda + v * kL);                                                \
           _Pragma("GCC unroll 16") for (int j = 0; j < J; ++j) {                             \
-            const V bj = S::splat(b[p * sbp + j * sbj]);                                     \
+            V bj = S::splat(b[p * sbp + j * sbj]);                                           \
+            NABLA_IN_REGISTER(bj);                                                           \
             _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[j][v] =                 \
                 S::fmadd(bj, av[v], acc[j][v]);                                              \
           }                                                                                  \
@@ -446,7 +447,8 @@ NABLA_GATHER_A_SIMD_KERNEL(gather_a_kernel_avx2, NABLA_AVX2, Avx2)
           _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) av[v] =                       \
               S::mask_loadu(masks[v], a + p * lda + v * kL);                                 \
           _Pragma("GCC unroll 16") for (int j = 0; j < J; ++j) {                             \
-            const V bj = S::splat(b[p * sbp + j * sbj]);                                     \
+            V bj = S::splat(b[p * sbp + j * sbj]);                                           \
+            NABLA_IN_REGISTER(bj);                                                           \
             _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[j][v] =                 \
                 S::fmadd(bj, av[v], acc[j][v]);                                              \
           }                                                                                  \
