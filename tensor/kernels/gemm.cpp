@@ -978,8 +978,8 @@ inline int64_t column_tile(int64_t n, int64_t max_j) { return ceil_div(n, ceil_d
 // kDotBlockBytes of Bt, which every row tile then rereads from L1. Measured on 128x10x512,
 // 1024x16x1024 (blocks of 2 KiB of an A row cost 25%) and 32x9x43264 (unblocked costs 40%).
 // kDotGroupRows: rows of C per group whose accumulators wait between blocks.
-constexpr int64_t kDotWholeBytes = 256 * 1024;
-constexpr int64_t kDotBlockBytes = 16 * 1024;
+constexpr int64_t kDotWholeBytes = int64_t{256} * 1024;
+constexpr int64_t kDotBlockBytes = int64_t{16} * 1024;
 constexpr int64_t kDotGroupRows = 64;
 
 template <class T>
