@@ -200,7 +200,7 @@ struct Avx2<double> {
     _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                   \
       _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();               \
     }                                                                                           \
-    for (int64_t p = 0; p < kc; ++p) {                                                          \
+    _Pragma("GCC unroll 4") for (int64_t p = 0; p < kc; ++p) {                                  \
       V bv[NV];                                                                                 \
       _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) bv[v] = S::load(bp + v * kL);        \
       _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                 \
