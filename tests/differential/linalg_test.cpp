@@ -1,7 +1,7 @@
 // Differential sweep of matmul (dot, matrix-vector, matrix-matrix, batched with broadcast batch
 // dims; transposed, step-sliced, offset and expanded operands; float32, float64, int64 and mixed)
 // against a triple loop in long double. Sizes sit around the GEMM's register tiles (MR 4/6/12,
-// NR 4/8/16/32), cache blocks (MC 96/128/144/264, KC 256/384, NC 2048/4096) and its parallel
+// NR 4/8/16/32), cache blocks (MC 96/128/144/264, KC 256/384, NC 1024/2048/4096) and its parallel
 // threshold (192^3 multiply-adds), at 1 and 2 threads. A second sweep aims at the skinny kernels
 // (at most 16 columns, or at most 16 rows with B transposed; k up to tens of thousands): sizes
 // around their vector widths (4/8/16), column tiles (6/12), row tiles and groups (2/4/8/16/32/64)
@@ -24,7 +24,7 @@ using testing::diff::Layout;
 using testing::diff::Rng;
 
 const std::vector<int64_t> kRowBlocks = {4, 6, 12, 24, 96, 128, 144, 264};
-const std::vector<int64_t> kColBlocks = {4, 8, 16, 32, 64, 2048, 4096};
+const std::vector<int64_t> kColBlocks = {4, 8, 16, 32, 64, 1024, 2048, 4096};
 const std::vector<int64_t> kDepthBlocks = {8, 16, 256, 384, 512, 768};
 
 // Row-major index of `index` (broadcast: extents of 1 read index 0) in `shape`.
@@ -61,7 +61,7 @@ Case draw_case(Rng& rng, bool& large) {
     c.m = testing::diff::draw_size(rng, 0, 300, kRowBlocks);
     c.n = testing::diff::draw_size(rng, 0, 300, kColBlocks);
     c.k = testing::diff::draw_size(rng, 0, 600, kDepthBlocks);
-    if (rng.chance(0.08)) c.n = rng.pick(std::vector<int64_t>{2047, 2048, 2049, 4097});
+    if (rng.chance(0.08)) c.n = rng.pick(std::vector<int64_t>{1023, 1025, 2047, 2048, 2049, 4097});
     // Keep the reference cheap: shrink the biggest extent until m*n*k <= 250k.
     while (std::max<int64_t>(c.m, 1) * std::max<int64_t>(c.n, 1) * std::max<int64_t>(c.k, 1) >
            250000) {
