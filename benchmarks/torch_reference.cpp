@@ -144,6 +144,17 @@ void mm(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
   set_matmul_counters(state, m, n, k);
 }
 
+void mm_transposed(benchmark::State& state, int64_t m, int64_t n, int64_t k, bool trans_a,
+                   bool trans_b) {
+  const torch::Tensor a = trans_a ? randn({k, m}).t() : randn({m, k});
+  const torch::Tensor b = trans_b ? randn({n, k}).t() : randn({k, n});
+  for (auto _ : state) {
+    torch::Tensor c = torch::mm(a, b);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_matmul_counters(state, m, n, k);
+}
+
 void mlp_step(benchmark::State& state, int64_t batch) {
   torch::manual_seed(0);
   const torch::Tensor x = torch::rand({batch, kMlpIn});

@@ -33,6 +33,10 @@ void softmax_rows(benchmark::State& state, int64_t rows, int64_t cols);
 void sum_nchw_bias(benchmark::State& state, int64_t n, int64_t c, int64_t h, int64_t w);
 // torch::mm of [m, k] @ [k, n] float32.
 void mm(benchmark::State& state, int64_t m, int64_t n, int64_t k);
+// torch::mm of op(a) @ op(b) with op(a) [m, k] and op(b) [k, n]: a transposed view (.t() of a
+// contiguous [k, m] / [n, k] tensor) where trans_a / trans_b, as a backward pass passes them.
+void mm_transposed(benchmark::State& state, int64_t m, int64_t n, int64_t k, bool trans_a,
+                   bool trans_b);
 // One forward + backward of the 784-512-10 MLP (relu, log_softmax, NLL mean) on a batch.
 void mlp_step(benchmark::State& state, int64_t batch);
 // One step of torch::optim::<optimizer> ("SGD" with momentum 0.9, "RMSprop", "Adam", "AdamW",

@@ -25,16 +25,27 @@ struct GemmShape {
 };
 
 // Square sizes plus the Dense layer of the MLP ([128x784]@[784x512]) and its two backward
-// products: dX = dY @ W^T and dW = X^T @ dY.
+// products: dX = dY @ W^T and dW = X^T @ dY; then the skinny products of a classifier head
+// ([128x512]@[512x10], dX = dY @ W^T with k = 10, dW = X^T @ dY with n = 10) and of a conv weight
+// gradient with a long K (32 output channels x 9 taps over 64 images of 26x26 positions, both
+// orientations).
 const GemmShape kShapes[] = {
     {"square64", false, false, 64, 64, 64},
     {"square128", false, false, 128, 128, 128},
     {"square256", false, false, 256, 256, 256},
     {"square512", false, false, 512, 512, 512},
     {"square1024", false, false, 1024, 1024, 1024},
+    {"square2048", false, false, 2048, 2048, 2048},
     {"mlp_fwd_128x784x512", false, false, 128, 512, 784},
     {"mlp_dx_128x512x784_bT", false, true, 128, 784, 512},
     {"mlp_dw_784x128x512_aT", true, false, 784, 512, 128},
+    {"head_fwd_128x10x512", false, false, 128, 10, 512},
+    {"head_dx_128x512x10_bT", false, true, 128, 512, 10},
+    {"head_dw_512x10x128_aT", true, false, 512, 10, 128},
+    {"conv1_dw_32x9x43264_bT", false, true, 32, 9, 43264},
+    {"conv1_dw_9x32x43264_bT", false, true, 9, 32, 43264},
+    {"skinny_16x1024x1024", false, false, 16, 1024, 1024},
+    {"skinny_1024x16x1024", false, false, 1024, 16, 1024},
 };
 
 template <class T>
@@ -123,6 +134,11 @@ void BM_OpenBlasGemm(benchmark::State& state, GemmShape s) {
 // Registered shape by shape, nabla then OpenBLAS, so that neighbours in the output ran close in
 // time on a shared machine.
 const bool kRegistered = [] {
+#ifdef NABLA_BENCH_OPENBLAS
+  // Which OpenBLAS kernel ran: it follows OPENBLAS_CORETYPE, and its autodetection misses
+  // AVX-512 on some virtual machines (Prescott here), which is no fair reference.
+  benchmark::AddCustomContext("openblas_core", openblas_get_corename());
+#endif
   for (const GemmShape& s : kShapes) {
     benchmark::RegisterBenchmark((std::string("BM_NablaSgemm/") + s.label).c_str(),
                                  BM_NablaGemm<float>, s)

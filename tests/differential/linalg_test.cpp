@@ -1,10 +1,14 @@
 // Differential sweep of matmul (dot, matrix-vector, matrix-matrix, batched with broadcast batch
 // dims; transposed, step-sliced, offset and expanded operands; float32, float64, int64 and mixed)
 // against a triple loop in long double. Sizes sit around the GEMM's register tiles (MR 4/6/12,
-// NR 4/8/16/32), cache blocks (MC 96/128/144/264, KC 256, NC 2048/4096) and its parallel
-// threshold (192^3 multiply-adds), at 1 and 2 threads.
+// NR 4/8/16/32), cache blocks (MC 96/128/144/264, KC 256/384, NC 1024/2048/4096) and its parallel
+// threshold (192^3 multiply-adds), at 1 and 2 threads. A second sweep aims at the skinny kernels
+// (at most 16 columns, or at most 16 rows with B transposed; k up to tens of thousands): sizes
+// around their vector widths (4/8/16), column tiles (6/12), row tiles and groups (2/4/8/16/32/64)
+// and k blocks (16 KiB of B^T once it passes 256 KiB).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -20,8 +24,8 @@ using testing::diff::Layout;
 using testing::diff::Rng;
 
 const std::vector<int64_t> kRowBlocks = {4, 6, 12, 24, 96, 128, 144, 264};
-const std::vector<int64_t> kColBlocks = {4, 8, 16, 32, 64, 2048, 4096};
-const std::vector<int64_t> kDepthBlocks = {8, 16, 256, 512};
+const std::vector<int64_t> kColBlocks = {4, 8, 16, 32, 64, 1024, 2048, 4096};
+const std::vector<int64_t> kDepthBlocks = {8, 16, 256, 384, 512, 768};
 
 // Row-major index of `index` (broadcast: extents of 1 read index 0) in `shape`.
 int64_t broadcast_flat(const Shape& shape, const std::vector<int64_t>& index) {
@@ -57,7 +61,7 @@ Case draw_case(Rng& rng, bool& large) {
     c.m = testing::diff::draw_size(rng, 0, 300, kRowBlocks);
     c.n = testing::diff::draw_size(rng, 0, 300, kColBlocks);
     c.k = testing::diff::draw_size(rng, 0, 600, kDepthBlocks);
-    if (rng.chance(0.08)) c.n = rng.pick(std::vector<int64_t>{2047, 2048, 2049, 4097});
+    if (rng.chance(0.08)) c.n = rng.pick(std::vector<int64_t>{1023, 1025, 2047, 2048, 2049, 4097});
     // Keep the reference cheap: shrink the biggest extent until m*n*k <= 250k.
     while (std::max<int64_t>(c.m, 1) * std::max<int64_t>(c.n, 1) * std::max<int64_t>(c.k, 1) >
            250000) {
@@ -197,6 +201,95 @@ TEST(DifferentialLinalg, MatmulMatchesLongDoubleLoopsInEveryLayout) {
     failing += check.failed();
   }
   testing::diff::report_cases("matmul", ran);
+}
+
+// Shapes for the skinny GEMM kernels: one narrow side, the other two drawn around their blocks.
+struct SkinnyCase {
+  int64_t m = 0, n = 0, k = 0;
+};
+
+SkinnyCase draw_skinny(Rng& rng) {
+  const std::vector<int64_t> narrow_blocks = {2, 4, 6, 8, 12, 16};
+  const std::vector<int64_t> row_blocks = {2, 4, 8, 16, 32, 64, 128};
+  SkinnyCase c;
+  c.n = testing::diff::draw_size(rng, 0, 17, narrow_blocks);
+  c.m = testing::diff::draw_size(rng, 0, 200, row_blocks);
+  c.k = testing::diff::draw_size(rng, 0, 3000, {16, 32, 64});
+  int64_t cap = 400000;
+  const double pick = rng.uniform();
+  if (pick < (testing::diff::sanitized() ? 0.01 : 0.05)) {
+    // Past the parallel threshold (7.1M multiply-adds) and past k blocking (256 KiB of B^T).
+    cap = 18000000;
+    c.m = rng.range(90, 120);
+    c.n = rng.range(12, 16);
+    c.k = rng.range(7000, 9000);
+  } else if (pick < 0.25) {
+    // A long k with few rows: k blocks of 16 KiB of B^T (4096 / n floats, 2048 / n doubles,
+    // whole vectors) once B^T passes 256 KiB; k drawn around a block multiple.
+    const int64_t n = std::max<int64_t>(c.n, 1);
+    const int64_t block = rng.chance(0.5) ? 4096 / n / 16 * 16 : 2048 / n / 8 * 8;
+    c.k = std::max<int64_t>(block, 1) * rng.range(1, 60) + rng.range(-1, 1);
+    c.k = std::clamp<int64_t>(c.k, 1, 70000);
+    c.m = std::max<int64_t>(1, std::min<int64_t>(c.m, cap / (n * std::max<int64_t>(c.k, 1))));
+  }
+  if (rng.chance(0.3)) std::swap(c.m, c.n);  // the narrow side as rows (dot kernel with B^T)
+  // Keep the reference cheap: shrink the longest of m and k.
+  while (std::max<int64_t>(c.m, 1) * std::max<int64_t>(c.n, 1) * std::max<int64_t>(c.k, 1) > cap) {
+    int64_t* biggest = c.m > 17 && c.m * 4 > c.k ? &c.m : &c.k;
+    *biggest = *biggest * 3 / 4;
+  }
+  return c;
+}
+
+TEST(DifferentialLinalg, SkinnyMatmulMatchesLongDoubleLoops) {
+  const int64_t cases = testing::diff::case_count(600);
+  int64_t ran = 0;
+  int failing = 0;
+  for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
+    const uint64_t seed = 0x5C1A0000 + static_cast<uint64_t>(i);
+    if (!testing::diff::selected(seed)) continue;
+    Rng rng(seed);
+    const SkinnyCase c = draw_skinny(rng);
+    const DType dtype = rng.chance(0.5) ? kFloat32 : kFloat64;
+    const Layout la = testing::diff::draw_layout(rng, false);
+    const Layout lb = testing::diff::draw_layout(rng, false);
+    const auto values = testing::diff::uniform_values(-1, 1);
+    const Tensor a = testing::diff::make_input(rng, {c.m, c.k}, dtype, la, values);
+    const Tensor b = testing::diff::make_input(rng, {c.k, c.n}, dtype, lb, values);
+    const std::vector<double> va = testing::diff::read(a);
+    const std::vector<double> vb = testing::diff::read(b);
+    const std::string context = "case seed " + std::to_string(seed) + " skinny matmul [" +
+                                std::to_string(c.m) + ", " + std::to_string(c.k) + "] " +
+                                testing::diff::layout_name(la) + " x [" + std::to_string(c.k) +
+                                ", " + std::to_string(c.n) + "] " + testing::diff::layout_name(lb) +
+                                " " + std::string(dtype_name(dtype));
+    ++ran;
+    std::vector<double> expected(static_cast<size_t>(c.m * c.n));
+    std::vector<double> tol(expected.size());
+    const double eps = testing::diff::eps_of(dtype);
+    for (int64_t r = 0; r < c.m; ++r) {
+      for (int64_t col = 0; col < c.n; ++col) {
+        long double s = 0;
+        double mag = 0;
+        for (int64_t q = 0; q < c.k; ++q) {
+          const double x = va[static_cast<size_t>(r * c.k + q)];
+          const double y = vb[static_cast<size_t>(q * c.n + col)];
+          s += static_cast<long double>(x) * y;
+          mag += std::abs(x * y);
+        }
+        const auto o = static_cast<size_t>(r * c.n + col);
+        expected[o] = static_cast<double>(s);
+        tol[o] = eps * (4 + 2 * std::sqrt(static_cast<double>(c.k))) * mag;
+      }
+    }
+    Checker check(context);
+    const Tensor out =
+        testing::diff::run_both_thread_counts([&] { return nabla::matmul(a, b); }, context);
+    check.dtype(out.dtype(), dtype);
+    check.all(out, {c.m, c.n}, expected, tol);
+    failing += check.failed();
+  }
+  testing::diff::report_cases("skinny matmul", ran);
 }
 
 }  // namespace

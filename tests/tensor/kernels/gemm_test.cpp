@@ -225,6 +225,24 @@ TEST(Gemm, LargeSizesCrossCacheBlocks) {
   }
 }
 
+TEST(Gemm, SkinnyLongKWithAlphaBetaMatchesReference) {
+  // At most 16 columns (or 16 rows with B transposed) take the unpacked skinny kernels; once B^T
+  // passes 256 KiB, k is cut into blocks and saved accumulators resume block after block.
+  const Shape shapes[] = {{37, 9, 2000},  {65, 16, 1100}, {3, 1, 5000},  {130, 10, 513},
+                          {9, 33, 3001},  {16, 40, 700},  {1, 2, 17},    {2, 16, 15},
+                          {20, 12, 6000}, {5, 3, 30001},  {70, 16, 4500}};
+  uint64_t seed = 450;
+  for (const Shape& s : shapes) {
+    check_all_transposes<float>(s, -0.5F, 1.5F, 3, seed);
+    check_all_transposes<float>(s, 2.0F, 0.0F, 1, seed + 1);
+    check_all_transposes<double>(s, 1.0, -1.0, 2, seed + 2);
+    seed += 3;
+    if (HasFatalFailure()) {
+      return;
+    }
+  }
+}
+
 TEST(Gemm, BetaZeroIgnoresNanInC) {
   const int64_t m = 33;
   const int64_t n = 47;
@@ -282,7 +300,10 @@ std::vector<T> run_with_threads(int threads, bool ta, bool tb, Shape s) {
 }
 
 TEST(Gemm, BitIdenticalForAnyThreadCount) {
-  const Shape shapes[] = {{128, 512, 784}, {784, 512, 128}, {301, 299, 600}, {64, 64, 64}};
+  // The last four take the skinny kernels (split by row tiles, k blocked) past the parallel
+  // threshold.
+  const Shape shapes[] = {{128, 512, 784}, {784, 512, 128}, {301, 299, 600}, {64, 64, 64},
+                          {600, 10, 2000}, {9, 40, 25000},  {1300, 16, 400}, {150, 12, 6000}};
   for (const Shape& s : shapes) {
     for (const bool ta : {false, true}) {
       for (const bool tb : {false, true}) {
