@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/replicas.h"
@@ -55,6 +57,36 @@ void check_pair(std::string_view op, const Tensor& x, const Tensor& y) {
   }
 }
 
+// Every tensor of xs and ys has a batch dim and as many samples as xs[0]; the error names the
+// tensor (x[i] or y[i]) and both shapes.
+void check_samples(std::string_view op, const std::vector<Tensor>& xs,
+                   const std::vector<Tensor>& ys) {
+  if (xs.empty()) throw error("{}: no x tensors", op);
+  const auto check = [&](const char* group, size_t i, const Tensor& t) {
+    if (!t.defined()) throw error("{}: {}[{}] is an undefined tensor", op, group, i);
+    if (t.dim() == 0) {
+      throw error("{}: {}[{}] is a 0-d tensor; samples are along dim 0", op, group, i);
+    }
+    if (t.size(0) != xs.front().size(0)) {
+      throw error(
+          "{}: {}[{}] of shape {} and x[0] of shape {} must have the same number of samples "
+          "(dim 0)",
+          op, group, i, shape_str(t.shape()), shape_str(xs.front().shape()));
+    }
+  };
+  for (size_t i = 0; i < xs.size(); ++i) check("x", i, xs[i]);
+  for (size_t i = 0; i < ys.size(); ++i) check("y", i, ys[i]);
+}
+
+// `per_output`, or `all` repeated `outputs` times when it holds one entry.
+template <typename T>
+std::vector<T> per_output(std::string_view what, std::vector<T> all, size_t outputs) {
+  if (all.size() == outputs) return all;
+  if (all.size() == 1) return std::vector<T>(outputs, all.front());
+  throw error("compile: the model has {} output{}, got {} {} (give one per output, or one for all)",
+              outputs, outputs == 1 ? "" : "s", all.size(), what);
+}
+
 }  // namespace
 
 Model::Model(std::shared_ptr<nn::Module> network) : network_(std::move(network)) {
@@ -63,22 +95,74 @@ Model::Model(std::shared_ptr<nn::Module> network) : network_(std::move(network))
 
 void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, Loss loss,
                     std::vector<Metric> metrics) {
+  compile(std::move(optimizer), std::vector<Loss>{std::move(loss)},
+          std::vector<std::vector<Metric>>{std::move(metrics)});
+}
+
+void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, const std::string& loss,
+                    const std::vector<std::string>& metrics) {
+  compile(std::move(optimizer), std::vector<std::string>{loss},
+          std::vector<std::vector<std::string>>{metrics});
+}
+
+void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, std::vector<Loss> losses,
+                    std::vector<std::vector<Metric>> metrics, std::vector<double> loss_weights) {
   if (!optimizer) throw error("compile: the optimizer is null");
-  if (!loss.fn) throw error("compile: the loss '{}' has no function", loss.name);
+  const size_t outputs = network_->output_count();
+  std::vector<std::string> names = network_->output_names();
+  if (names.size() != outputs) {
+    throw error("compile: the network has {} outputs but {} output names", outputs, names.size());
+  }
+  if (losses.empty()) throw error("compile: no loss given");
+  for (const Loss& loss : losses) {
+    if (!loss.fn) throw error("compile: the loss '{}' has no function", loss.name);
+  }
+  losses = per_output("losses", std::move(losses), outputs);
+  metrics = metrics.empty() ? std::vector<std::vector<Metric>>(outputs)
+                            : per_output("metric lists", std::move(metrics), outputs);
+  if (loss_weights.empty()) loss_weights.assign(outputs, 1.0);
+  if (loss_weights.size() != outputs) {
+    throw error("compile: the model has {} output{}, got {} loss_weights", outputs,
+                outputs == 1 ? "" : "s", loss_weights.size());
+  }
+  for (size_t k = 0; k < loss_weights.size(); ++k) {
+    if (!std::isfinite(loss_weights[k])) {
+      throw error("compile: loss_weights[{}] is {}; loss weights must be finite", k,
+                  loss_weights[k]);
+    }
+  }
   optimizer_ = std::move(optimizer);
-  loss_ = std::move(loss);
+  losses_ = std::move(losses);
   metrics_ = std::move(metrics);
+  loss_weights_ = std::move(loss_weights);
+  output_names_ = std::move(names);
   if (network_->built() && optimizer_->parameters().empty()) {
     optimizer_->set_parameters(network_->parameters());
   }
 }
 
-void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, const std::string& loss,
-                    const std::vector<std::string>& metrics) {
-  std::vector<Metric> resolved;
+void Model::compile(std::shared_ptr<optim::Optimizer> optimizer,
+                    const std::vector<std::string>& losses,
+                    const std::vector<std::vector<std::string>>& metrics,
+                    std::vector<double> loss_weights) {
+  std::vector<Loss> resolved_losses;
+  resolved_losses.reserve(losses.size());
+  for (const std::string& name : losses) resolved_losses.push_back(loss_by_name(name));
+  std::vector<std::vector<Metric>> resolved;
   resolved.reserve(metrics.size());
-  for (const std::string& name : metrics) resolved.push_back(metric_by_name(name));
-  compile(std::move(optimizer), loss_by_name(loss), std::move(resolved));
+  for (const auto& list : metrics) {
+    resolved.emplace_back();
+    for (const std::string& name : list) resolved.back().push_back(metric_by_name(name));
+  }
+  compile(std::move(optimizer), std::move(resolved_losses), std::move(resolved),
+          std::move(loss_weights));
+}
+
+void Model::compile(std::shared_ptr<optim::Optimizer> optimizer,
+                    std::initializer_list<std::string> losses,
+                    const std::vector<std::vector<std::string>>& metrics,
+                    std::vector<double> loss_weights) {
+  compile(std::move(optimizer), std::vector<std::string>(losses), metrics, std::move(loss_weights));
 }
 
 optim::Optimizer& Model::optimizer() {
@@ -90,8 +174,28 @@ void Model::check_compiled(std::string_view op) const {
   if (!optimizer_) throw error("{}: call compile(optimizer, loss, metrics) first", op);
 }
 
-void Model::prepare(const Tensor& x) {
-  if (!network_->built()) network_->build(x.shape());
+void Model::check_counts(std::string_view op, const std::vector<Tensor>& xs,
+                         const std::vector<Tensor>* ys) const {
+  const size_t inputs = network_->input_count();
+  if (xs.size() != inputs) {
+    throw error("{}: the model takes {} input{}, got {} x tensor{}", op, inputs,
+                inputs == 1 ? "" : "s", xs.size(), xs.size() == 1 ? "" : "s");
+  }
+  const size_t outputs = network_->output_count();
+  if (ys != nullptr && ys->size() != outputs) {
+    throw error("{}: the model has {} output{}, got {} y tensor{}", op, outputs,
+                outputs == 1 ? "" : "s", ys->size(), ys->size() == 1 ? "" : "s");
+  }
+  check_samples(op, xs, ys != nullptr ? *ys : std::vector<Tensor>{});
+}
+
+void Model::prepare(const std::vector<Tensor>& xs) {
+  if (!network_->built()) {
+    std::vector<Shape> shapes;
+    shapes.reserve(xs.size());
+    for (const Tensor& x : xs) shapes.push_back(x.shape());
+    network_->build_all(shapes);
+  }
   if (optimizer_ && optimizer_->parameters().empty()) {
     optimizer_->set_parameters(network_->parameters());
   }
@@ -103,39 +207,89 @@ bool Model::is_chief() const { return !distributed() || data::replicas().rank() 
 
 std::vector<std::string> Model::log_keys() const {
   std::vector<std::string> keys{"loss"};
-  for (const Metric& metric : metrics_) keys.push_back(metric.name);
+  if (multi_output()) {
+    for (const std::string& name : output_names_) keys.push_back(name + "_loss");
+  }
+  for (size_t k = 0; k < metrics_.size(); ++k) {
+    for (const Metric& metric : metrics_[k]) {
+      keys.push_back(multi_output() ? output_names_[k] + "_" + metric.name : metric.name);
+    }
+  }
   return keys;
 }
 
-Logs Model::batch_logs(const Tensor& y_pred, const Tensor& y_true, const Tensor& loss) const {
+Model::BatchLoss Model::batch_loss(std::string_view op, const std::vector<Tensor>& y_pred,
+                                   const std::vector<Tensor>& y_true) const {
+  if (y_pred.size() != losses_.size()) {
+    throw error("{}: the network returned {} outputs, compile was given {}", op, y_pred.size(),
+                losses_.size());
+  }
+  BatchLoss out;
+  for (size_t k = 0; k < losses_.size(); ++k) {
+    Tensor loss = losses_[k].fn(y_pred[k], y_true[k]);
+    if (loss.numel() != 1) {
+      throw error("{}: loss '{}' returned shape {}, expected one value", op, losses_[k].name,
+                  shape_str(loss.shape()));
+    }
+    // NOTE: a weight of 1 is not multiplied in, so one output's loss is what it was before
+    // multi-output training existed (x * 1 is exact anyway; this saves the graph node).
+    const Tensor weighted = loss_weights_[k] == 1.0 ? loss : loss * loss_weights_[k];
+    out.total = k == 0 ? weighted : out.total + weighted;
+    out.per_output.push_back(std::move(loss));
+  }
+  return out;
+}
+
+Logs Model::batch_logs(const std::vector<Tensor>& y_pred, const std::vector<Tensor>& y_true,
+                       const BatchLoss& loss) const {
   Logs logs;
-  logs["loss"] = loss.item();
+  logs["loss"] = loss.total.item();
+  if (multi_output()) {
+    for (size_t k = 0; k < output_names_.size(); ++k) {
+      logs[output_names_[k] + "_loss"] = loss.per_output[k].item();
+    }
+  }
   const NoGradGuard no_grad;
-  const Tensor prediction = y_pred.detach();
-  for (const Metric& metric : metrics_) logs[metric.name] = metric.fn(prediction, y_true);
+  for (size_t k = 0; k < metrics_.size(); ++k) {
+    if (metrics_[k].empty()) continue;
+    const Tensor prediction = y_pred[k].detach();
+    for (const Metric& metric : metrics_[k]) {
+      const std::string key = multi_output() ? output_names_[k] + "_" + metric.name : metric.name;
+      logs[key] = metric.fn(prediction, y_true[k]);
+    }
+  }
   return logs;
 }
 
 Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
   check_compiled("train_on_batch");
   check_pair("train_on_batch", x, y);
-  prepare(x);
+  return train_on_batch(std::vector<Tensor>{x}, std::vector<Tensor>{y});
+}
+
+Logs Model::train_on_batch(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys) {
+  check_compiled("train_on_batch");
+  check_counts("train_on_batch", xs, &ys);
+  prepare(xs);
   network_->train();
   optimizer_->zero_grad();
-  const Tensor y_pred = (*network_)(x);
-  const Tensor loss = loss_.fn(y_pred, y);
-  if (loss.numel() != 1) {
-    throw error("train_on_batch: loss '{}' returned shape {}, expected one value", loss_.name,
-                shape_str(loss.shape()));
-  }
-  loss.backward();
+  const std::vector<Tensor> y_pred = network_->forward_all(xs);
+  const BatchLoss loss = batch_loss("train_on_batch", y_pred, ys);
+  loss.total.backward();
   optimizer_->step();
-  return batch_logs(y_pred, y, loss);
+  return batch_logs(y_pred, ys, loss);
 }
 
 History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
   check_compiled("fit");
   check_pair("fit", x, y);
+  return fit(std::vector<Tensor>{x}, std::vector<Tensor>{y}, options);
+}
+
+History Model::fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                   const FitOptions& options) {
+  check_compiled("fit");
+  check_counts("fit", xs, &ys);
   if (options.epochs < 0) throw error("fit: epochs must be non-negative, got {}", options.epochs);
   if (options.initial_epoch < 0 || options.initial_epoch > options.epochs) {
     throw error("fit: initial_epoch must be in [0, epochs = {}], got {}", options.epochs,
@@ -147,14 +301,16 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   if (options.validation_split < 0.0 || options.validation_split >= 1.0) {
     throw error("fit: validation_split must be in [0, 1), got {}", options.validation_split);
   }
-  prepare(x);
+  if (options.validation_data) {
+    check_counts("fit (validation_data)", options.validation_data->xs,
+                 &options.validation_data->ys);
+  }
+  prepare(xs);
 
-  data::TensorDataset train_set(x, y);
+  data::TensorDataset train_set(xs, ys);
   std::optional<data::TensorDataset> validation_set;
   if (options.validation_data) {
-    check_pair("fit (validation_data)", options.validation_data->first,
-               options.validation_data->second);
-    validation_set.emplace(options.validation_data->first, options.validation_data->second);
+    validation_set.emplace(options.validation_data->xs, options.validation_data->ys);
   } else if (options.validation_split > 0.0) {
     auto [head, tail] = data::split(train_set, options.validation_split);
     train_set = std::move(head);
@@ -198,7 +354,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     Averages averages;
     int64_t batch_index = 0;
     for (const data::Batch& batch : loader) {
-      Logs logs = train_on_batch(batch.x, batch.y);
+      Logs logs = train_on_batch(batch.inputs(), batch.targets());
       averages.add(logs, batch.x.size(0));
       ++batch_index;
       bar.update(batch_index, averages.means());
@@ -211,7 +367,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     Logs epoch_logs = distributed ? averages.global_means(log_keys(), replicas) : averages.means();
     if (validation_set) {
       const Logs validation =
-          evaluate(validation_set->x(), validation_set->y(), options.batch_size);
+          evaluate(validation_set->xs(), validation_set->ys(), options.batch_size);
       for (const auto& [key, value] : validation) epoch_logs["val_" + key] = value;
     }
     epoch_logs["lr"] = optimizer_->learning_rate();
@@ -227,8 +383,15 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
 Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose) {
   check_compiled("evaluate");
   check_pair("evaluate", x, y);
+  return evaluate(std::vector<Tensor>{x}, std::vector<Tensor>{y}, batch_size, verbose);
+}
+
+Logs Model::evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                     int64_t batch_size, int verbose) {
+  check_compiled("evaluate");
+  check_counts("evaluate", xs, &ys);
   if (batch_size <= 0) throw error("evaluate: batch_size must be positive, got {}", batch_size);
-  prepare(x);
+  prepare(xs);
   const NoGradGuard no_grad;
   const bool was_training = network_->is_training();
   network_->eval();
@@ -237,7 +400,7 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int v
   const data::Replicas& replicas = data::replicas();
   // Distributed: rank r evaluates rows [r n / N, (r + 1) n / N).
   int64_t first = 0;
-  int64_t n = x.size(0);
+  int64_t n = xs.front().size(0);
   if (distributed) {
     const int64_t total = n;
     first = total * replicas.rank() / replicas.size();
@@ -245,11 +408,17 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int v
   }
   ProgressBar bar((n - first + batch_size - 1) / batch_size, is_chief() ? verbose : 0);
   int64_t step = 0;
-  for (int64_t begin = first; begin < n; begin += batch_size) {
-    const data::Batch batch = data::take(x, y, begin, std::min(n, begin + batch_size));
-    const Tensor y_pred = (*network_)(batch.x);
-    averages.add(batch_logs(y_pred, batch.y, loss_.fn(y_pred, batch.y)), batch.x.size(0));
-    bar.update(++step, averages.means());
+  try {
+    for (int64_t begin = first; begin < n; begin += batch_size) {
+      const data::Batch batch = data::take(xs, ys, begin, std::min(n, begin + batch_size));
+      const std::vector<Tensor> y_pred = network_->forward_all(batch.xs);
+      averages.add(batch_logs(y_pred, batch.ys, batch_loss("evaluate", y_pred, batch.ys)),
+                   batch.x.size(0));
+      bar.update(++step, averages.means());
+    }
+  } catch (...) {
+    network_->train(was_training);
+    throw;
   }
   network_->train(was_training);
   Logs logs = distributed ? averages.global_means(log_keys(), replicas) : averages.means();
@@ -261,19 +430,44 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   if (x.dim() == 0) {
     throw error("predict: x must have a batch dim, got shape {}", shape_str(x.shape()));
   }
+  if (network_->output_count() != 1) {
+    throw error(
+        "predict: the model has {} outputs; predict(std::vector<Tensor>) returns one tensor per "
+        "output",
+        network_->output_count());
+  }
+  return predict(std::vector<Tensor>{x}, batch_size).front();
+}
+
+std::vector<Tensor> Model::predict(const std::vector<Tensor>& xs, int64_t batch_size) {
+  check_counts("predict", xs, nullptr);
   if (batch_size <= 0) throw error("predict: batch_size must be positive, got {}", batch_size);
-  prepare(x);
+  const int64_t n = xs.front().size(0);
+  if (n == 0) throw error("predict: x has no samples");
+  prepare(xs);
   const NoGradGuard no_grad;
   const bool was_training = network_->is_training();
   network_->eval();
-  std::vector<Tensor> outputs;
-  const int64_t n = x.size(0);
-  for (int64_t begin = 0; begin < n; begin += batch_size) {
-    outputs.push_back((*network_)(slice(x, 0, begin, std::min(n, begin + batch_size), 1)));
+  std::vector<std::vector<Tensor>> outputs(network_->output_count());
+  try {
+    for (int64_t begin = 0; begin < n; begin += batch_size) {
+      const std::vector<Tensor> batch_outputs =
+          network_->forward_all(data::take(xs, {}, begin, std::min(n, begin + batch_size)).xs);
+      if (batch_outputs.size() != outputs.size()) {
+        throw error("predict: the network returned {} outputs, expected {}", batch_outputs.size(),
+                    outputs.size());
+      }
+      for (size_t k = 0; k < outputs.size(); ++k) outputs[k].push_back(batch_outputs[k]);
+    }
+  } catch (...) {
+    network_->train(was_training);
+    throw;
   }
   network_->train(was_training);
-  if (outputs.empty()) throw error("predict: x has no samples");
-  return cat(outputs, 0);
+  std::vector<Tensor> out;
+  out.reserve(outputs.size());
+  for (const std::vector<Tensor>& pieces : outputs) out.push_back(cat(pieces, 0));
+  return out;
 }
 
 }  // namespace nabla::train

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,10 @@ namespace nabla::train {
 struct Loss {
   std::string name;
   std::function<Tensor(const Tensor& y_pred, const Tensor& y_true)> fn;  // mean over the batch
+  // The loss of each sample, shape [batch] (the mean over every dim but the batch dim, so its
+  // mean is fn's value), which sample_weight and class_weight weigh. Optional: a Loss without it
+  // cannot be weighted (fit and evaluate then throw). loss_by_name's losses all have it.
+  std::function<Tensor(const Tensor& y_pred, const Tensor& y_true)> per_sample = {};
 };
 
 // A loss by its Keras name: "categorical_crossentropy", "sparse_categorical_crossentropy",
@@ -34,11 +39,28 @@ struct Metric {
 // also "categorical_accuracy", "sparse_categorical_accuracy", "binary_accuracy", "mse", "mae".
 Metric metric_by_name(const std::string& name);
 
+// FitOptions::validation_data: inputs and targets (one tensor each, or one per model input and
+// output) and optional sample weights [N], as Keras's (x_val, y_val[, sample_weight_val]).
+struct ValidationData {
+  // NOLINTNEXTLINE(google-explicit-constructor): `.validation_data = std::pair{x, y}` as before.
+  ValidationData(const std::pair<Tensor, Tensor>& xy) : xs{xy.first}, ys{xy.second} {}
+  ValidationData(const Tensor& x, const Tensor& y, Tensor weights = Tensor())
+      : xs{x}, ys{y}, sample_weight(std::move(weights)) {}
+  ValidationData(std::vector<Tensor> inputs, std::vector<Tensor> targets, Tensor weights = Tensor())
+      : xs(std::move(inputs)), ys(std::move(targets)), sample_weight(std::move(weights)) {}
+
+  std::vector<Tensor> xs;
+  std::vector<Tensor> ys;
+  Tensor sample_weight;  // undefined: unweighted
+};
+
 struct FitOptions {
   int64_t epochs = 1;
   int64_t batch_size = 32;
-  double validation_split = 0.0;  // the last fraction of (x, y), taken before shuffling
-  std::optional<std::pair<Tensor, Tensor>> validation_data;
+  // The last fraction of the samples (of every x and y tensor, and of sample_weight), taken
+  // before shuffling.
+  double validation_split = 0.0;
+  std::optional<ValidationData> validation_data;
   bool shuffle = true;
   std::vector<std::shared_ptr<Callback>> callbacks;
   int verbose = 1;               // 0 silent, 1 progress bar, 2 one line per epoch
@@ -54,18 +76,48 @@ class Model {
  public:
   explicit Model(std::shared_ptr<nn::Module> network);
 
+  // One loss (applied to every output of a model with several, as Keras does) and its metrics
+  // (likewise computed for every output).
   void compile(std::shared_ptr<optim::Optimizer> optimizer, Loss loss,
                std::vector<Metric> metrics = {});
   void compile(std::shared_ptr<optim::Optimizer> optimizer, const std::string& loss,
                const std::vector<std::string>& metrics = {});
+  // A model with several outputs, as Keras's compile(loss=[...], metrics=[[...], [...]],
+  // loss_weights=[...]): one loss per output (or one for all), one list of metrics per output (or
+  // one list for all, or none) and one weight per output (default 1 each). The loss fit minimizes
+  // and logs as "loss" is sum_k loss_weights[k] * loss_k; with more than one output the logs also
+  // hold "<output name>_loss" (unweighted) and "<output name>_<metric>", the output names being
+  // network().output_names() (the output layers' names), validation's with "val_" in front.
+  void compile(std::shared_ptr<optim::Optimizer> optimizer, std::vector<Loss> losses,
+               std::vector<std::vector<Metric>> metrics = {},
+               std::vector<double> loss_weights = {});
+  void compile(std::shared_ptr<optim::Optimizer> optimizer, const std::vector<std::string>& losses,
+               const std::vector<std::vector<std::string>>& metrics = {},
+               std::vector<double> loss_weights = {});
+  // NOTE: lets `compile(opt, {"mse", "binary_crossentropy"}, ...)` pick this form instead of
+  // being ambiguous with the one-loss `const std::string&` form.
+  void compile(std::shared_ptr<optim::Optimizer> optimizer,
+               std::initializer_list<std::string> losses,
+               const std::vector<std::vector<std::string>>& metrics = {},
+               std::vector<double> loss_weights = {});
 
   History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
+  // Several inputs and targets, as Keras's fit(x=[a, b], y=[c, d]): one tensor per network input
+  // (network().input_count()) and per output (output_count()), every one with the same number of
+  // samples; shuffling takes the same rows of each.
+  History fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+              const FitOptions& options = {});
   // Mean loss and metrics over (x, y), in eval mode without recording a graph.
   Logs evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 32, int verbose = 0);
-  // The network's outputs for x, batch by batch, in eval mode.
+  Logs evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                int64_t batch_size = 32, int verbose = 0);
+  // The network's outputs for x, batch by batch, in eval mode (a network with one output).
   Tensor predict(const Tensor& x, int64_t batch_size = 32);
+  // One tensor per output, for one tensor per input.
+  std::vector<Tensor> predict(const std::vector<Tensor>& xs, int64_t batch_size = 32);
   // One optimizer step on one batch; returns its loss and metrics.
   Logs train_on_batch(const Tensor& x, const Tensor& y);
+  Logs train_on_batch(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys);
 
   [[nodiscard]] nn::Module& network() { return *network_; }
   [[nodiscard]] optim::Optimizer& optimizer();
@@ -108,15 +160,30 @@ class Model {
   };
   void restore_callbacks(const std::vector<std::shared_ptr<Callback>>& callbacks);
 
+  // The losses of one batch: the total that fit minimizes and each output's own.
+  struct BatchLoss {
+    Tensor total;
+    std::vector<Tensor> per_output;
+  };
+
   void check_compiled(std::string_view op) const;
-  void prepare(const Tensor& x);
-  [[nodiscard]] std::vector<std::string> log_keys() const;  // "loss", then the metrics
-  Logs batch_logs(const Tensor& y_pred, const Tensor& y_true, const Tensor& loss) const;
+  void check_counts(std::string_view op, const std::vector<Tensor>& xs,
+                    const std::vector<Tensor>* ys) const;
+  void prepare(const std::vector<Tensor>& xs);
+  [[nodiscard]] bool multi_output() const { return losses_.size() > 1; }
+  // "loss", then each output's loss (several outputs only), then the metrics.
+  [[nodiscard]] std::vector<std::string> log_keys() const;
+  BatchLoss batch_loss(std::string_view op, const std::vector<Tensor>& y_pred,
+                       const std::vector<Tensor>& y_true) const;
+  Logs batch_logs(const std::vector<Tensor>& y_pred, const std::vector<Tensor>& y_true,
+                  const BatchLoss& loss) const;
 
   std::shared_ptr<nn::Module> network_;
   std::shared_ptr<optim::Optimizer> optimizer_;
-  Loss loss_;
-  std::vector<Metric> metrics_;
+  std::vector<Loss> losses_;                  // one per output
+  std::vector<double> loss_weights_;          // one per output
+  std::vector<std::vector<Metric>> metrics_;  // one list per output
+  std::vector<std::string> output_names_;
   bool stop_training_ = false;
   bool distributed_ = true;
   History history_;
