@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "data/dataset.h"
@@ -76,6 +77,66 @@ void check_samples(std::string_view op, const std::vector<Tensor>& xs,
   };
   for (size_t i = 0; i < xs.size(); ++i) check("x", i, xs[i]);
   for (size_t i = 0; i < ys.size(); ++i) check("y", i, ys[i]);
+}
+
+// sample_weight: float, shape [n], every weight finite and non-negative.
+void check_sample_weight(std::string_view op, const Tensor& w, int64_t n) {
+  if (!w.is_floating_point()) {
+    throw error("{}: sample_weight must be float32 or float64, got {}", op, dtype_name(w.dtype()));
+  }
+  if (w.dim() != 1 || w.size(0) != n) {
+    throw error("{}: sample_weight of shape {} must have shape [{}] (one weight per sample)", op,
+                shape_str(w.shape()), n);
+  }
+  const auto values = w.to_vector<double>();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!(std::isfinite(values[i]) && values[i] >= 0.0)) {
+      throw error("{}: sample_weight[{}] is {}; weights must be finite and non-negative", op, i,
+                  values[i]);
+    }
+  }
+}
+
+// Keras's class_weight as sample weights [n] (float32) from the targets y.
+Tensor class_sample_weights(std::string_view op, const std::map<int64_t, double>& class_weight,
+                            const Tensor& y) {
+  for (const auto& [index, weight] : class_weight) {
+    if (index < 0) {
+      throw error("{}: class_weight has class index {}; class indices are non-negative", op, index);
+    }
+    if (!(std::isfinite(weight) && weight >= 0.0)) {
+      throw error("{}: class_weight[{}] is {}; weights must be finite and non-negative", op, index,
+                  weight);
+    }
+  }
+  const bool one_hot = y.dim() == 2 && y.size(1) > 1;
+  if (y.dim() < 1 || y.dim() > 2 || (y.dim() == 2 && y.size(1) < 1)) {
+    throw error("{}: class_weight needs targets of shape [N], [N, 1] or [N, C], got {}", op,
+                shape_str(y.shape()));
+  }
+  const int64_t n = y.size(0);
+  if (one_hot) {
+    const int64_t classes = y.size(1);
+    for (const auto& [index, weight] : class_weight) {
+      if (index >= classes) {
+        throw error("{}: class_weight has class index {}, out of range for targets of {} classes",
+                    op, index, classes);
+      }
+    }
+  }
+  const auto values = y.to_vector<double>();
+  const int64_t width = one_hot ? y.size(1) : 1;
+  std::vector<float> weights;
+  weights.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const auto first = values.begin() + i * width;
+    const auto label = static_cast<int64_t>(
+        one_hot ? static_cast<double>(std::max_element(first, first + width) - first)
+                : std::round(*first));
+    const auto it = class_weight.find(label);
+    weights.push_back(it == class_weight.end() ? 1.0f : static_cast<float>(it->second));
+  }
+  return tensor(weights, {n});
 }
 
 // `per_output`, or `all` repeated `outputs` times when it holds one entry.
@@ -218,18 +279,43 @@ std::vector<std::string> Model::log_keys() const {
   return keys;
 }
 
+void Model::check_weighted(std::string_view op) const {
+  for (const Loss& loss : losses_) {
+    if (!loss.per_sample) {
+      throw error(
+          "{}: loss '{}' has no per-sample form (Loss::per_sample), so it cannot be weighted by "
+          "sample_weight or class_weight",
+          op, loss.name);
+    }
+  }
+}
+
 Model::BatchLoss Model::batch_loss(std::string_view op, const std::vector<Tensor>& y_pred,
-                                   const std::vector<Tensor>& y_true) const {
+                                   const std::vector<Tensor>& y_true, const Tensor& weights) const {
   if (y_pred.size() != losses_.size()) {
     throw error("{}: the network returned {} outputs, compile was given {}", op, y_pred.size(),
                 losses_.size());
   }
   BatchLoss out;
   for (size_t k = 0; k < losses_.size(); ++k) {
-    Tensor loss = losses_[k].fn(y_pred[k], y_true[k]);
-    if (loss.numel() != 1) {
-      throw error("{}: loss '{}' returned shape {}, expected one value", op, losses_[k].name,
-                  shape_str(loss.shape()));
+    Tensor loss;
+    if (weights.defined()) {
+      // Keras's SUM_OVER_BATCH_SIZE: sum_i(w_i * l_i) / batch size.
+      const Tensor per_sample = losses_[k].per_sample(y_pred[k], y_true[k]);
+      const int64_t n = weights.size(0);
+      if (per_sample.shape() != Shape{n}) {
+        throw error("{}: the per-sample form of loss '{}' returned shape {}, expected [{}]", op,
+                    losses_[k].name, shape_str(per_sample.shape()), n);
+      }
+      const Tensor w =
+          weights.dtype() == per_sample.dtype() ? weights : to(weights, per_sample.dtype());
+      loss = sum(per_sample * w) / static_cast<double>(n);
+    } else {
+      loss = losses_[k].fn(y_pred[k], y_true[k]);
+      if (loss.numel() != 1) {
+        throw error("{}: loss '{}' returned shape {}, expected one value", op, losses_[k].name,
+                    shape_str(loss.shape()));
+      }
     }
     // NOTE: a weight of 1 is not multiplied in, so one output's loss is what it was before
     // multi-output training existed (x * 1 is exact anyway; this saves the graph node).
@@ -267,14 +353,19 @@ Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
   return train_on_batch(std::vector<Tensor>{x}, std::vector<Tensor>{y});
 }
 
-Logs Model::train_on_batch(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys) {
+Logs Model::train_on_batch(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                           const Tensor& sample_weight) {
   check_compiled("train_on_batch");
   check_counts("train_on_batch", xs, &ys);
+  if (sample_weight.defined()) {
+    check_sample_weight("train_on_batch", sample_weight, xs.front().size(0));
+    check_weighted("train_on_batch");
+  }
   prepare(xs);
   network_->train();
   optimizer_->zero_grad();
   const std::vector<Tensor> y_pred = network_->forward_all(xs);
-  const BatchLoss loss = batch_loss("train_on_batch", y_pred, ys);
+  const BatchLoss loss = batch_loss("train_on_batch", y_pred, ys, sample_weight);
   loss.total.backward();
   optimizer_->step();
   return batch_logs(y_pred, ys, loss);
@@ -301,20 +392,52 @@ History Model::fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
   if (options.validation_split < 0.0 || options.validation_split >= 1.0) {
     throw error("fit: validation_split must be in [0, 1), got {}", options.validation_split);
   }
+  if (options.sample_weight.defined() && !options.class_weight.empty()) {
+    throw error("fit: give sample_weight or class_weight, not both");
+  }
+  if (!options.class_weight.empty() && ys.size() != 1) {
+    throw error("fit: class_weight is only supported for a model with one output; this one has {}",
+                ys.size());
+  }
+  Tensor weights = options.sample_weight;
+  if (weights.defined()) check_sample_weight("fit", weights, xs.front().size(0));
+  if (!options.class_weight.empty()) {
+    weights = class_sample_weights("fit", options.class_weight, ys.front());
+  }
+  if (weights.defined()) check_weighted("fit");
+  Tensor validation_weights;
   if (options.validation_data) {
-    check_counts("fit (validation_data)", options.validation_data->xs,
-                 &options.validation_data->ys);
+    const ValidationData& validation = *options.validation_data;
+    check_counts("fit (validation_data)", validation.xs, &validation.ys);
+    validation_weights = validation.sample_weight;
+    if (validation_weights.defined()) {
+      check_sample_weight("fit (validation_data)", validation_weights,
+                          validation.xs.front().size(0));
+      check_weighted("fit (validation_data)");
+    }
   }
   prepare(xs);
 
-  data::TensorDataset train_set(xs, ys);
+  // The weights travel as one more target, so shuffling and validation_split take them along.
+  const bool weighted = weights.defined();
+  std::vector<Tensor> targets = ys;
+  if (weighted) targets.push_back(weights);
+  data::TensorDataset train_set(xs, targets);
   std::optional<data::TensorDataset> validation_set;
+  std::vector<Tensor> validation_ys;
   if (options.validation_data) {
     validation_set.emplace(options.validation_data->xs, options.validation_data->ys);
+    validation_ys = options.validation_data->ys;
   } else if (options.validation_split > 0.0) {
     auto [head, tail] = data::split(train_set, options.validation_split);
     train_set = std::move(head);
     validation_set.emplace(std::move(tail));
+    validation_ys = validation_set->ys();
+    if (weighted) {
+      // As Keras: sample_weight is split with the samples; class_weight weighs training only.
+      if (options.sample_weight.defined()) validation_weights = validation_ys.back();
+      validation_ys.pop_back();
+    }
   }
   // A resumed fit shuffles with the seed of the run it continues, drawing nothing from the
   // default generator (whose restored state already accounts for that draw).
@@ -354,7 +477,13 @@ History Model::fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
     Averages averages;
     int64_t batch_index = 0;
     for (const data::Batch& batch : loader) {
-      Logs logs = train_on_batch(batch.inputs(), batch.targets());
+      std::vector<Tensor> batch_targets = batch.targets();
+      Tensor batch_weights;
+      if (weighted) {
+        batch_weights = batch_targets.back();
+        batch_targets.pop_back();
+      }
+      Logs logs = train_on_batch(batch.inputs(), batch_targets, batch_weights);
       averages.add(logs, batch.x.size(0));
       ++batch_index;
       bar.update(batch_index, averages.means());
@@ -367,7 +496,7 @@ History Model::fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
     Logs epoch_logs = distributed ? averages.global_means(log_keys(), replicas) : averages.means();
     if (validation_set) {
       const Logs validation =
-          evaluate(validation_set->xs(), validation_set->ys(), options.batch_size);
+          evaluate(validation_set->xs(), validation_ys, options.batch_size, 0, validation_weights);
       for (const auto& [key, value] : validation) epoch_logs["val_" + key] = value;
     }
     epoch_logs["lr"] = optimizer_->learning_rate();
@@ -380,16 +509,25 @@ History Model::fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
   return history_;
 }
 
-Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose) {
+Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose,
+                     const Tensor& sample_weight) {
   check_compiled("evaluate");
   check_pair("evaluate", x, y);
-  return evaluate(std::vector<Tensor>{x}, std::vector<Tensor>{y}, batch_size, verbose);
+  return evaluate(std::vector<Tensor>{x}, std::vector<Tensor>{y}, batch_size, verbose,
+                  sample_weight);
 }
 
 Logs Model::evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
-                     int64_t batch_size, int verbose) {
+                     int64_t batch_size, int verbose, const Tensor& sample_weight) {
   check_compiled("evaluate");
   check_counts("evaluate", xs, &ys);
+  const bool weighted = sample_weight.defined();
+  if (weighted) {
+    check_sample_weight("evaluate", sample_weight, xs.front().size(0));
+    check_weighted("evaluate");
+  }
+  std::vector<Tensor> targets = ys;
+  if (weighted) targets.push_back(sample_weight);
   if (batch_size <= 0) throw error("evaluate: batch_size must be positive, got {}", batch_size);
   prepare(xs);
   const NoGradGuard no_grad;
@@ -410,10 +548,16 @@ Logs Model::evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& y
   int64_t step = 0;
   try {
     for (int64_t begin = first; begin < n; begin += batch_size) {
-      const data::Batch batch = data::take(xs, ys, begin, std::min(n, begin + batch_size));
+      data::Batch batch = data::take(xs, targets, begin, std::min(n, begin + batch_size));
+      Tensor batch_weights;
+      if (weighted) {
+        batch_weights = batch.ys.back();
+        batch.ys.pop_back();
+      }
       const std::vector<Tensor> y_pred = network_->forward_all(batch.xs);
-      averages.add(batch_logs(y_pred, batch.ys, batch_loss("evaluate", y_pred, batch.ys)),
-                   batch.x.size(0));
+      averages.add(
+          batch_logs(y_pred, batch.ys, batch_loss("evaluate", y_pred, batch.ys, batch_weights)),
+          batch.x.size(0));
       bar.update(++step, averages.means());
     }
   } catch (...) {

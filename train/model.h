@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +71,17 @@ struct FitOptions {
   // the epoch it returned: fit then also takes the checkpoint's shuffle seed (unless `seed` is
   // given) and restores the callbacks' saved state after their on_train_begin.
   int64_t initial_epoch = 0;
+  // Keras's sample_weight: one finite, non-negative weight per sample (float32 or float64, shape
+  // [N]), shuffled with its sample and split with it by validation_split. Each output's loss
+  // becomes sum_i(w_i * l_i) / batch_size (Keras's SUM_OVER_BATCH_SIZE; l_i is the loss's
+  // per_sample form, which a weighted Loss needs). Metrics stay unweighted (Keras's `metrics`, not
+  // `weighted_metrics`).
+  Tensor sample_weight;
+  // Keras's class_weight: class index -> weight, turned into each training sample's weight from
+  // its target: int64 labels [N] or [N, 1], one-hot [N, C] (the argmax), or binary [N] or [N, 1]
+  // floats (rounded). A class without an entry weighs 1. Training only (validation is
+  // unweighted), for a model with one output, not together with sample_weight (as Keras).
+  std::map<int64_t, double> class_weight;
 };
 
 class Model {
@@ -107,17 +119,20 @@ class Model {
   // samples; shuffling takes the same rows of each.
   History fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
               const FitOptions& options = {});
-  // Mean loss and metrics over (x, y), in eval mode without recording a graph.
-  Logs evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 32, int verbose = 0);
+  // Mean loss and metrics over (x, y), in eval mode without recording a graph; with sample_weight
+  // ([N], see FitOptions) the loss is weighted, the metrics are not.
+  Logs evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 32, int verbose = 0,
+                const Tensor& sample_weight = Tensor());
   Logs evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
-                int64_t batch_size = 32, int verbose = 0);
+                int64_t batch_size = 32, int verbose = 0, const Tensor& sample_weight = Tensor());
   // The network's outputs for x, batch by batch, in eval mode (a network with one output).
   Tensor predict(const Tensor& x, int64_t batch_size = 32);
   // One tensor per output, for one tensor per input.
   std::vector<Tensor> predict(const std::vector<Tensor>& xs, int64_t batch_size = 32);
   // One optimizer step on one batch; returns its loss and metrics.
   Logs train_on_batch(const Tensor& x, const Tensor& y);
-  Logs train_on_batch(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys);
+  Logs train_on_batch(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                      const Tensor& sample_weight = Tensor());
 
   [[nodiscard]] nn::Module& network() { return *network_; }
   [[nodiscard]] optim::Optimizer& optimizer();
@@ -173,8 +188,11 @@ class Model {
   [[nodiscard]] bool multi_output() const { return losses_.size() > 1; }
   // "loss", then each output's loss (several outputs only), then the metrics.
   [[nodiscard]] std::vector<std::string> log_keys() const;
+  // Weighted (Keras's SUM_OVER_BATCH_SIZE) when `weights` is defined.
   BatchLoss batch_loss(std::string_view op, const std::vector<Tensor>& y_pred,
-                       const std::vector<Tensor>& y_true) const;
+                       const std::vector<Tensor>& y_true, const Tensor& weights) const;
+  // Throws unless every loss has a per-sample form.
+  void check_weighted(std::string_view op) const;
   Logs batch_logs(const std::vector<Tensor>& y_pred, const std::vector<Tensor>& y_true,
                   const BatchLoss& loss) const;
 
