@@ -117,6 +117,8 @@ Batch TensorDataset::get(const std::vector<int64_t>& indices) const {
   const Tensor index = tensor(indices, {static_cast<int64_t>(indices.size())});
   std::vector<Tensor> xs;
   std::vector<Tensor> ys;
+  xs.reserve(xs_.size());
+  ys.reserve(ys_.size());
   for (const Tensor& t : xs_) xs.push_back(kernels::index_select(t, 0, index));
   for (const Tensor& t : ys_) ys.push_back(kernels::index_select(t, 0, index));
   return batch_of(std::move(xs), std::move(ys));
@@ -142,6 +144,8 @@ Batch take(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys, int64_t
   }
   std::vector<Tensor> x_rows;
   std::vector<Tensor> y_rows;
+  x_rows.reserve(xs.size());
+  y_rows.reserve(ys.size());
   for (const Tensor& t : xs) x_rows.push_back(rows(t, begin, end));
   for (const Tensor& t : ys) y_rows.push_back(rows(t, begin, end));
   return batch_of(std::move(x_rows), std::move(y_rows));

@@ -257,10 +257,12 @@ TEST(FunctionalFit, PredictReturnsOneTensorPerOutput) {
   const auto label = doubles(out[1]);
   for (int64_t i = 0; i < n; ++i) {
     const Forward f = forward_double(m, row(a, i, 3), row(b, i, 2));
-    for (size_t j = 0; j < 2; ++j)
+    for (size_t j = 0; j < 2; ++j) {
       EXPECT_NEAR(score[static_cast<size_t>(i * 2) + j], f.score[j], 1e-5);
-    for (size_t j = 0; j < 3; ++j)
+    }
+    for (size_t j = 0; j < 3; ++j) {
       EXPECT_NEAR(label[static_cast<size_t>(i * 3) + j], f.label[j], 1e-6);
+    }
   }
   EXPECT_FALSE(out[0].requires_grad());
   EXPECT_TRUE(m.network->is_training());  // predict ran in eval mode and restored the mode

@@ -72,8 +72,9 @@ void sgd_step(Linear2& m, const std::vector<double>& x, const std::vector<double
     for (size_t j = 0; j < 2; ++j) {
       const double g = w[static_cast<size_t>(i)] * 2.0 * r[j] / 2.0 / count;  // d mean_j / dp
       grad_bias[j] += g;
-      for (size_t k = 0; k < 3; ++k)
+      for (size_t k = 0; k < 3; ++k) {
         grad_kernel[k * 2 + j] += g * x[static_cast<size_t>(i) * 3 + k];
+      }
     }
   }
   for (size_t e = 0; e < 6; ++e) m.kernel[e] -= lr * grad_kernel[e];
