@@ -139,6 +139,54 @@ Tensor class_sample_weights(std::string_view op, const std::map<int64_t, double>
   return tensor(weights, {n});
 }
 
+// Every rank's rows of t (undefined or empty on a rank without rows), in rank order, on every
+// rank. Only a sum is available, so each rank writes its rows at its offset into zeros and the
+// sum assembles them; values pass through double, exact for float32, float64 and int64 labels.
+Tensor gather_rows(const Tensor& t, const data::Replicas& replicas) {
+  constexpr int64_t kMaxDims = 8;
+  constexpr int64_t kHeader = 3 + kMaxDims;  // rows, dtype, dims, extents
+  const int64_t size = replicas.size();
+  const int64_t rank = replicas.rank();
+  const bool has_rows = t.defined() && t.dim() > 0 && t.size(0) > 0;
+  if (has_rows && t.dim() > kMaxDims) {
+    throw error("gather_rows: tensors of more than {} dims are not supported, got shape {}",
+                kMaxDims, shape_str(t.shape()));
+  }
+  std::vector<double> header(static_cast<size_t>(size * kHeader), 0.0);
+  if (has_rows) {
+    double* h = &header[static_cast<size_t>(rank * kHeader)];
+    h[0] = static_cast<double>(t.size(0));
+    h[1] = static_cast<double>(static_cast<int>(t.dtype()));
+    h[2] = static_cast<double>(t.dim());
+    for (int64_t d = 0; d < t.dim(); ++d) h[3 + d] = static_cast<double>(t.size(d));
+  }
+  replicas.sum(header);
+  int64_t total = 0;
+  int64_t offset = 0;
+  const double* first = nullptr;
+  for (int64_t r = 0; r < size; ++r) {
+    const double* h = &header[static_cast<size_t>(r * kHeader)];
+    const auto rows = static_cast<int64_t>(h[0]);
+    if (r < rank) offset += rows;
+    total += rows;
+    if (first == nullptr && rows > 0) first = h;
+  }
+  if (first == nullptr) return t;
+  Shape shape{total};
+  int64_t width = 1;
+  for (int64_t d = 1; d < static_cast<int64_t>(first[2]); ++d) {
+    shape.push_back(static_cast<int64_t>(first[3 + d]));
+    width *= shape.back();
+  }
+  std::vector<double> payload(static_cast<size_t>(total * width), 0.0);
+  if (has_rows) {
+    const std::vector<double> mine = t.to_vector<double>();
+    std::copy(mine.begin(), mine.end(), payload.begin() + offset * width);
+  }
+  replicas.sum(payload);
+  return tensor(payload, shape, static_cast<DType>(static_cast<int>(first[1])));
+}
+
 // `per_output`, or `all` repeated `outputs` times when it holds one entry.
 template <typename T>
 std::vector<T> per_output(std::string_view what, std::vector<T> all, size_t outputs) {
@@ -353,8 +401,59 @@ Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
   return train_on_batch(std::vector<Tensor>{x}, std::vector<Tensor>{y});
 }
 
+bool Model::has_over_epoch_metrics() const {
+  for (const auto& list : metrics_) {
+    for (const Metric& metric : list) {
+      if (metric.over_epoch) return true;
+    }
+  }
+  return false;
+}
+
+void Model::collect(EpochSamples& samples, const std::vector<Tensor>& y_pred,
+                    const std::vector<Tensor>& y_true) const {
+  samples.predictions.resize(metrics_.size());
+  samples.targets.resize(metrics_.size());
+  for (size_t k = 0; k < metrics_.size(); ++k) {
+    if (std::none_of(metrics_[k].begin(), metrics_[k].end(),
+                     [](const Metric& metric) { return metric.over_epoch; })) {
+      continue;
+    }
+    samples.predictions[k].push_back(y_pred[k].detach());
+    samples.targets[k].push_back(y_true[k]);
+  }
+}
+
+void Model::over_epoch_logs(const EpochSamples& samples, bool distributed, Logs& logs) const {
+  const NoGradGuard no_grad;
+  for (size_t k = 0; k < metrics_.size(); ++k) {
+    if (std::none_of(metrics_[k].begin(), metrics_[k].end(),
+                     [](const Metric& metric) { return metric.over_epoch; })) {
+      continue;
+    }
+    const bool seen = k < samples.predictions.size() && !samples.predictions[k].empty();
+    Tensor prediction = seen ? cat(samples.predictions[k], 0) : Tensor();
+    Tensor target = seen ? cat(samples.targets[k], 0) : Tensor();
+    if (distributed) {
+      prediction = gather_rows(prediction, data::replicas());
+      target = gather_rows(target, data::replicas());
+    }
+    if (!prediction.defined()) continue;
+    for (const Metric& metric : metrics_[k]) {
+      if (!metric.over_epoch) continue;
+      logs[multi_output() ? output_names_[k] + "_" + metric.name : metric.name] =
+          metric.fn(prediction, target);
+    }
+  }
+}
+
 Logs Model::train_on_batch(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
                            const Tensor& sample_weight) {
+  return train_step(xs, ys, sample_weight, nullptr);
+}
+
+Logs Model::train_step(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                       const Tensor& sample_weight, std::vector<Tensor>* predictions) {
   check_compiled("train_on_batch");
   check_counts("train_on_batch", xs, &ys);
   if (sample_weight.defined()) {
@@ -368,6 +467,7 @@ Logs Model::train_on_batch(const std::vector<Tensor>& xs, const std::vector<Tens
   const BatchLoss loss = batch_loss("train_on_batch", y_pred, ys, sample_weight);
   loss.total.backward();
   optimizer_->step();
+  if (predictions != nullptr) *predictions = y_pred;
   return batch_logs(y_pred, ys, loss);
 }
 
@@ -475,6 +575,9 @@ History Model::fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
     for (const auto& callback : options.callbacks) callback->on_epoch_begin(*this, epoch);
     ProgressBar bar(loader.size(), verbose);
     Averages averages;
+    EpochSamples samples;
+    const bool keep_samples = has_over_epoch_metrics();
+    std::vector<Tensor> predictions;
     int64_t batch_index = 0;
     for (const data::Batch& batch : loader) {
       std::vector<Tensor> batch_targets = batch.targets();
@@ -483,7 +586,9 @@ History Model::fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
         batch_weights = batch_targets.back();
         batch_targets.pop_back();
       }
-      Logs logs = train_on_batch(batch.inputs(), batch_targets, batch_weights);
+      Logs logs = train_step(batch.inputs(), batch_targets, batch_weights,
+                             keep_samples ? &predictions : nullptr);
+      if (keep_samples) collect(samples, predictions, batch_targets);
       averages.add(logs, batch.x.size(0));
       ++batch_index;
       bar.update(batch_index, averages.means());
@@ -494,6 +599,7 @@ History Model::fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
       if (stop_training_) break;  // as Keras 3: TerminateOnNaN stops within the epoch
     }
     Logs epoch_logs = distributed ? averages.global_means(log_keys(), replicas) : averages.means();
+    if (keep_samples) over_epoch_logs(samples, distributed, epoch_logs);
     if (validation_set) {
       const Logs validation =
           evaluate(validation_set->xs(), validation_ys, options.batch_size, 0, validation_weights);
@@ -546,6 +652,8 @@ Logs Model::evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& y
   }
   ProgressBar bar((n - first + batch_size - 1) / batch_size, is_chief() ? verbose : 0);
   int64_t step = 0;
+  EpochSamples samples;
+  const bool keep_samples = has_over_epoch_metrics();
   try {
     for (int64_t begin = first; begin < n; begin += batch_size) {
       data::Batch batch = data::take(xs, targets, begin, std::min(n, begin + batch_size));
@@ -558,6 +666,7 @@ Logs Model::evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& y
       averages.add(
           batch_logs(y_pred, batch.ys, batch_loss("evaluate", y_pred, batch.ys, batch_weights)),
           batch.x.size(0));
+      if (keep_samples) collect(samples, y_pred, batch.ys);
       bar.update(++step, averages.means());
     }
   } catch (...) {
@@ -566,6 +675,7 @@ Logs Model::evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& y
   }
   network_->train(was_training);
   Logs logs = distributed ? averages.global_means(log_keys(), replicas) : averages.means();
+  if (keep_samples) over_epoch_logs(samples, distributed, logs);
   bar.finish(logs);
   return logs;
 }

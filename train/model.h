@@ -34,6 +34,12 @@ Loss loss_by_name(const std::string& name, bool from_logits = false);
 struct Metric {
   std::string name;
   std::function<double(const Tensor& y_pred, const Tensor& y_true)> fn;  // mean over the batch
+  // Keras's stateful metrics (Precision, Recall, AUC): an epoch's value is fn over all of the
+  // epoch's samples at once, not the mean of its batches' values. fit and evaluate then keep the
+  // epoch's predictions and targets of that output and apply fn to all of them at the end (over
+  // every rank's samples when distributed); on_batch_end and the running progress bar still show
+  // per-batch values. metric_by_name sets it for "precision", "recall" and "auc".
+  bool over_epoch = false;
 };
 
 // "accuracy"/"acc" picks categorical, sparse or binary accuracy from the targets as Keras does;
@@ -195,6 +201,19 @@ class Model {
   void check_weighted(std::string_view op) const;
   Logs batch_logs(const std::vector<Tensor>& y_pred, const std::vector<Tensor>& y_true,
                   const BatchLoss& loss) const;
+  // train_on_batch, also handing out the batch's (detached) predictions when asked.
+  Logs train_step(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                  const Tensor& sample_weight, std::vector<Tensor>* predictions);
+  // The epoch's predictions and targets of the outputs with over-epoch metrics (see Metric).
+  struct EpochSamples {
+    std::vector<std::vector<Tensor>> predictions;
+    std::vector<std::vector<Tensor>> targets;
+  };
+  [[nodiscard]] bool has_over_epoch_metrics() const;
+  void collect(EpochSamples& samples, const std::vector<Tensor>& y_pred,
+               const std::vector<Tensor>& y_true) const;
+  // Sets the over-epoch metrics' values in `logs` (collectively over the ranks when distributed).
+  void over_epoch_logs(const EpochSamples& samples, bool distributed, Logs& logs) const;
 
   std::shared_ptr<nn::Module> network_;
   std::shared_ptr<optim::Optimizer> optimizer_;

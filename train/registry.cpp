@@ -85,16 +85,16 @@ Metric metric_by_name(const std::string& name) {
     return {name,
             [](const Tensor& p, const Tensor& t) { return nn::mean_absolute_error(p, t).item(); }};
   }
-  // NOTE: per batch, like every metric here (fit averages batches); Keras's Precision, Recall and
-  // AUC accumulate counts over the epoch instead.
+  // Over the epoch, as Keras's stateful Precision, Recall and AUC (see Metric::over_epoch); the
+  // AUC is the exact ROC area of the epoch's samples (Keras interpolates over 200 thresholds).
   if (name == "precision") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::precision(p, t); }};
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::precision(p, t); }, true};
   }
   if (name == "recall") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::recall(p, t); }};
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::recall(p, t); }, true};
   }
   if (name == "auc") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::auc(p, t); }};
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::auc(p, t); }, true};
   }
   if (name == "top_k_categorical_accuracy") {
     return {name,
