@@ -82,12 +82,12 @@ struct FitOptions {
   // becomes sum_i(w_i * l_i) / batch_size (Keras's SUM_OVER_BATCH_SIZE; l_i is the loss's
   // per_sample form, which a weighted Loss needs). Metrics stay unweighted (Keras's `metrics`, not
   // `weighted_metrics`).
-  Tensor sample_weight;
+  Tensor sample_weight = {};
   // Keras's class_weight: class index -> weight, turned into each training sample's weight from
   // its target: int64 labels [N] or [N, 1], one-hot [N, C] (the argmax), or binary [N] or [N, 1]
   // floats (rounded). A class without an entry weighs 1. Training only (validation is
   // unweighted), for a model with one output, not together with sample_weight (as Keras).
-  std::map<int64_t, double> class_weight;
+  std::map<int64_t, double> class_weight = {};
 };
 
 class Model {
