@@ -229,6 +229,36 @@ Shape Functional::build(const Shape& input_shape) {
   return out;
 }
 
+std::vector<Shape> Functional::build_all(const std::vector<Shape>& input_shapes) {
+  if (input_shapes.size() != inputs_.size()) {
+    throw error("{}: the model takes {} inputs, got {} input shapes", name(), inputs_.size(),
+                input_shapes.size());
+  }
+  for (size_t i = 0; i < input_shapes.size(); ++i) {
+    if (input_shapes[i].empty() || !same_sample_shape(input_shapes[i], inputs_[i].shape())) {
+      throw error("{}: input {} (\"{}\") has shape {}, expected {}", name(), i, inputs_[i].name(),
+                  shape_str(input_shapes[i]), free_batch_str(inputs_[i].shape()));
+    }
+  }
+  std::vector<Shape> out;
+  out.reserve(outputs_.size());
+  for (const SymbolicTensor& output : outputs_) {
+    out.push_back(output.shape());
+    out.back()[0] = input_shapes.front()[0];
+  }
+  return out;
+}
+
+std::vector<std::string> Functional::output_names() const {
+  std::vector<std::string> names;
+  std::unordered_map<std::string, int64_t> uses;
+  for (const SymbolicTensor& output : outputs_) {
+    const int64_t previous = uses[output.name()]++;
+    names.push_back(previous == 0 ? output.name() : fmt::format("{}_{}", output.name(), previous));
+  }
+  return names;
+}
+
 std::string Functional::summary() const {
   struct Row {
     std::string layer, shape, params;

@@ -71,9 +71,16 @@ class Functional : public Module {
   Tensor forward(const Tensor& input) override;
   // Every output for the given inputs (in the order the constructor took them); each input's
   // shape after the batch dim must be its Input's.
-  std::vector<Tensor> forward_all(const std::vector<Tensor>& inputs);
+  std::vector<Tensor> forward_all(const std::vector<Tensor>& inputs) override;
   // The output shape for an input of `input_shape` (one input only); the layers are already built.
   Shape build(const Shape& input_shape) override;
+  // The output shapes for inputs of these shapes (each checked against its Input).
+  std::vector<Shape> build_all(const std::vector<Shape>& input_shapes) override;
+  [[nodiscard]] size_t input_count() const override { return inputs_.size(); }
+  [[nodiscard]] size_t output_count() const override { return outputs_.size(); }
+  // The output layers' names ("dense_2"), as Keras names a model's outputs; a name that repeats
+  // (one layer's call giving two outputs) gets "_1", "_2", ... after its second and later uses.
+  [[nodiscard]] std::vector<std::string> output_names() const override;
   [[nodiscard]] std::string type_name() const override { return "Functional"; }
 
   [[nodiscard]] const std::vector<SymbolicTensor>& inputs() const { return inputs_; }

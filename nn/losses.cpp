@@ -2,6 +2,8 @@
 // logits and probabilities of exactly 0 or 1 finite.
 #include "nn/losses.h"
 
+#include <vector>
+
 #include "autograd/ops.h"
 
 namespace nabla::nn {
@@ -26,6 +28,23 @@ Tensor matching_targets(const char* who, const Tensor& y_pred, const Tensor& y_t
 }
 
 Tensor clipped(const Tensor& p) { return clamp(p, kEpsilon, 1.0 - kEpsilon); }
+
+// y_pred needs a batch dim for a per-sample loss (and a class dim beside it when `classes`).
+void check_batch_dim(const char* who, const Tensor& y_pred, bool classes) {
+  const int64_t needed = classes ? 2 : 1;
+  if (y_pred.defined() && y_pred.dim() < needed) {
+    throw error("{}: y_pred of shape {} needs a batch dim{} for a per-sample loss", who,
+                shape_str(y_pred.shape()), classes ? " and a class dim" : "");
+  }
+}
+
+// [N, ...] -> [N]: the mean over every dim but the batch dim ([N] stays as it is).
+Tensor per_sample_mean(const Tensor& values) {
+  if (values.dim() <= 1) return values;
+  std::vector<int64_t> dims;
+  for (int64_t d = 1; d < values.dim(); ++d) dims.push_back(d);
+  return mean(values, dims);
+}
 
 }  // namespace
 
@@ -55,9 +74,11 @@ Tensor categorical_crossentropy(const Tensor& y_pred, const Tensor& y_true, bool
   return mean(-sum(target * log_p, {axis}));
 }
 
-Tensor sparse_categorical_crossentropy(const Tensor& y_pred, const Tensor& labels,
-                                       bool from_logits) {
-  const char* who = "sparse_categorical_crossentropy";
+namespace {
+
+// log p[label] for every label: shape labels.shape (+ [1]); checks the inputs.
+Tensor sparse_log_likelihoods(const char* who, const Tensor& y_pred, const Tensor& labels,
+                              bool from_logits) {
   check_prediction(who, y_pred);
   if (!labels.defined()) throw error("{}: labels are undefined", who);
   if (labels.dtype() != kInt64) {
@@ -83,7 +104,15 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_pred, const Tensor& label
   }
   const Tensor log_p = from_logits ? log_softmax(y_pred, -1)
                                    : log(clipped(y_pred / sum(y_pred, {-1}, /*keepdim=*/true)));
-  return -mean(gather(log_p, -1, labels.reshape(outer_with_one)));
+  return gather(log_p, -1, labels.reshape(outer_with_one));
+}
+
+}  // namespace
+
+Tensor sparse_categorical_crossentropy(const Tensor& y_pred, const Tensor& labels,
+                                       bool from_logits) {
+  return -mean(
+      sparse_log_likelihoods("sparse_categorical_crossentropy", y_pred, labels, from_logits));
 }
 
 Tensor binary_crossentropy(const Tensor& y_pred, const Tensor& y_true, bool from_logits) {
@@ -132,6 +161,82 @@ Tensor hinge(const Tensor& y_pred, const Tensor& y_true) {
 Tensor squared_hinge(const Tensor& y_pred, const Tensor& y_true) {
   const Tensor t = signed_targets("squared_hinge", y_pred, y_true);
   return mean(square(relu(1.0 - t * y_pred)));
+}
+
+// ---- per sample ----
+
+Tensor mean_squared_error_per_sample(const Tensor& y_pred, const Tensor& y_true) {
+  const char* who = "mean_squared_error_per_sample";
+  const Tensor target = matching_targets(who, y_pred, y_true);
+  check_batch_dim(who, y_pred, false);
+  return per_sample_mean(square(y_pred - target));
+}
+
+Tensor mean_absolute_error_per_sample(const Tensor& y_pred, const Tensor& y_true) {
+  const char* who = "mean_absolute_error_per_sample";
+  const Tensor target = matching_targets(who, y_pred, y_true);
+  check_batch_dim(who, y_pred, false);
+  return per_sample_mean(abs(y_pred - target));
+}
+
+Tensor categorical_crossentropy_per_sample(const Tensor& y_pred, const Tensor& y_true,
+                                           bool from_logits) {
+  const char* who = "categorical_crossentropy_per_sample";
+  const Tensor target = matching_targets(who, y_pred, y_true);
+  check_batch_dim(who, y_pred, true);
+  const Tensor log_p = from_logits ? log_softmax(y_pred, -1)
+                                   : log(clipped(y_pred / sum(y_pred, {-1}, /*keepdim=*/true)));
+  return per_sample_mean(-sum(target * log_p, {-1}));
+}
+
+Tensor sparse_categorical_crossentropy_per_sample(const Tensor& y_pred, const Tensor& labels,
+                                                  bool from_logits) {
+  const char* who = "sparse_categorical_crossentropy_per_sample";
+  check_batch_dim(who, y_pred, true);
+  return per_sample_mean(-sparse_log_likelihoods(who, y_pred, labels, from_logits));
+}
+
+Tensor binary_crossentropy_per_sample(const Tensor& y_pred, const Tensor& y_true,
+                                      bool from_logits) {
+  const char* who = "binary_crossentropy_per_sample";
+  const Tensor z = matching_targets(who, y_pred, y_true);
+  check_batch_dim(who, y_pred, false);
+  if (from_logits) return per_sample_mean(softplus(y_pred) - y_pred * z);
+  const Tensor p = clipped(y_pred);
+  return per_sample_mean(-(z * log(p) + (1.0 - z) * log(1.0 - p)));
+}
+
+Tensor huber_per_sample(const Tensor& y_pred, const Tensor& y_true, double delta) {
+  const char* who = "huber_per_sample";
+  const Tensor target = matching_targets(who, y_pred, y_true);
+  check_batch_dim(who, y_pred, false);
+  if (!(delta > 0.0)) throw error("{}: delta must be positive, got {}", who, delta);
+  const Tensor a = abs(y_pred - target);
+  const Tensor q = clamp(a, std::nullopt, delta);
+  return per_sample_mean(square(q) * 0.5 + (a - q) * delta);
+}
+
+Tensor kl_divergence_per_sample(const Tensor& y_pred, const Tensor& y_true) {
+  const char* who = "kl_divergence_per_sample";
+  const Tensor target = matching_targets(who, y_pred, y_true);
+  check_batch_dim(who, y_pred, true);
+  const Tensor t = clamp(target, kEpsilon, 1.0);
+  const Tensor p = clamp(y_pred, kEpsilon, 1.0);
+  return per_sample_mean(sum(t * log(t / p), {-1}));
+}
+
+Tensor hinge_per_sample(const Tensor& y_pred, const Tensor& y_true) {
+  const char* who = "hinge_per_sample";
+  check_batch_dim(who, y_pred, false);
+  const Tensor t = signed_targets(who, y_pred, y_true);
+  return per_sample_mean(relu(1.0 - t * y_pred));
+}
+
+Tensor squared_hinge_per_sample(const Tensor& y_pred, const Tensor& y_true) {
+  const char* who = "squared_hinge_per_sample";
+  check_batch_dim(who, y_pred, false);
+  const Tensor t = signed_targets(who, y_pred, y_true);
+  return per_sample_mean(square(relu(1.0 - t * y_pred)));
 }
 
 }  // namespace nabla::nn

@@ -1,5 +1,6 @@
 // Losses as functions and as small named objects, each returning the mean over the batch (a 0-d
-// tensor). Arguments are (y_pred, y_true), PyTorch's order (Keras passes y_true first).
+// tensor), and each also per sample (for sample and class weights). Arguments are
+// (y_pred, y_true), PyTorch's order (Keras passes y_true first).
 #pragma once
 
 #include <string>
@@ -46,5 +47,24 @@ Tensor kl_divergence(const Tensor& y_pred, const Tensor& y_true);
 Tensor hinge(const Tensor& y_pred, const Tensor& y_true);
 // mean(max(1 - t * y_pred, 0)^2), targets as for hinge.
 Tensor squared_hinge(const Tensor& y_pred, const Tensor& y_true);
+
+// The same losses per sample, as Keras computes them before weighting and reducing: shape [N] for
+// y_pred [N, ...], the mean over every dim but the first of what the losses above average (the
+// cross-entropies and kl_divergence first sum over the class axis), so the mean of the result is
+// the loss above up to rounding. Keras's SUM_OVER_BATCH_SIZE with weights w is
+// sum(w * per_sample) / N. Inputs are checked as above; y_pred needs a batch dim (and a class
+// dim for the cross-entropies and kl_divergence).
+Tensor mean_squared_error_per_sample(const Tensor& y_pred, const Tensor& y_true);
+Tensor mean_absolute_error_per_sample(const Tensor& y_pred, const Tensor& y_true);
+Tensor categorical_crossentropy_per_sample(const Tensor& y_pred, const Tensor& y_true,
+                                           bool from_logits = false);
+Tensor sparse_categorical_crossentropy_per_sample(const Tensor& y_pred, const Tensor& labels,
+                                                  bool from_logits = false);
+Tensor binary_crossentropy_per_sample(const Tensor& y_pred, const Tensor& y_true,
+                                      bool from_logits = false);
+Tensor huber_per_sample(const Tensor& y_pred, const Tensor& y_true, double delta = 1.0);
+Tensor kl_divergence_per_sample(const Tensor& y_pred, const Tensor& y_true);
+Tensor hinge_per_sample(const Tensor& y_pred, const Tensor& y_true);
+Tensor squared_hinge_per_sample(const Tensor& y_pred, const Tensor& y_true);
 
 }  // namespace nabla::nn

@@ -33,6 +33,21 @@ Shape Module::build(const Shape& input_shape) {
   return input_shape;
 }
 
+std::vector<Tensor> Module::forward_all(const std::vector<Tensor>& inputs) {
+  if (inputs.size() != 1) {
+    throw error("{} ({}): the module takes 1 input, got {}", name_, type_name(), inputs.size());
+  }
+  return {(*this)(inputs.front())};
+}
+
+std::vector<Shape> Module::build_all(const std::vector<Shape>& input_shapes) {
+  if (input_shapes.size() != 1) {
+    throw error("{} ({}): build takes the shape of the module's 1 input, got {} shapes", name_,
+                type_name(), input_shapes.size());
+  }
+  return {build(input_shapes.front())};
+}
+
 Tensor Module::register_parameter(const std::string& local_name, Tensor value) {
   for (const auto& [existing, tensor] : parameters_) {
     if (existing == local_name) {

@@ -35,6 +35,19 @@ class Module : public std::enable_shared_from_this<Module> {
   SymbolicTensor call(const SymbolicTensor& input);
   SymbolicTensor call(const std::vector<SymbolicTensor>& inputs);
 
+  // Several inputs to several outputs: what train::Model runs, so it needs to know no module type.
+  // The default takes exactly one input through operator() to one output; a model with several
+  // inputs or outputs (nn::Functional) overrides it, with the counts and names below.
+  virtual std::vector<Tensor> forward_all(const std::vector<Tensor>& inputs);
+  // Builds for inputs of these shapes (batch dim first), one per input; returns the output
+  // shapes. The default passes the one shape to build().
+  virtual std::vector<Shape> build_all(const std::vector<Shape>& input_shapes);
+  [[nodiscard]] virtual size_t input_count() const { return 1; }
+  [[nodiscard]] virtual size_t output_count() const { return 1; }
+  // One name per output (Keras names a multi-output model's logs after them, "dense_2_loss"):
+  // the module's own name by default.
+  [[nodiscard]] virtual std::vector<std::string> output_names() const { return {name()}; }
+
   // Creates the parameters for inputs of this shape (the batch dim first, any extent) if the
   // module infers its sizes at the first call, as Keras layers do. Modules with fixed sizes do
   // nothing. Returns the output shape for that input shape.

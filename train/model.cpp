@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/replicas.h"
@@ -55,6 +58,144 @@ void check_pair(std::string_view op, const Tensor& x, const Tensor& y) {
   }
 }
 
+// Every tensor of xs and ys has a batch dim and as many samples as xs[0]; the error names the
+// tensor (x[i] or y[i]) and both shapes.
+void check_samples(std::string_view op, const std::vector<Tensor>& xs,
+                   const std::vector<Tensor>& ys) {
+  if (xs.empty()) throw error("{}: no x tensors", op);
+  const auto check = [&](const char* group, size_t i, const Tensor& t) {
+    if (!t.defined()) throw error("{}: {}[{}] is an undefined tensor", op, group, i);
+    if (t.dim() == 0) {
+      throw error("{}: {}[{}] is a 0-d tensor; samples are along dim 0", op, group, i);
+    }
+    if (t.size(0) != xs.front().size(0)) {
+      throw error(
+          "{}: {}[{}] of shape {} and x[0] of shape {} must have the same number of samples "
+          "(dim 0)",
+          op, group, i, shape_str(t.shape()), shape_str(xs.front().shape()));
+    }
+  };
+  for (size_t i = 0; i < xs.size(); ++i) check("x", i, xs[i]);
+  for (size_t i = 0; i < ys.size(); ++i) check("y", i, ys[i]);
+}
+
+// sample_weight: float, shape [n], every weight finite and non-negative.
+void check_sample_weight(std::string_view op, const Tensor& w, int64_t n) {
+  if (!w.is_floating_point()) {
+    throw error("{}: sample_weight must be float32 or float64, got {}", op, dtype_name(w.dtype()));
+  }
+  if (w.dim() != 1 || w.size(0) != n) {
+    throw error("{}: sample_weight of shape {} must have shape [{}] (one weight per sample)", op,
+                shape_str(w.shape()), n);
+  }
+  const auto values = w.to_vector<double>();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!(std::isfinite(values[i]) && values[i] >= 0.0)) {
+      throw error("{}: sample_weight[{}] is {}; weights must be finite and non-negative", op, i,
+                  values[i]);
+    }
+  }
+}
+
+// Keras's class_weight as sample weights [n] (float32) from the targets y.
+Tensor class_sample_weights(std::string_view op, const std::map<int64_t, double>& class_weight,
+                            const Tensor& y) {
+  for (const auto& [index, weight] : class_weight) {
+    if (index < 0) {
+      throw error("{}: class_weight has class index {}; class indices are non-negative", op, index);
+    }
+    if (!(std::isfinite(weight) && weight >= 0.0)) {
+      throw error("{}: class_weight[{}] is {}; weights must be finite and non-negative", op, index,
+                  weight);
+    }
+  }
+  const bool one_hot = y.dim() == 2 && y.size(1) > 1;
+  if (y.dim() < 1 || y.dim() > 2 || (y.dim() == 2 && y.size(1) < 1)) {
+    throw error("{}: class_weight needs targets of shape [N], [N, 1] or [N, C], got {}", op,
+                shape_str(y.shape()));
+  }
+  const int64_t n = y.size(0);
+  if (one_hot) {
+    const int64_t classes = y.size(1);
+    for (const auto& [index, weight] : class_weight) {
+      if (index >= classes) {
+        throw error("{}: class_weight has class index {}, out of range for targets of {} classes",
+                    op, index, classes);
+      }
+    }
+  }
+  const auto values = y.to_vector<double>();
+  const int64_t width = one_hot ? y.size(1) : 1;
+  std::vector<float> weights;
+  weights.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const auto first = values.begin() + i * width;
+    const auto label = static_cast<int64_t>(
+        one_hot ? static_cast<double>(std::max_element(first, first + width) - first)
+                : std::round(*first));
+    const auto it = class_weight.find(label);
+    weights.push_back(it == class_weight.end() ? 1.0f : static_cast<float>(it->second));
+  }
+  return tensor(weights, {n});
+}
+
+// Every rank's rows of t (undefined or empty on a rank without rows), in rank order, on every
+// rank. Only a sum is available, so each rank writes its rows at its offset into zeros and the
+// sum assembles them; values pass through double, exact for float32, float64 and int64 labels.
+Tensor gather_rows(const Tensor& t, const data::Replicas& replicas) {
+  constexpr int64_t kMaxDims = 8;
+  constexpr int64_t kHeader = 3 + kMaxDims;  // rows, dtype, dims, extents
+  const int64_t size = replicas.size();
+  const int64_t rank = replicas.rank();
+  const bool has_rows = t.defined() && t.dim() > 0 && t.size(0) > 0;
+  if (has_rows && t.dim() > kMaxDims) {
+    throw error("gather_rows: tensors of more than {} dims are not supported, got shape {}",
+                kMaxDims, shape_str(t.shape()));
+  }
+  std::vector<double> header(static_cast<size_t>(size * kHeader), 0.0);
+  if (has_rows) {
+    double* h = &header[static_cast<size_t>(rank * kHeader)];
+    h[0] = static_cast<double>(t.size(0));
+    h[1] = static_cast<double>(static_cast<int>(t.dtype()));
+    h[2] = static_cast<double>(t.dim());
+    for (int64_t d = 0; d < t.dim(); ++d) h[3 + d] = static_cast<double>(t.size(d));
+  }
+  replicas.sum(header);
+  int64_t total = 0;
+  int64_t offset = 0;
+  const double* first = nullptr;
+  for (int64_t r = 0; r < size; ++r) {
+    const double* h = &header[static_cast<size_t>(r * kHeader)];
+    const auto rows = static_cast<int64_t>(h[0]);
+    if (r < rank) offset += rows;
+    total += rows;
+    if (first == nullptr && rows > 0) first = h;
+  }
+  if (first == nullptr) return t;
+  Shape shape{total};
+  int64_t width = 1;
+  for (int64_t d = 1; d < static_cast<int64_t>(first[2]); ++d) {
+    shape.push_back(static_cast<int64_t>(first[3 + d]));
+    width *= shape.back();
+  }
+  std::vector<double> payload(static_cast<size_t>(total * width), 0.0);
+  if (has_rows) {
+    const std::vector<double> mine = t.to_vector<double>();
+    std::copy(mine.begin(), mine.end(), payload.begin() + offset * width);
+  }
+  replicas.sum(payload);
+  return tensor(payload, shape, static_cast<DType>(static_cast<int>(first[1])));
+}
+
+// `per_output`, or `all` repeated `outputs` times when it holds one entry.
+template <typename T>
+std::vector<T> per_output(std::string_view what, std::vector<T> all, size_t outputs) {
+  if (all.size() == outputs) return all;
+  if (all.size() == 1) return std::vector<T>(outputs, all.front());
+  throw error("compile: the model has {} output{}, got {} {} (give one per output, or one for all)",
+              outputs, outputs == 1 ? "" : "s", all.size(), what);
+}
+
 }  // namespace
 
 Model::Model(std::shared_ptr<nn::Module> network) : network_(std::move(network)) {
@@ -63,22 +204,74 @@ Model::Model(std::shared_ptr<nn::Module> network) : network_(std::move(network))
 
 void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, Loss loss,
                     std::vector<Metric> metrics) {
+  compile(std::move(optimizer), std::vector<Loss>{std::move(loss)},
+          std::vector<std::vector<Metric>>{std::move(metrics)});
+}
+
+void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, const std::string& loss,
+                    const std::vector<std::string>& metrics) {
+  compile(std::move(optimizer), std::vector<std::string>{loss},
+          std::vector<std::vector<std::string>>{metrics});
+}
+
+void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, std::vector<Loss> losses,
+                    std::vector<std::vector<Metric>> metrics, std::vector<double> loss_weights) {
   if (!optimizer) throw error("compile: the optimizer is null");
-  if (!loss.fn) throw error("compile: the loss '{}' has no function", loss.name);
+  const size_t outputs = network_->output_count();
+  std::vector<std::string> names = network_->output_names();
+  if (names.size() != outputs) {
+    throw error("compile: the network has {} outputs but {} output names", outputs, names.size());
+  }
+  if (losses.empty()) throw error("compile: no loss given");
+  for (const Loss& loss : losses) {
+    if (!loss.fn) throw error("compile: the loss '{}' has no function", loss.name);
+  }
+  losses = per_output("losses", std::move(losses), outputs);
+  metrics = metrics.empty() ? std::vector<std::vector<Metric>>(outputs)
+                            : per_output("metric lists", std::move(metrics), outputs);
+  if (loss_weights.empty()) loss_weights.assign(outputs, 1.0);
+  if (loss_weights.size() != outputs) {
+    throw error("compile: the model has {} output{}, got {} loss_weights", outputs,
+                outputs == 1 ? "" : "s", loss_weights.size());
+  }
+  for (size_t k = 0; k < loss_weights.size(); ++k) {
+    if (!std::isfinite(loss_weights[k])) {
+      throw error("compile: loss_weights[{}] is {}; loss weights must be finite", k,
+                  loss_weights[k]);
+    }
+  }
   optimizer_ = std::move(optimizer);
-  loss_ = std::move(loss);
+  losses_ = std::move(losses);
   metrics_ = std::move(metrics);
+  loss_weights_ = std::move(loss_weights);
+  output_names_ = std::move(names);
   if (network_->built() && optimizer_->parameters().empty()) {
     optimizer_->set_parameters(network_->parameters());
   }
 }
 
-void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, const std::string& loss,
-                    const std::vector<std::string>& metrics) {
-  std::vector<Metric> resolved;
+void Model::compile(std::shared_ptr<optim::Optimizer> optimizer,
+                    const std::vector<std::string>& losses,
+                    const std::vector<std::vector<std::string>>& metrics,
+                    std::vector<double> loss_weights) {
+  std::vector<Loss> resolved_losses;
+  resolved_losses.reserve(losses.size());
+  for (const std::string& name : losses) resolved_losses.push_back(loss_by_name(name));
+  std::vector<std::vector<Metric>> resolved;
   resolved.reserve(metrics.size());
-  for (const std::string& name : metrics) resolved.push_back(metric_by_name(name));
-  compile(std::move(optimizer), loss_by_name(loss), std::move(resolved));
+  for (const auto& list : metrics) {
+    resolved.emplace_back();
+    for (const std::string& name : list) resolved.back().push_back(metric_by_name(name));
+  }
+  compile(std::move(optimizer), std::move(resolved_losses), std::move(resolved),
+          std::move(loss_weights));
+}
+
+void Model::compile(std::shared_ptr<optim::Optimizer> optimizer,
+                    std::initializer_list<std::string> losses,
+                    const std::vector<std::vector<std::string>>& metrics,
+                    std::vector<double> loss_weights) {
+  compile(std::move(optimizer), std::vector<std::string>(losses), metrics, std::move(loss_weights));
 }
 
 optim::Optimizer& Model::optimizer() {
@@ -90,8 +283,28 @@ void Model::check_compiled(std::string_view op) const {
   if (!optimizer_) throw error("{}: call compile(optimizer, loss, metrics) first", op);
 }
 
-void Model::prepare(const Tensor& x) {
-  if (!network_->built()) network_->build(x.shape());
+void Model::check_counts(std::string_view op, const std::vector<Tensor>& xs,
+                         const std::vector<Tensor>* ys) const {
+  const size_t inputs = network_->input_count();
+  if (xs.size() != inputs) {
+    throw error("{}: the model takes {} input{}, got {} x tensor{}", op, inputs,
+                inputs == 1 ? "" : "s", xs.size(), xs.size() == 1 ? "" : "s");
+  }
+  const size_t outputs = network_->output_count();
+  if (ys != nullptr && ys->size() != outputs) {
+    throw error("{}: the model has {} output{}, got {} y tensor{}", op, outputs,
+                outputs == 1 ? "" : "s", ys->size(), ys->size() == 1 ? "" : "s");
+  }
+  check_samples(op, xs, ys != nullptr ? *ys : std::vector<Tensor>{});
+}
+
+void Model::prepare(const std::vector<Tensor>& xs) {
+  if (!network_->built()) {
+    std::vector<Shape> shapes;
+    shapes.reserve(xs.size());
+    for (const Tensor& x : xs) shapes.push_back(x.shape());
+    network_->build_all(shapes);
+  }
   if (optimizer_ && optimizer_->parameters().empty()) {
     optimizer_->set_parameters(network_->parameters());
   }
@@ -103,39 +316,171 @@ bool Model::is_chief() const { return !distributed() || data::replicas().rank() 
 
 std::vector<std::string> Model::log_keys() const {
   std::vector<std::string> keys{"loss"};
-  for (const Metric& metric : metrics_) keys.push_back(metric.name);
+  if (multi_output()) {
+    for (const std::string& name : output_names_) keys.push_back(name + "_loss");
+  }
+  for (size_t k = 0; k < metrics_.size(); ++k) {
+    for (const Metric& metric : metrics_[k]) {
+      keys.push_back(multi_output() ? output_names_[k] + "_" + metric.name : metric.name);
+    }
+  }
   return keys;
 }
 
-Logs Model::batch_logs(const Tensor& y_pred, const Tensor& y_true, const Tensor& loss) const {
+void Model::check_weighted(std::string_view op) const {
+  for (const Loss& loss : losses_) {
+    if (!loss.per_sample) {
+      throw error(
+          "{}: loss '{}' has no per-sample form (Loss::per_sample), so it cannot be weighted by "
+          "sample_weight or class_weight",
+          op, loss.name);
+    }
+  }
+}
+
+Model::BatchLoss Model::batch_loss(std::string_view op, const std::vector<Tensor>& y_pred,
+                                   const std::vector<Tensor>& y_true, const Tensor& weights) const {
+  if (y_pred.size() != losses_.size()) {
+    throw error("{}: the network returned {} outputs, compile was given {}", op, y_pred.size(),
+                losses_.size());
+  }
+  BatchLoss out;
+  for (size_t k = 0; k < losses_.size(); ++k) {
+    Tensor loss;
+    if (weights.defined()) {
+      // Keras's SUM_OVER_BATCH_SIZE: sum_i(w_i * l_i) / batch size.
+      const Tensor per_sample = losses_[k].per_sample(y_pred[k], y_true[k]);
+      const int64_t n = weights.size(0);
+      if (per_sample.shape() != Shape{n}) {
+        throw error("{}: the per-sample form of loss '{}' returned shape {}, expected [{}]", op,
+                    losses_[k].name, shape_str(per_sample.shape()), n);
+      }
+      const Tensor w =
+          weights.dtype() == per_sample.dtype() ? weights : to(weights, per_sample.dtype());
+      loss = sum(per_sample * w) / static_cast<double>(n);
+    } else {
+      loss = losses_[k].fn(y_pred[k], y_true[k]);
+      if (loss.numel() != 1) {
+        throw error("{}: loss '{}' returned shape {}, expected one value", op, losses_[k].name,
+                    shape_str(loss.shape()));
+      }
+    }
+    // NOTE: a weight of 1 is not multiplied in, so one output's loss is what it was before
+    // multi-output training existed (x * 1 is exact anyway; this saves the graph node).
+    const Tensor weighted = loss_weights_[k] == 1.0 ? loss : loss * loss_weights_[k];
+    out.total = k == 0 ? weighted : out.total + weighted;
+    out.per_output.push_back(std::move(loss));
+  }
+  return out;
+}
+
+Logs Model::batch_logs(const std::vector<Tensor>& y_pred, const std::vector<Tensor>& y_true,
+                       const BatchLoss& loss) const {
   Logs logs;
-  logs["loss"] = loss.item();
+  logs["loss"] = loss.total.item();
+  if (multi_output()) {
+    for (size_t k = 0; k < output_names_.size(); ++k) {
+      logs[output_names_[k] + "_loss"] = loss.per_output[k].item();
+    }
+  }
   const NoGradGuard no_grad;
-  const Tensor prediction = y_pred.detach();
-  for (const Metric& metric : metrics_) logs[metric.name] = metric.fn(prediction, y_true);
+  for (size_t k = 0; k < metrics_.size(); ++k) {
+    if (metrics_[k].empty()) continue;
+    const Tensor prediction = y_pred[k].detach();
+    for (const Metric& metric : metrics_[k]) {
+      const std::string key = multi_output() ? output_names_[k] + "_" + metric.name : metric.name;
+      logs[key] = metric.fn(prediction, y_true[k]);
+    }
+  }
   return logs;
 }
 
 Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
   check_compiled("train_on_batch");
   check_pair("train_on_batch", x, y);
-  prepare(x);
+  return train_on_batch(std::vector<Tensor>{x}, std::vector<Tensor>{y});
+}
+
+bool Model::has_over_epoch_metrics() const {
+  for (const auto& list : metrics_) {
+    for (const Metric& metric : list) {
+      if (metric.over_epoch) return true;
+    }
+  }
+  return false;
+}
+
+void Model::collect(EpochSamples& samples, const std::vector<Tensor>& y_pred,
+                    const std::vector<Tensor>& y_true) const {
+  samples.predictions.resize(metrics_.size());
+  samples.targets.resize(metrics_.size());
+  for (size_t k = 0; k < metrics_.size(); ++k) {
+    if (std::none_of(metrics_[k].begin(), metrics_[k].end(),
+                     [](const Metric& metric) { return metric.over_epoch; })) {
+      continue;
+    }
+    samples.predictions[k].push_back(y_pred[k].detach());
+    samples.targets[k].push_back(y_true[k]);
+  }
+}
+
+void Model::over_epoch_logs(const EpochSamples& samples, bool distributed, Logs& logs) const {
+  const NoGradGuard no_grad;
+  for (size_t k = 0; k < metrics_.size(); ++k) {
+    if (std::none_of(metrics_[k].begin(), metrics_[k].end(),
+                     [](const Metric& metric) { return metric.over_epoch; })) {
+      continue;
+    }
+    const bool seen = k < samples.predictions.size() && !samples.predictions[k].empty();
+    Tensor prediction = seen ? cat(samples.predictions[k], 0) : Tensor();
+    Tensor target = seen ? cat(samples.targets[k], 0) : Tensor();
+    if (distributed) {
+      prediction = gather_rows(prediction, data::replicas());
+      target = gather_rows(target, data::replicas());
+    }
+    if (!prediction.defined()) continue;
+    for (const Metric& metric : metrics_[k]) {
+      if (!metric.over_epoch) continue;
+      logs[multi_output() ? output_names_[k] + "_" + metric.name : metric.name] =
+          metric.fn(prediction, target);
+    }
+  }
+}
+
+Logs Model::train_on_batch(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                           const Tensor& sample_weight) {
+  return train_step(xs, ys, sample_weight, nullptr);
+}
+
+Logs Model::train_step(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                       const Tensor& sample_weight, std::vector<Tensor>* predictions) {
+  check_compiled("train_on_batch");
+  check_counts("train_on_batch", xs, &ys);
+  if (sample_weight.defined()) {
+    check_sample_weight("train_on_batch", sample_weight, xs.front().size(0));
+    check_weighted("train_on_batch");
+  }
+  prepare(xs);
   network_->train();
   optimizer_->zero_grad();
-  const Tensor y_pred = (*network_)(x);
-  const Tensor loss = loss_.fn(y_pred, y);
-  if (loss.numel() != 1) {
-    throw error("train_on_batch: loss '{}' returned shape {}, expected one value", loss_.name,
-                shape_str(loss.shape()));
-  }
-  loss.backward();
+  const std::vector<Tensor> y_pred = network_->forward_all(xs);
+  const BatchLoss loss = batch_loss("train_on_batch", y_pred, ys, sample_weight);
+  loss.total.backward();
   optimizer_->step();
-  return batch_logs(y_pred, y, loss);
+  if (predictions != nullptr) *predictions = y_pred;
+  return batch_logs(y_pred, ys, loss);
 }
 
 History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
   check_compiled("fit");
   check_pair("fit", x, y);
+  return fit(std::vector<Tensor>{x}, std::vector<Tensor>{y}, options);
+}
+
+History Model::fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                   const FitOptions& options) {
+  check_compiled("fit");
+  check_counts("fit", xs, &ys);
   if (options.epochs < 0) throw error("fit: epochs must be non-negative, got {}", options.epochs);
   if (options.initial_epoch < 0 || options.initial_epoch > options.epochs) {
     throw error("fit: initial_epoch must be in [0, epochs = {}], got {}", options.epochs,
@@ -147,18 +492,52 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   if (options.validation_split < 0.0 || options.validation_split >= 1.0) {
     throw error("fit: validation_split must be in [0, 1), got {}", options.validation_split);
   }
-  prepare(x);
-
-  data::TensorDataset train_set(x, y);
-  std::optional<data::TensorDataset> validation_set;
+  if (options.sample_weight.defined() && !options.class_weight.empty()) {
+    throw error("fit: give sample_weight or class_weight, not both");
+  }
+  if (!options.class_weight.empty() && ys.size() != 1) {
+    throw error("fit: class_weight is only supported for a model with one output; this one has {}",
+                ys.size());
+  }
+  Tensor weights = options.sample_weight;
+  if (weights.defined()) check_sample_weight("fit", weights, xs.front().size(0));
+  if (!options.class_weight.empty()) {
+    weights = class_sample_weights("fit", options.class_weight, ys.front());
+  }
+  if (weights.defined()) check_weighted("fit");
+  Tensor validation_weights;
   if (options.validation_data) {
-    check_pair("fit (validation_data)", options.validation_data->first,
-               options.validation_data->second);
-    validation_set.emplace(options.validation_data->first, options.validation_data->second);
+    const ValidationData& validation = *options.validation_data;
+    check_counts("fit (validation_data)", validation.xs, &validation.ys);
+    validation_weights = validation.sample_weight;
+    if (validation_weights.defined()) {
+      check_sample_weight("fit (validation_data)", validation_weights,
+                          validation.xs.front().size(0));
+      check_weighted("fit (validation_data)");
+    }
+  }
+  prepare(xs);
+
+  // The weights travel as one more target, so shuffling and validation_split take them along.
+  const bool weighted = weights.defined();
+  std::vector<Tensor> targets = ys;
+  if (weighted) targets.push_back(weights);
+  data::TensorDataset train_set(xs, targets);
+  std::optional<data::TensorDataset> validation_set;
+  std::vector<Tensor> validation_ys;
+  if (options.validation_data) {
+    validation_set.emplace(options.validation_data->xs, options.validation_data->ys);
+    validation_ys = options.validation_data->ys;
   } else if (options.validation_split > 0.0) {
     auto [head, tail] = data::split(train_set, options.validation_split);
     train_set = std::move(head);
     validation_set.emplace(std::move(tail));
+    validation_ys = validation_set->ys();
+    if (weighted) {
+      // As Keras: sample_weight is split with the samples; class_weight weighs training only.
+      if (options.sample_weight.defined()) validation_weights = validation_ys.back();
+      validation_ys.pop_back();
+    }
   }
   // A resumed fit shuffles with the seed of the run it continues, drawing nothing from the
   // default generator (whose restored state already accounts for that draw).
@@ -196,9 +575,20 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     for (const auto& callback : options.callbacks) callback->on_epoch_begin(*this, epoch);
     ProgressBar bar(loader.size(), verbose);
     Averages averages;
+    EpochSamples samples;
+    const bool keep_samples = has_over_epoch_metrics();
+    std::vector<Tensor> predictions;
     int64_t batch_index = 0;
     for (const data::Batch& batch : loader) {
-      Logs logs = train_on_batch(batch.x, batch.y);
+      std::vector<Tensor> batch_targets = batch.targets();
+      Tensor batch_weights;
+      if (weighted) {
+        batch_weights = batch_targets.back();
+        batch_targets.pop_back();
+      }
+      Logs logs = train_step(batch.inputs(), batch_targets, batch_weights,
+                             keep_samples ? &predictions : nullptr);
+      if (keep_samples) collect(samples, predictions, batch_targets);
       averages.add(logs, batch.x.size(0));
       ++batch_index;
       bar.update(batch_index, averages.means());
@@ -209,9 +599,10 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
       if (stop_training_) break;  // as Keras 3: TerminateOnNaN stops within the epoch
     }
     Logs epoch_logs = distributed ? averages.global_means(log_keys(), replicas) : averages.means();
+    if (keep_samples) over_epoch_logs(samples, distributed, epoch_logs);
     if (validation_set) {
       const Logs validation =
-          evaluate(validation_set->x(), validation_set->y(), options.batch_size);
+          evaluate(validation_set->xs(), validation_ys, options.batch_size, 0, validation_weights);
       for (const auto& [key, value] : validation) epoch_logs["val_" + key] = value;
     }
     epoch_logs["lr"] = optimizer_->learning_rate();
@@ -224,11 +615,27 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   return history_;
 }
 
-Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose) {
+Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose,
+                     const Tensor& sample_weight) {
   check_compiled("evaluate");
   check_pair("evaluate", x, y);
+  return evaluate(std::vector<Tensor>{x}, std::vector<Tensor>{y}, batch_size, verbose,
+                  sample_weight);
+}
+
+Logs Model::evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                     int64_t batch_size, int verbose, const Tensor& sample_weight) {
+  check_compiled("evaluate");
+  check_counts("evaluate", xs, &ys);
+  const bool weighted = sample_weight.defined();
+  if (weighted) {
+    check_sample_weight("evaluate", sample_weight, xs.front().size(0));
+    check_weighted("evaluate");
+  }
+  std::vector<Tensor> targets = ys;
+  if (weighted) targets.push_back(sample_weight);
   if (batch_size <= 0) throw error("evaluate: batch_size must be positive, got {}", batch_size);
-  prepare(x);
+  prepare(xs);
   const NoGradGuard no_grad;
   const bool was_training = network_->is_training();
   network_->eval();
@@ -237,7 +644,7 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int v
   const data::Replicas& replicas = data::replicas();
   // Distributed: rank r evaluates rows [r n / N, (r + 1) n / N).
   int64_t first = 0;
-  int64_t n = x.size(0);
+  int64_t n = xs.front().size(0);
   if (distributed) {
     const int64_t total = n;
     first = total * replicas.rank() / replicas.size();
@@ -245,14 +652,30 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int v
   }
   ProgressBar bar((n - first + batch_size - 1) / batch_size, is_chief() ? verbose : 0);
   int64_t step = 0;
-  for (int64_t begin = first; begin < n; begin += batch_size) {
-    const data::Batch batch = data::take(x, y, begin, std::min(n, begin + batch_size));
-    const Tensor y_pred = (*network_)(batch.x);
-    averages.add(batch_logs(y_pred, batch.y, loss_.fn(y_pred, batch.y)), batch.x.size(0));
-    bar.update(++step, averages.means());
+  EpochSamples samples;
+  const bool keep_samples = has_over_epoch_metrics();
+  try {
+    for (int64_t begin = first; begin < n; begin += batch_size) {
+      data::Batch batch = data::take(xs, targets, begin, std::min(n, begin + batch_size));
+      Tensor batch_weights;
+      if (weighted) {
+        batch_weights = batch.ys.back();
+        batch.ys.pop_back();
+      }
+      const std::vector<Tensor> y_pred = network_->forward_all(batch.xs);
+      averages.add(
+          batch_logs(y_pred, batch.ys, batch_loss("evaluate", y_pred, batch.ys, batch_weights)),
+          batch.x.size(0));
+      if (keep_samples) collect(samples, y_pred, batch.ys);
+      bar.update(++step, averages.means());
+    }
+  } catch (...) {
+    network_->train(was_training);
+    throw;
   }
   network_->train(was_training);
   Logs logs = distributed ? averages.global_means(log_keys(), replicas) : averages.means();
+  if (keep_samples) over_epoch_logs(samples, distributed, logs);
   bar.finish(logs);
   return logs;
 }
@@ -261,19 +684,44 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   if (x.dim() == 0) {
     throw error("predict: x must have a batch dim, got shape {}", shape_str(x.shape()));
   }
+  if (network_->output_count() != 1) {
+    throw error(
+        "predict: the model has {} outputs; predict(std::vector<Tensor>) returns one tensor per "
+        "output",
+        network_->output_count());
+  }
+  return predict(std::vector<Tensor>{x}, batch_size).front();
+}
+
+std::vector<Tensor> Model::predict(const std::vector<Tensor>& xs, int64_t batch_size) {
+  check_counts("predict", xs, nullptr);
   if (batch_size <= 0) throw error("predict: batch_size must be positive, got {}", batch_size);
-  prepare(x);
+  const int64_t n = xs.front().size(0);
+  if (n == 0) throw error("predict: x has no samples");
+  prepare(xs);
   const NoGradGuard no_grad;
   const bool was_training = network_->is_training();
   network_->eval();
-  std::vector<Tensor> outputs;
-  const int64_t n = x.size(0);
-  for (int64_t begin = 0; begin < n; begin += batch_size) {
-    outputs.push_back((*network_)(slice(x, 0, begin, std::min(n, begin + batch_size), 1)));
+  std::vector<std::vector<Tensor>> outputs(network_->output_count());
+  try {
+    for (int64_t begin = 0; begin < n; begin += batch_size) {
+      const std::vector<Tensor> batch_outputs =
+          network_->forward_all(data::take(xs, {}, begin, std::min(n, begin + batch_size)).xs);
+      if (batch_outputs.size() != outputs.size()) {
+        throw error("predict: the network returned {} outputs, expected {}", batch_outputs.size(),
+                    outputs.size());
+      }
+      for (size_t k = 0; k < outputs.size(); ++k) outputs[k].push_back(batch_outputs[k]);
+    }
+  } catch (...) {
+    network_->train(was_training);
+    throw;
   }
   network_->train(was_training);
-  if (outputs.empty()) throw error("predict: x has no samples");
-  return cat(outputs, 0);
+  std::vector<Tensor> out;
+  out.reserve(outputs.size());
+  for (const std::vector<Tensor>& pieces : outputs) out.push_back(cat(pieces, 0));
+  return out;
 }
 
 }  // namespace nabla::train

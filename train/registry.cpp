@@ -10,38 +10,52 @@ namespace nabla::train {
 
 Loss loss_by_name(const std::string& name, bool from_logits) {
   if (name == "categorical_crossentropy") {
-    return {name, [from_logits](const Tensor& p, const Tensor& t) {
+    return {name,
+            [from_logits](const Tensor& p, const Tensor& t) {
               return nn::categorical_crossentropy(p, t, from_logits);
+            },
+            [from_logits](const Tensor& p, const Tensor& t) {
+              return nn::categorical_crossentropy_per_sample(p, t, from_logits);
             }};
   }
   if (name == "sparse_categorical_crossentropy") {
-    return {name, [from_logits](const Tensor& p, const Tensor& t) {
+    return {name,
+            [from_logits](const Tensor& p, const Tensor& t) {
               return nn::sparse_categorical_crossentropy(p, t, from_logits);
+            },
+            [from_logits](const Tensor& p, const Tensor& t) {
+              return nn::sparse_categorical_crossentropy_per_sample(p, t, from_logits);
             }};
   }
   if (name == "binary_crossentropy") {
-    return {name, [from_logits](const Tensor& p, const Tensor& t) {
+    return {name,
+            [from_logits](const Tensor& p, const Tensor& t) {
               return nn::binary_crossentropy(p, t, from_logits);
+            },
+            [from_logits](const Tensor& p, const Tensor& t) {
+              return nn::binary_crossentropy_per_sample(p, t, from_logits);
             }};
   }
+  // The losses without options: the mean and the per-sample function.
+  const auto plain = [&name](Tensor (*mean_fn)(const Tensor&, const Tensor&),
+                             Tensor (*per_sample_fn)(const Tensor&, const Tensor&)) {
+    return Loss{name, mean_fn, per_sample_fn};
+  };
   if (name == "mean_squared_error" || name == "mse") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::mean_squared_error(p, t); }};
+    return plain(nn::mean_squared_error, nn::mean_squared_error_per_sample);
   }
   if (name == "mean_absolute_error" || name == "mae") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::mean_absolute_error(p, t); }};
+    return plain(nn::mean_absolute_error, nn::mean_absolute_error_per_sample);
   }
   if (name == "huber" || name == "huber_loss") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::huber(p, t); }};
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::huber(p, t); },
+            [](const Tensor& p, const Tensor& t) { return nn::huber_per_sample(p, t); }};
   }
   if (name == "kl_divergence" || name == "kld" || name == "kullback_leibler_divergence") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::kl_divergence(p, t); }};
+    return plain(nn::kl_divergence, nn::kl_divergence_per_sample);
   }
-  if (name == "hinge") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::hinge(p, t); }};
-  }
-  if (name == "squared_hinge") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::squared_hinge(p, t); }};
-  }
+  if (name == "hinge") return plain(nn::hinge, nn::hinge_per_sample);
+  if (name == "squared_hinge") return plain(nn::squared_hinge, nn::squared_hinge_per_sample);
   throw error(
       "loss_by_name: unknown loss '{}' (known: categorical_crossentropy, "
       "sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error, mse, "
@@ -71,16 +85,16 @@ Metric metric_by_name(const std::string& name) {
     return {name,
             [](const Tensor& p, const Tensor& t) { return nn::mean_absolute_error(p, t).item(); }};
   }
-  // NOTE: per batch, like every metric here (fit averages batches); Keras's Precision, Recall and
-  // AUC accumulate counts over the epoch instead.
+  // Over the epoch, as Keras's stateful Precision, Recall and AUC (see Metric::over_epoch); the
+  // AUC is the exact ROC area of the epoch's samples (Keras interpolates over 200 thresholds).
   if (name == "precision") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::precision(p, t); }};
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::precision(p, t); }, true};
   }
   if (name == "recall") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::recall(p, t); }};
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::recall(p, t); }, true};
   }
   if (name == "auc") {
-    return {name, [](const Tensor& p, const Tensor& t) { return nn::auc(p, t); }};
+    return {name, [](const Tensor& p, const Tensor& t) { return nn::auc(p, t); }, true};
   }
   if (name == "top_k_categorical_accuracy") {
     return {name,

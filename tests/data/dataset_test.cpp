@@ -117,5 +117,103 @@ TEST(Split, RejectsFractionsThatLeaveAnEmptySide) {
                   {"split", "[4, 1]", "[3]"});
 }
 
+// Several inputs and targets (Keras's fit(x=[a, b], y=[c, d])): a of row i is [i], b is
+// [i * 2, i * 2 + 1] (float32), c is i * 10 (int64).
+TensorDataset numbered_several(int64_t n) {
+  std::vector<float> a;
+  std::vector<float> b;
+  std::vector<int64_t> c;
+  for (int64_t i = 0; i < n; ++i) {
+    a.push_back(static_cast<float>(i));
+    b.push_back(static_cast<float>(i * 2));
+    b.push_back(static_cast<float>(i * 2 + 1));
+    c.push_back(i * 10);
+  }
+  return TensorDataset(std::vector<Tensor>{tensor(a, {n, 1}), tensor(b, {n, 2})},
+                       std::vector<Tensor>{tensor(c, {n})});
+}
+
+TEST(TensorDataset, SeveralTensorsGiveTheSameRowsOfEach) {
+  const TensorDataset dataset = numbered_several(5);
+  EXPECT_EQ(dataset.size(), 5);
+  ASSERT_EQ(dataset.xs().size(), 2U);
+  ASSERT_EQ(dataset.ys().size(), 1U);
+  const Batch batch = dataset.get({3, 1});
+  ASSERT_EQ(batch.xs.size(), 2U);
+  ASSERT_EQ(batch.ys.size(), 1U);
+  EXPECT_EQ(batch.xs[0].to_vector<float>(), (std::vector<float>{3, 1}));
+  EXPECT_EQ(batch.xs[1].to_vector<float>(), (std::vector<float>{6, 7, 2, 3}));
+  EXPECT_EQ(batch.ys[0].to_vector<int64_t>(), (std::vector<int64_t>{30, 10}));
+  // x and y are the first input and target; inputs() and targets() read the lists.
+  EXPECT_EQ(batch.x.to_vector<float>(), (std::vector<float>{3, 1}));
+  EXPECT_EQ(batch.y.to_vector<int64_t>(), (std::vector<int64_t>{30, 10}));
+  EXPECT_EQ(batch.inputs().size(), 2U);
+  EXPECT_EQ(batch.targets().size(), 1U);
+
+  // The one-tensor dataset fills the lists too, and a Batch with only x and y still answers.
+  const Batch single = numbered(3).get({2});
+  ASSERT_EQ(single.xs.size(), 1U);
+  EXPECT_EQ(single.ys[0].to_vector<int64_t>(), (std::vector<int64_t>{20}));
+  Batch plain;
+  plain.x = zeros({2, 1});
+  EXPECT_EQ(plain.inputs().size(), 1U);
+  EXPECT_TRUE(plain.targets().empty());
+  const TensorDataset no_targets(std::vector<Tensor>{zeros({2, 1}), zeros({2, 3})});
+  EXPECT_FALSE(no_targets.y().defined());
+  EXPECT_TRUE(no_targets.get({0}).ys.empty());
+}
+
+TEST(TensorDataset, SeveralTensorsMustAgreeInSamples) {
+  expect_contains(error_of([] {
+                    (void)TensorDataset(std::vector<Tensor>{zeros({4, 2}), zeros({5, 3})},
+                                        std::vector<Tensor>{zeros({4})});
+                  }),
+                  {"TensorDataset", "x[1] of shape [5, 3]", "x[0] of shape [4, 2]", "dim 0"});
+  expect_contains(error_of([] {
+                    (void)TensorDataset(std::vector<Tensor>{zeros({4, 2})},
+                                        std::vector<Tensor>{zeros({4}), zeros({3, 1})});
+                  }),
+                  {"TensorDataset", "y[1] of shape [3, 1]", "x[0] of shape [4, 2]"});
+  expect_contains(error_of([] { (void)TensorDataset(std::vector<Tensor>{}); }),
+                  {"TensorDataset", "no input tensors"});
+  expect_contains(error_of([] {
+                    (void)TensorDataset(std::vector<Tensor>{zeros({4, 2}), Tensor()});
+                  }),
+                  {"TensorDataset", "x[1]", "undefined"});
+  expect_contains(error_of([] {
+                    (void)TensorDataset(std::vector<Tensor>{zeros({4, 2})},
+                                        std::vector<Tensor>{scalar_tensor(1.0)});
+                  }),
+                  {"TensorDataset", "y[0]", "0-d"});
+}
+
+TEST(Take, SeveralTensorsTakeTheSameRows) {
+  const TensorDataset dataset = numbered_several(5);
+  const Batch middle = take(dataset.xs(), dataset.ys(), 2, 4);
+  ASSERT_EQ(middle.xs.size(), 2U);
+  EXPECT_EQ(middle.xs[1].to_vector<float>(), (std::vector<float>{4, 5, 6, 7}));
+  EXPECT_EQ(middle.y.to_vector<int64_t>(), (std::vector<int64_t>{20, 30}));
+  EXPECT_EQ(take(dataset.xs(), {}, 0, 1).ys.size(), 0U);
+  expect_contains(error_of([&] { (void)take(dataset.xs(), dataset.ys(), 4, 6); }),
+                  {"take", "[4, 6)", "5 samples", "x[0]"});
+  expect_contains(error_of([] {
+                    (void)take(std::vector<Tensor>{zeros({3, 1}), zeros({2, 1})}, {}, 0, 1);
+                  }),
+                  {"take", "x[1] of shape [2, 1]", "x[0] of shape [3, 1]"});
+}
+
+TEST(Split, SeveralTensorsSplitAtTheSameRow) {
+  const auto [train, validation] = split(numbered_several(10), 0.25);
+  EXPECT_EQ(train.size(), 7);
+  EXPECT_EQ(validation.size(), 3);
+  ASSERT_EQ(validation.xs().size(), 2U);
+  EXPECT_EQ(validation.xs()[0].to_vector<float>(), (std::vector<float>{7, 8, 9}));
+  EXPECT_EQ(validation.xs()[1].to_vector<float>(), (std::vector<float>{14, 15, 16, 17, 18, 19}));
+  EXPECT_EQ(validation.ys()[0].to_vector<int64_t>(), (std::vector<int64_t>{70, 80, 90}));
+  EXPECT_EQ(train.xs()[1].shape(), (Shape{7, 2}));
+  expect_contains(error_of([] { (void)split(numbered_several(3), 1e-17); }),
+                  {"validation set would be empty"});
+}
+
 }  // namespace
 }  // namespace nabla::data

@@ -119,6 +119,31 @@ class FakeReplicas final : public Replicas {
   }
 };
 
+// A dataset of several tensors shards like one: every shard's batches hold the same rows of each.
+TEST(ShardedLoader, SeveralTensorsStayAlignedInEveryShard) {
+  const int64_t n = 10;
+  std::vector<float> doubled(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) doubled[static_cast<size_t>(i)] = static_cast<float>(2 * i);
+  const TensorDataset single = numbered(n);
+  const TensorDataset several(std::vector<Tensor>{single.x(), tensor(doubled, {n, 1})},
+                              std::vector<Tensor>{single.y()});
+  for (int64_t r = 0; r < 3; ++r) {
+    DataLoader loader(several, 2, true, false, 5);
+    loader.shard(3, r);
+    DataLoader reference(single, 2, true, false, 5);
+    reference.shard(3, r);
+    auto expected = reference.begin();
+    for (const Batch& batch : loader) {
+      ASSERT_EQ(batch.xs.size(), 2U);
+      const auto ids = batch.y.to_vector<int64_t>();
+      EXPECT_EQ(ids, expected->y.to_vector<int64_t>());
+      const auto twice = batch.xs[1].to_vector<float>();
+      for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(twice[i], static_cast<float>(2 * ids[i]));
+      ++expected;
+    }
+  }
+}
+
 TEST(Replicas, OneReplicaUntilOneIsInstalled) {
   EXPECT_EQ(replicas().rank(), 0);
   EXPECT_EQ(replicas().size(), 1);

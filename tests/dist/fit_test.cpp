@@ -122,5 +122,28 @@ TEST(DistributedFit, OnlyRankZeroWritesAndEveryRankStopsAtTheSameEpoch) {
   if (rank() == 0) std::filesystem::remove_all(dir);
 }
 
+// Precision, recall and AUC are computed over every rank's rows together (Keras's stateful
+// metrics), so a distributed evaluate gives the single-process values, also when some ranks get
+// no rows at all.
+TEST(DistributedFit, OverEpochMetricsCoverEveryRanksSamples) {
+  for (const int64_t samples : {int64_t{37}, int64_t{3}}) {
+    Generator generator(9);
+    const Tensor x = uniform({samples, 1}, 0.0, 1.0, kFloat32, &generator);
+    const Tensor y = to(uniform({samples, 1}, 0.0, 1.0, kFloat32, &generator) > 0.4, kFloat32);
+    std::vector<train::Logs> logs;
+    for (const bool distributed : {false, true}) {
+      train::Model model(std::make_shared<nn::Lambda>([](const Tensor& t) { return t; }));
+      model.set_distributed(distributed);
+      model.compile(std::make_shared<optim::SGD>(std::vector<Tensor>{}), "binary_crossentropy",
+                    {"precision", "recall", "auc"});
+      logs.push_back(model.evaluate(x, y, 5));
+    }
+    for (const char* key : {"precision", "recall", "auc"}) {
+      EXPECT_EQ(logs[0].at(key), logs[1].at(key)) << key << " with " << samples << " samples";
+    }
+    EXPECT_NEAR(logs[0].at("loss"), logs[1].at("loss"), 1e-6);
+  }
+}
+
 }  // namespace
 }  // namespace nabla::dist

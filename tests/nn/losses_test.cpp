@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "tests/nn/golden_support.h"
@@ -306,6 +308,126 @@ TEST(Losses, HuberKlAndHingeMatchPyTorchGoldens) {
   EXPECT_NEAR(plain.item(), kHingeLoss[0], 1e-12);
   EXPECT_NEAR(squared.item(), kSquaredHingeLoss[0], 1e-12);
   expect_close(h.grad(), kHingePlusTwoSquaredGrad, "hinge grad");
+}
+
+// ---- per sample ----
+
+TEST(Losses, PerSampleFormsGiveOneValuePerSample) {
+  const Tensor pred = tensor({{1.0, 2.0}, {3.0, 4.0}}, kFloat64);
+  const Tensor target = tensor({{1.5, 2.0}, {2.0, 5.0}}, kFloat64);
+  EXPECT_EQ(mean_squared_error_per_sample(pred, target).to_vector<double>(),
+            (std::vector<double>{0.125, 1.0}));
+  EXPECT_EQ(mean_absolute_error_per_sample(pred, target).to_vector<double>(),
+            (std::vector<double>{0.25, 1.0}));
+  // Cross-entropy from logits: -log softmax(row)[label], written out in double.
+  const std::vector<std::vector<double>> rows{{2.0, 1.0, 0.1}, {0.5, 2.5, 0.3}};
+  const std::vector<int64_t> labels{0, 2};
+  std::vector<double> expected;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    double total = 0.0;
+    for (const double v : rows[i]) total += std::exp(v);
+    expected.push_back(std::log(total) - rows[i][static_cast<size_t>(labels[i])]);
+  }
+  const auto sparse =
+      sparse_categorical_crossentropy_per_sample(logits(), tensor(labels, {2}), true)
+          .to_vector<double>();
+  const auto dense = categorical_crossentropy_per_sample(
+                         logits(), tensor({{1.0, 0.0, 0.0}, {0.0, 0.0, 1.0}}, kFloat64), true)
+                         .to_vector<double>();
+  ASSERT_EQ(sparse.size(), 2U);
+  ASSERT_EQ(dense.size(), 2U);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_NEAR(sparse[i], expected[i], 1e-12);
+    EXPECT_NEAR(dense[i], expected[i], 1e-12);
+  }
+}
+
+// Over [3, 2, 4] inputs each per-sample form is [3] and its mean is the loss.
+TEST(Losses, PerSampleMeansAreTheLosses) {
+  Generator generator(4);
+  const Tensor raw = uniform({3, 2, 4}, 0.05, 0.95, kFloat64, &generator);
+  const Tensor probabilities = raw / sum(raw, {-1}, true);
+  const Tensor target_raw = uniform({3, 2, 4}, 0.05, 0.95, kFloat64, &generator);
+  const Tensor distribution = target_raw / sum(target_raw, {-1}, true);
+  const Tensor bits = to(uniform({3, 2, 4}, 0.0, 1.0, kFloat64, &generator) > 0.5, kFloat64);
+  const Tensor labels = tensor(std::vector<int64_t>{0, 3, 1, 2, 3, 3}, {3, 2});
+  using Pair = std::function<std::pair<Tensor, Tensor>()>;
+  const std::vector<std::pair<std::string, Pair>> cases{
+      {"mse",
+       [&] {
+         return std::pair{mean_squared_error(raw, distribution),
+                          mean_squared_error_per_sample(raw, distribution)};
+       }},
+      {"mae",
+       [&] {
+         return std::pair{mean_absolute_error(raw, distribution),
+                          mean_absolute_error_per_sample(raw, distribution)};
+       }},
+      {"cce",
+       [&] {
+         return std::pair{categorical_crossentropy(probabilities, distribution),
+                          categorical_crossentropy_per_sample(probabilities, distribution)};
+       }},
+      {"cce logits",
+       [&] {
+         return std::pair{categorical_crossentropy(raw, distribution, true),
+                          categorical_crossentropy_per_sample(raw, distribution, true)};
+       }},
+      {"sparse",
+       [&] {
+         return std::pair{sparse_categorical_crossentropy(probabilities, labels),
+                          sparse_categorical_crossentropy_per_sample(probabilities, labels)};
+       }},
+      {"bce",
+       [&] {
+         return std::pair{binary_crossentropy(raw, bits),
+                          binary_crossentropy_per_sample(raw, bits)};
+       }},
+      {"bce logits",
+       [&] {
+         return std::pair{binary_crossentropy(raw, bits, true),
+                          binary_crossentropy_per_sample(raw, bits, true)};
+       }},
+      {"huber",
+       [&] {
+         return std::pair{huber(raw * 3.0, distribution),
+                          huber_per_sample(raw * 3.0, distribution)};
+       }},
+      {"kld",
+       [&] {
+         return std::pair{kl_divergence(probabilities, distribution),
+                          kl_divergence_per_sample(probabilities, distribution)};
+       }},
+      {"hinge",
+       [&] {
+         return std::pair{hinge(raw, bits), hinge_per_sample(raw, bits)};
+       }},
+      {"squared_hinge",
+       [&] {
+         return std::pair{squared_hinge(raw, bits), squared_hinge_per_sample(raw, bits)};
+       }},
+  };
+  for (const auto& [name, make] : cases) {
+    const auto [loss, per_sample] = make();
+    EXPECT_EQ(per_sample.shape(), (Shape{3})) << name;
+    double total = 0.0;
+    for (const double v : per_sample.to_vector<double>()) total += v;
+    EXPECT_NEAR(total / 3.0, loss.item(), 1e-12) << name;
+  }
+}
+
+TEST(Losses, PerSampleFormsNeedABatchDim) {
+  try {
+    (void)categorical_crossentropy_per_sample(ones({3}), ones({3}));
+    FAIL() << "expected nabla::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("categorical_crossentropy_per_sample: y_pred of shape [3] "
+                                         "needs a batch dim and a class dim"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW((void)mean_squared_error_per_sample(scalar_tensor(1.0), scalar_tensor(1.0)), Error);
+  EXPECT_EQ(binary_crossentropy_per_sample(ones({4}) * 0.5, ones({4})).shape(), (Shape{4}));
 }
 
 }  // namespace
