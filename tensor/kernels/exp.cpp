@@ -1,7 +1,8 @@
 // A branch-free expf written on 16-float vectors: x = n ln2 + r with |r| <= ln2 / 2, exp(r) from a
 // degree-6 polynomial (the minimax coefficients of Cephes' expf), and 2^n built from exponent
 // bits in two halves, so that results down to the subnormal range come out without a branch.
-// The softmax rows below use the same exp, fused with the max, the sum and the scaling.
+// The softmax rows below use the same exp, fused with the max, the sum and the scaling; log_float
+// is Cephes' logf written the same way.
 #include "tensor/kernels/exp.h"
 
 #include <cmath>
@@ -74,11 +75,54 @@ constexpr float kRoundingShift = 12582912.0F;
   int64_t i = 0;
   for (; i + kWidth <= n; i += kWidth) exp16(x + i, shift, y + i);
   if (i < n) {
-    float buffer[kWidth] = {};
-    std::memcpy(buffer, x + i, static_cast<size_t>(n - i) * sizeof(float));
+    // Fixed-length loops with a condition rather than memcpy calls (see detail::leaf_sum).
+    float buffer[kWidth];
+    for (int64_t k = 0; k < kWidth; ++k) buffer[k] = i + k < n ? x[i + k] : 0.0F;
     exp16(buffer, shift, buffer);
-    std::memcpy(y + i, buffer, static_cast<size_t>(n - i) * sizeof(float));
+    for (int64_t k = 0; k < kWidth; ++k) {
+      if (i + k < n) y[i + k] = buffer[k];
+    }
   }
+}
+
+// y[0..16) = log(x[0..16)), Cephes' logf on vectors: x = m 2^e with m in [sqrt(1/2), sqrt(2)),
+// log(m) from a degree-9 polynomial in m - 1 (exact, by Sterbenz), e ln2 added in two parts.
+// Subnormal inputs are scaled by 2^23 first; x < 0 and NaN give NaN, +-0 gives -inf, inf gives inf.
+[[gnu::always_inline]] inline void log16(const float* x, float* y) {
+  constexpr float kSmallestNormal = 1.17549435e-38F;
+  constexpr float kInf = __builtin_inff();
+  Floats v;
+  std::memcpy(&v, x, sizeof(v));
+  const Ints tiny = v < kSmallestNormal;
+  const Floats scaled = tiny ? v * 8388608.0F : v;
+  Ints bits;
+  std::memcpy(&bits, &scaled, sizeof(bits));
+  const Ints exponent = (((bits >> 23) & 0xff) - 126) - (tiny & 23);
+  const Ints mantissa_bits = (bits & 0x007fffff) | 0x3f000000;  // m in [0.5, 1)
+  Floats m;
+  std::memcpy(&m, &mantissa_bits, sizeof(m));
+  const Ints below_root_half = m < 0.707106781186547524F;
+  Floats e = __builtin_convertvector(exponent, Floats);
+  e = below_root_half ? e - 1.0F : e;
+  m = below_root_half ? (m + m) - 1.0F : m - 1.0F;
+  const Floats z = m * m;
+  Floats p = m * 7.0376836292E-2F - 1.1514610310E-1F;
+  p = p * m + 1.1676998740E-1F;
+  p = p * m - 1.2420140846E-1F;
+  p = p * m + 1.4249322787E-1F;
+  p = p * m - 1.6668057665E-1F;
+  p = p * m + 2.0000714765E-1F;
+  p = p * m - 2.4999993993E-1F;
+  p = p * m + 3.3333331174E-1F;
+  Floats r = (p * m) * z;
+  r = r + e * -2.12194440e-4F;
+  r = r - z * 0.5F;
+  r = m + r;
+  r = r + e * 0.693359375F;
+  const Floats nan = Floats{} + __builtin_nanf("");
+  r = v > 0.0F ? r : (v == 0.0F ? -kInf : nan);
+  r = v == kInf ? kInf : r;
+  std::memcpy(y, &r, sizeof(r));
 }
 
 // The largest element, NaNs ignored unless x[0] is one (then NaN), n >= 1.
@@ -125,6 +169,19 @@ constexpr int64_t kShortRow = 64;
 
 NABLA_WIDE_VECTOR_CLONES void exp_float(const float* x, float* y, int64_t n) {
   exp_shifted(x, 0.0F, y, n);
+}
+
+NABLA_WIDE_VECTOR_CLONES void log_float(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) log16(x + i, y + i);
+  if (i < n) {
+    float buffer[kWidth];
+    for (int64_t k = 0; k < kWidth; ++k) buffer[k] = i + k < n ? x[i + k] : 1.0F;
+    log16(buffer, buffer);
+    for (int64_t k = 0; k < kWidth; ++k) {
+      if (i + k < n) y[i + k] = buffer[k];
+    }
+  }
 }
 
 NABLA_WIDE_VECTOR_CLONES void softmax_rows_float(const float* x, float* y, int64_t rows,

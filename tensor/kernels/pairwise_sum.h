@@ -61,8 +61,10 @@ template <typename T>
     a0 += v;
   }
   if (i < n) {
-    T padded[kWidth] = {};
-    std::memcpy(padded, x + i, static_cast<size_t>(n - i) * sizeof(T));
+    // NOTE: a fixed-length loop with a condition, not a memcpy of n - i elements: g++ would call
+    // the library memcpy, which costs more than a short row's whole sum.
+    T padded[kWidth];
+    for (int64_t k = 0; k < kWidth; ++k) padded[k] = i + k < n ? x[i + k] : T(0);
     Vector v;
     std::memcpy(&v, padded, sizeof(Vector));
     a0 += v;

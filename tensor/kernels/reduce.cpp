@@ -35,6 +35,21 @@ NABLA_WIDE_VECTOR_CLONES double pairwise_sum_double(const double* x, int64_t n) 
   return pairwise_sum_double(x, half) + pairwise_sum_double(x + half, n - half);
 }
 
+// out[r] = the pairwise sum of row r of a contiguous [rows, n] matrix; rows within one leaf are
+// summed inline, so short rows do not pay a call each.
+NABLA_WIDE_VECTOR_CLONES void row_sums(const float* x, int64_t rows, int64_t n, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    out[r] = n <= detail::kPairwiseLeaf<float> ? detail::leaf_sum(x + r * n, n)
+                                               : pairwise_sum_float(x + r * n, n);
+  }
+}
+NABLA_WIDE_VECTOR_CLONES void row_sums(const double* x, int64_t rows, int64_t n, double* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    out[r] = n <= detail::kPairwiseLeaf<double> ? detail::leaf_sum(x + r * n, n)
+                                                : pairwise_sum_double(x + r * n, n);
+  }
+}
+
 template <typename T>
 T pairwise_sum(const T* x, int64_t n) {
   if constexpr (std::is_same_v<T, float>) {
@@ -475,6 +490,26 @@ Tensor sum(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
     if (rows.outer == 1) {
       Tensor out = Tensor::empty(rows.out_shape, t.dtype());
       *out.data_ptr<T>() = long_sum(rows.matrix.data_ptr<T>(), rows.inner);
+      return out;
+    }
+    if constexpr (std::is_floating_point_v<T>) {
+      // Tasks of whole rows (each row's bits do not depend on the split).
+      Tensor out = Tensor::empty(rows.out_shape, t.dtype());
+      const T* in = rows.matrix.data_ptr<T>();
+      T* po = out.data_ptr<T>();
+      const int64_t inner = rows.inner;
+      const int64_t per_task = std::max<int64_t>(1, kSumChunk / std::max<int64_t>(inner, 1));
+      const int64_t tasks = (rows.outer + per_task - 1) / per_task;
+      auto task = [&](int64_t k) {
+        const int64_t first = k * per_task;
+        row_sums(in + first * inner, std::min(per_task, rows.outer - first), inner, po + first);
+      };
+      if (tasks > 1 && rows.outer * inner >= detail::kParallelGrain) {
+#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
+        for (int64_t k = 0; k < tasks; ++k) task(k);
+      } else {
+        for (int64_t k = 0; k < tasks; ++k) task(k);
+      }
       return out;
     }
     return reduce_rows<T, T>(rows, t.dtype(),
