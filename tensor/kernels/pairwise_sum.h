@@ -28,10 +28,22 @@ struct SumVector<double> {
   using type = double __attribute__((vector_size(64)));
 };
 
+// lanes[0] + ... + lanes[kWidth - 1] folded in halves: lane k + w onto lane k for w = kWidth / 2,
+// ..., 1 (each stage a fixed-length loop, so the compiler unrolls it).
+template <int64_t kWidth, typename T>
+[[gnu::always_inline]] inline T fold_lanes(T* lanes) {
+  if constexpr (kWidth == 1) {
+    return lanes[0];
+  } else {
+    for (int64_t k = 0; k < kWidth / 2; ++k) lanes[k] += lanes[k + kWidth / 2];
+    return fold_lanes<kWidth / 2>(lanes);
+  }
+}
+
 // The sum of n <= kPairwiseLeaf<T> elements. Four vector accumulators take x in blocks of four
-// vectors, the vectors left over go to the first, and the last partial vector (zero-padded) to
-// the first too; then the accumulators fold (2 onto 0, 3 onto 1, 1 onto 0) and the lanes of the
-// result fold in halves (lane k + w onto lane k for w = width / 2, ..., 1).
+// vectors and the vectors left over go to the first; the accumulators fold (2 onto 0, 3 onto 1,
+// 1 onto 0); the last n % kWidth elements are added to the first lanes, and the lanes fold in
+// halves (fold_lanes).
 template <typename T>
 [[gnu::always_inline]] inline T leaf_sum(const T* x, int64_t n) {
   using Vector = typename SumVector<T>::type;
@@ -60,24 +72,16 @@ template <typename T>
     std::memcpy(&v, x + i, sizeof(Vector));
     a0 += v;
   }
-  if (i < n) {
-    // NOTE: a fixed-length loop with a condition, not a memcpy of n - i elements: g++ would call
-    // the library memcpy, which costs more than a short row's whole sum.
-    T padded[kWidth];
-    for (int64_t k = 0; k < kWidth; ++k) padded[k] = i + k < n ? x[i + k] : T(0);
-    Vector v;
-    std::memcpy(&v, padded, sizeof(Vector));
-    a0 += v;
-  }
   a0 += a2;
   a1 += a3;
   a0 += a1;
+  // NOTE: the tail goes into the lanes one by one after one vector store. Filling a padded vector
+  // in memory and loading it whole stalls the load (it cannot take its data from the narrow
+  // stores), which cost more than a short row's whole sum.
   T lanes[kWidth];
-  for (int64_t k = 0; k < kWidth; ++k) lanes[k] = a0[k];
-  for (int64_t width = kWidth / 2; width >= 1; width /= 2) {
-    for (int64_t k = 0; k < width; ++k) lanes[k] += lanes[k + width];
-  }
-  return lanes[0];
+  std::memcpy(lanes, &a0, sizeof(Vector));
+  for (int64_t k = 0; i + k < n; ++k) lanes[k] += x[i + k];
+  return fold_lanes<kWidth>(lanes);
 }
 
 // Where a pairwise sum of n > kPairwiseLeaf<T> elements splits: half, rounded up to whole blocks
