@@ -143,22 +143,17 @@ constexpr float kRoundingShift = 12582912.0F;
   return top;
 }
 
-// Writes y[i] = exp(x[i] - shift) and returns their sum with the tree of detail::pairwise_sum (so
-// the bits equal those of the exponentials summed afterwards), one leaf at a time while it is in
-// L1.
-float exp_sum(const float* x, float shift, float* y, int64_t n);
-
-[[gnu::always_inline]] inline float exp_sum_of(const float* x, float shift, float* y, int64_t n) {
+// Writes y[i] = exp(x[i] - shift) and returns their sum with the tree of reduce.cpp's pairwise
+// sums (so the bits equal those of the exponentials summed afterwards), one leaf at a time while
+// it is in L1. NOTE: no forward declaration: clang refuses one that a multiversioned definition
+// follows.
+NABLA_WIDE_VECTOR_CLONES float exp_sum(const float* x, float shift, float* y, int64_t n) {
   if (n <= detail::kPairwiseLeaf<float>) {
     exp_shifted(x, shift, y, n);
     return detail::leaf_sum(y, n);
   }
   const int64_t half = detail::pairwise_half<float>(n);
   return exp_sum(x, shift, y, half) + exp_sum(x + half, shift, y + half, n - half);
-}
-
-NABLA_WIDE_VECTOR_CLONES float exp_sum(const float* x, float shift, float* y, int64_t n) {
-  return exp_sum_of(x, shift, y, n);
 }
 
 // Rows this short go through softmax a block at a time (each pass over the whole block), so the
@@ -193,7 +188,7 @@ NABLA_WIDE_VECTOR_CLONES void softmax_rows_float(const float* x, float* y, int64
       float* y_row = y + r * inner;
       float top = row_max(x_row, inner);
       if (!std::isfinite(top)) top = 0;
-      const float total = exp_sum_of(x_row, top, y_row, inner);
+      const float total = exp_sum(x_row, top, y_row, inner);
       if (take_log) {
         const float log_total = std::log(total);
         for (int64_t i = 0; i < inner; ++i) y_row[i] = (x_row[i] - top) - log_total;

@@ -21,11 +21,11 @@ template <typename T>
 struct SumVector;
 template <>
 struct SumVector<float> {
-  using type = float __attribute__((vector_size(64)));
+  using Type = float __attribute__((vector_size(64)));
 };
 template <>
 struct SumVector<double> {
-  using type = double __attribute__((vector_size(64)));
+  using Type = double __attribute__((vector_size(64)));
 };
 
 // lanes[0] + ... + lanes[kWidth - 1] folded in halves: lane k + w onto lane k for w = kWidth / 2,
@@ -46,7 +46,7 @@ template <int64_t kWidth, typename T>
 // halves (fold_lanes).
 template <typename T>
 [[gnu::always_inline]] inline T leaf_sum(const T* x, int64_t n) {
-  using Vector = typename SumVector<T>::type;
+  using Vector = typename SumVector<T>::Type;
   constexpr int64_t kWidth = kSumWidth<T>;
   Vector a0 = {};
   Vector a1 = {};

@@ -64,8 +64,8 @@ TEST(ExpKernel, SpecialValuesAndAliasing) {
 }
 
 TEST(ExpKernel, SameBitsForAnySplitOfTheArray) {
-  std::vector<float> x;
-  for (int i = 0; i < 1000; ++i) x.push_back(static_cast<float>(i) * 0.173F - 80.0F);
+  std::vector<float> x(1000);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) * 0.173F - 80.0F;
   std::vector<float> whole(x.size());
   std::vector<float> one_by_one(x.size());
   kernels::exp_float(x.data(), whole.data(), static_cast<int64_t>(x.size()));
@@ -76,7 +76,7 @@ TEST(ExpKernel, SameBitsForAnySplitOfTheArray) {
 TEST(LogKernel, WithinOneUlpOverEveryPositiveFloat) {
   // Every 499th positive float bit pattern, subnormals to the largest float: 4.3 million inputs.
   std::vector<float> inputs;
-  const int32_t end = std::bit_cast<int32_t>(std::numeric_limits<float>::max());
+  const auto end = std::bit_cast<int32_t>(std::numeric_limits<float>::max());
   for (int32_t bits = 1; bits > 0 && bits <= end; bits += 499) {
     inputs.push_back(std::bit_cast<float>(bits));
   }
@@ -111,8 +111,8 @@ TEST(LogKernel, SpecialValuesAndAliasing) {
 }
 
 TEST(LogKernel, SameBitsForAnySplitOfTheArray) {
-  std::vector<float> x;
-  for (int i = 0; i < 1000; ++i) x.push_back(static_cast<float>(i) * 0.173F + 1e-3F);
+  std::vector<float> x(1000);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) * 0.173F + 1e-3F;
   std::vector<float> whole(x.size());
   std::vector<float> one_by_one(x.size());
   kernels::log_float(x.data(), whole.data(), static_cast<int64_t>(x.size()));
