@@ -88,10 +88,28 @@ void exp(benchmark::State& state, int64_t n) {
   set_elementwise_counters(state, n, 2);
 }
 
+void log(benchmark::State& state, int64_t n) {
+  const torch::Tensor a = torch::exp(randn({n}));
+  for (auto _ : state) {
+    torch::Tensor c = torch::log(a);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_elementwise_counters(state, n, 2);
+}
+
 void sum_all(benchmark::State& state, int64_t rows, int64_t cols) {
   const torch::Tensor a = randn({rows, cols});
   for (auto _ : state) {
     torch::Tensor s = a.sum();
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_elementwise_counters(state, rows * cols, 1);
+}
+
+void mean_all(benchmark::State& state, int64_t rows, int64_t cols) {
+  const torch::Tensor a = randn({rows, cols});
+  for (auto _ : state) {
+    torch::Tensor s = a.mean();
     benchmark::DoNotOptimize(s.data_ptr());
   }
   set_elementwise_counters(state, rows * cols, 1);
@@ -132,6 +150,51 @@ void softmax_rows(benchmark::State& state, int64_t rows, int64_t cols) {
     benchmark::DoNotOptimize(s.data_ptr());
   }
   set_elementwise_counters(state, rows * cols, 2);
+}
+
+void log_softmax_rows(benchmark::State& state, int64_t rows, int64_t cols) {
+  const torch::Tensor a = randn({rows, cols});
+  for (auto _ : state) {
+    torch::Tensor s = torch::log_softmax(a, 1);
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_elementwise_counters(state, rows * cols, 2);
+}
+
+void sum_vector(benchmark::State& state, int64_t n) {
+  const torch::Tensor a = randn({n});
+  for (auto _ : state) {
+    torch::Tensor s = a.sum();
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_elementwise_counters(state, n, 1);
+}
+
+void mean_vector(benchmark::State& state, int64_t n) {
+  const torch::Tensor a = randn({n});
+  for (auto _ : state) {
+    torch::Tensor s = a.mean();
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_elementwise_counters(state, n, 1);
+}
+
+void softmax_vector(benchmark::State& state, int64_t n) {
+  const torch::Tensor a = randn({n});
+  for (auto _ : state) {
+    torch::Tensor s = torch::softmax(a, 0);
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_elementwise_counters(state, n, 2);
+}
+
+void log_softmax_vector(benchmark::State& state, int64_t n) {
+  const torch::Tensor a = randn({n});
+  for (auto _ : state) {
+    torch::Tensor s = torch::log_softmax(a, 0);
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_elementwise_counters(state, n, 2);
 }
 
 void mm(benchmark::State& state, int64_t m, int64_t n, int64_t k) {

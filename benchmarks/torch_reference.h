@@ -15,7 +15,8 @@
 namespace nabla_bench::torch_ref {
 
 // Elementwise on n float32 elements: a + b, a * b, a [n/1000, 1000] + b [1000], relu(a), relu's
-// backward (torch::threshold_backward(g, a, 0), what autograd runs), exp(a).
+// backward (torch::threshold_backward(g, a, 0), what autograd runs), exp(a), log(a) of a =
+// exp(randn).
 void add(benchmark::State& state, int64_t n);
 void mul(benchmark::State& state, int64_t n);
 void add_in_place(benchmark::State& state, int64_t n);  // a += b
@@ -23,12 +24,20 @@ void add_broadcast(benchmark::State& state, int64_t n);
 void relu(benchmark::State& state, int64_t n);
 void relu_backward(benchmark::State& state, int64_t n);
 void exp(benchmark::State& state, int64_t n);
-// Reductions of a [rows, cols] float32 matrix: all, over rows (dim 0), over cols (dim 1), and
-// softmax over each row.
+void log(benchmark::State& state, int64_t n);
+// Reductions of a [rows, cols] float32 matrix: sum and mean of all, sum over rows (dim 0) and
+// over cols (dim 1), softmax and log_softmax over each row.
 void sum_all(benchmark::State& state, int64_t rows, int64_t cols);
+void mean_all(benchmark::State& state, int64_t rows, int64_t cols);
 void sum_rows(benchmark::State& state, int64_t rows, int64_t cols);
 void sum_cols(benchmark::State& state, int64_t rows, int64_t cols);
 void softmax_rows(benchmark::State& state, int64_t rows, int64_t cols);
+void log_softmax_rows(benchmark::State& state, int64_t rows, int64_t cols);
+// The same over a float32 vector of n elements: sum, mean, softmax and log_softmax over dim 0.
+void sum_vector(benchmark::State& state, int64_t n);
+void mean_vector(benchmark::State& state, int64_t n);
+void softmax_vector(benchmark::State& state, int64_t n);
+void log_softmax_vector(benchmark::State& state, int64_t n);
 // torch::sum(g, {0, 2, 3}) of a float32 NCHW [n, c, h, w] tensor: the conv bias gradient.
 void sum_nchw_bias(benchmark::State& state, int64_t n, int64_t c, int64_t h, int64_t w);
 // torch::mm of [m, k] @ [k, n] float32.

@@ -1,5 +1,6 @@
 // Memory-bound elementwise kernels on float32, 1e3..1e7 elements: a + b and a * b (same shape),
-// a += b, a + b with b broadcast over rows, relu, relu's backward (g where a > 0, else 0), exp.
+// a += b, a + b with b broadcast over rows, relu, relu's backward (g where a > 0, else 0), exp,
+// log (of exp(randn): positive inputs).
 // items/s and bytes/s; LibTorch next to each when found.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
@@ -74,6 +75,16 @@ void BM_Unary(benchmark::State& state, int64_t n) {
   set_elementwise_counters(state, n, 2);
 }
 
+// log of lognormal inputs (exp of randn), so that no element takes a NaN path.
+void BM_Log(benchmark::State& state, int64_t n) {
+  const Tensor a = nabla::kernels::unary(UnaryOp::Exp, nabla::randn({n}));
+  for (auto _ : state) {
+    Tensor c = nabla::kernels::unary(UnaryOp::Log, a);
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  set_elementwise_counters(state, n, 2);
+}
+
 using BenchFn = void (*)(benchmark::State&, int64_t);
 
 // nabla then LibTorch for each size, so that the two sides of a ratio ran close in time.
@@ -96,6 +107,7 @@ const bool kRegistered = [] {
   register_pair("Relu", BM_Unary<UnaryOp::Relu>, NABLA_TORCH_REF(relu));
   register_pair("ReluBackward", BM_ReluBackward, NABLA_TORCH_REF(relu_backward));
   register_pair("Exp", BM_Unary<UnaryOp::Exp>, NABLA_TORCH_REF(exp));
+  register_pair("Log", BM_Log, NABLA_TORCH_REF(log));
   return true;
 }();
 

@@ -1,6 +1,7 @@
-// Reductions on float32 matrices: sum of all elements, over rows (dim 0), over columns (dim 1),
-// and softmax of each row; and the conv bias gradient, sum over {0, 2, 3} of an NCHW tensor.
-// items/s counts input elements; LibTorch next to each when found.
+// Reductions on float32 matrices: sum and mean of all elements, sum over rows (dim 0) and over
+// columns (dim 1), softmax and log_softmax of each row; the same on vectors of 1e3..1e7 elements
+// (sum, mean, softmax, log_softmax over dim 0); and the conv bias gradient, sum over {0, 2, 3} of
+// an NCHW tensor. items/s counts input elements; LibTorch next to each when found.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
@@ -18,7 +19,7 @@ namespace {
 using nabla::Tensor;
 using nabla_bench::set_elementwise_counters;
 
-enum class Reduction { SumAll, SumRows, SumCols, SoftmaxRows };
+enum class Reduction { SumAll, MeanAll, SumRows, SumCols, SoftmaxRows, LogSoftmaxRows };
 
 template <Reduction R>
 void BM_Reduce(benchmark::State& state, int64_t rows, int64_t cols) {
@@ -27,16 +28,56 @@ void BM_Reduce(benchmark::State& state, int64_t rows, int64_t cols) {
     Tensor r;
     if constexpr (R == Reduction::SumAll) {
       r = nabla::kernels::sum(a, {}, false);
+    } else if constexpr (R == Reduction::MeanAll) {
+      r = nabla::kernels::mean(a, {}, false);
     } else if constexpr (R == Reduction::SumRows) {
       r = nabla::kernels::sum(a, {0}, false);
     } else if constexpr (R == Reduction::SumCols) {
       r = nabla::kernels::sum(a, {1}, false);
-    } else {
+    } else if constexpr (R == Reduction::SoftmaxRows) {
       r = nabla::kernels::softmax(a, 1);
+    } else {
+      r = nabla::kernels::log_softmax(a, 1);
     }
     benchmark::DoNotOptimize(r.raw_data());
   }
-  set_elementwise_counters(state, rows * cols, R == Reduction::SoftmaxRows ? 2 : 1);
+  constexpr bool kWritesAll = R == Reduction::SoftmaxRows || R == Reduction::LogSoftmaxRows;
+  set_elementwise_counters(state, rows * cols, kWritesAll ? 2 : 1);
+}
+
+// The same reductions of a vector of n elements (over its one dim).
+template <Reduction R>
+void BM_ReduceVector(benchmark::State& state, int64_t n) {
+  const Tensor a = nabla::randn({n});
+  for (auto _ : state) {
+    Tensor r;
+    if constexpr (R == Reduction::SumAll) {
+      r = nabla::kernels::sum(a, {}, false);
+    } else if constexpr (R == Reduction::MeanAll) {
+      r = nabla::kernels::mean(a, {}, false);
+    } else if constexpr (R == Reduction::SoftmaxRows) {
+      r = nabla::kernels::softmax(a, 0);
+    } else {
+      r = nabla::kernels::log_softmax(a, 0);
+    }
+    benchmark::DoNotOptimize(r.raw_data());
+  }
+  constexpr bool kWritesAll = R == Reduction::SoftmaxRows || R == Reduction::LogSoftmaxRows;
+  set_elementwise_counters(state, n, kWritesAll ? 2 : 1);
+}
+
+using VectorBenchFn = void (*)(benchmark::State&, int64_t);
+
+void register_vector_pair(const std::string& name, VectorBenchFn nabla_fn,
+                          [[maybe_unused]] VectorBenchFn torch_fn) {
+  for (int64_t n = 1000; n <= 10'000'000; n *= 10) {
+    benchmark::RegisterBenchmark(fmt::format("BM_Nabla{}/{}", name, n).c_str(), nabla_fn, n)
+        ->UseRealTime();
+#ifdef NABLA_BENCH_TORCH
+    benchmark::RegisterBenchmark(fmt::format("BM_Torch{}/{}", name, n).c_str(), torch_fn, n)
+        ->UseRealTime();
+#endif
+  }
 }
 
 using BenchFn = void (*)(benchmark::State&, int64_t, int64_t);
@@ -92,7 +133,16 @@ const bool kRegistered = [] {
   register_pair("SumAll", BM_Reduce<Reduction::SumAll>, NABLA_TORCH_REF(sum_all));
   register_pair("SumRows", BM_Reduce<Reduction::SumRows>, NABLA_TORCH_REF(sum_rows));
   register_pair("SumCols", BM_Reduce<Reduction::SumCols>, NABLA_TORCH_REF(sum_cols));
+  register_pair("MeanAll", BM_Reduce<Reduction::MeanAll>, NABLA_TORCH_REF(mean_all));
   register_pair("SoftmaxRows", BM_Reduce<Reduction::SoftmaxRows>, NABLA_TORCH_REF(softmax_rows));
+  register_pair("LogSoftmaxRows", BM_Reduce<Reduction::LogSoftmaxRows>,
+                NABLA_TORCH_REF(log_softmax_rows));
+  register_vector_pair("Sum", BM_ReduceVector<Reduction::SumAll>, NABLA_TORCH_REF(sum_vector));
+  register_vector_pair("Mean", BM_ReduceVector<Reduction::MeanAll>, NABLA_TORCH_REF(mean_vector));
+  register_vector_pair("Softmax", BM_ReduceVector<Reduction::SoftmaxRows>,
+                       NABLA_TORCH_REF(softmax_vector));
+  register_vector_pair("LogSoftmax", BM_ReduceVector<Reduction::LogSoftmaxRows>,
+                       NABLA_TORCH_REF(log_softmax_vector));
   register_nchw_bias();
   return true;
 }();

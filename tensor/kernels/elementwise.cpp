@@ -283,6 +283,7 @@ template <typename T>
 RowKernel<T> row_kernel(UnaryOp op) {
   if constexpr (std::is_same_v<T, float>) {
     if (op == UnaryOp::Exp) return exp_float;
+    if (op == UnaryOp::Log) return log_float;
   }
   return nullptr;
 }

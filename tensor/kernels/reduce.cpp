@@ -14,6 +14,7 @@
 #include "tensor/kernels/exp.h"
 #include "tensor/kernels/kernels.h"
 #include "tensor/kernels/loops.h"
+#include "tensor/kernels/pairwise_sum.h"
 #include "tensor/kernels/simd.h"
 #include "tensor/parallel.h"
 
@@ -22,26 +23,43 @@ namespace {
 
 constexpr int64_t kSumChunk = 65536;
 
+// detail::pairwise_sum's tree over whole leaves, in each clone (the recursion calls the clone).
+NABLA_WIDE_VECTOR_CLONES float pairwise_sum_float(const float* x, int64_t n) {
+  if (n <= detail::kPairwiseLeaf<float>) return detail::leaf_sum(x, n);
+  const int64_t half = detail::pairwise_half<float>(n);
+  return pairwise_sum_float(x, half) + pairwise_sum_float(x + half, n - half);
+}
+NABLA_WIDE_VECTOR_CLONES double pairwise_sum_double(const double* x, int64_t n) {
+  if (n <= detail::kPairwiseLeaf<double>) return detail::leaf_sum(x, n);
+  const int64_t half = detail::pairwise_half<double>(n);
+  return pairwise_sum_double(x, half) + pairwise_sum_double(x + half, n - half);
+}
+
+// out[r] = the pairwise sum of row r of a contiguous [rows, n] matrix; rows within one leaf are
+// summed inline, so short rows do not pay a call each.
+NABLA_WIDE_VECTOR_CLONES void row_sums(const float* x, int64_t rows, int64_t n, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    out[r] = n <= detail::kPairwiseLeaf<float> ? detail::leaf_sum(x + r * n, n)
+                                               : pairwise_sum_float(x + r * n, n);
+  }
+}
+NABLA_WIDE_VECTOR_CLONES void row_sums(const double* x, int64_t rows, int64_t n, double* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    out[r] = n <= detail::kPairwiseLeaf<double> ? detail::leaf_sum(x + r * n, n)
+                                                : pairwise_sum_double(x + r * n, n);
+  }
+}
+
 template <typename T>
 T pairwise_sum(const T* x, int64_t n) {
-  if constexpr (std::is_integral_v<T>) {
+  if constexpr (std::is_same_v<T, float>) {
+    return pairwise_sum_float(x, n);
+  } else if constexpr (std::is_same_v<T, double>) {
+    return pairwise_sum_double(x, n);
+  } else {
     T acc = 0;
     for (int64_t i = 0; i < n; ++i) acc += x[i];
     return acc;
-  } else {
-    if (n <= 256) {
-      std::array<T, 8> acc{};
-      int64_t i = 0;
-      for (; i + 8 <= n; i += 8) {
-        for (int64_t k = 0; k < 8; ++k) acc[static_cast<size_t>(k)] += x[i + k];
-      }
-      T tail = 0;
-      for (; i < n; ++i) tail += x[i];
-      return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) +
-             tail;
-    }
-    const int64_t half = (n / 2 + 7) / 8 * 8;
-    return pairwise_sum(x, half) + pairwise_sum(x + half, n - half);
   }
 }
 
@@ -474,6 +492,26 @@ Tensor sum(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
       *out.data_ptr<T>() = long_sum(rows.matrix.data_ptr<T>(), rows.inner);
       return out;
     }
+    if constexpr (std::is_floating_point_v<T>) {
+      // Tasks of whole rows (each row's bits do not depend on the split).
+      Tensor out = Tensor::empty(rows.out_shape, t.dtype());
+      const T* in = rows.matrix.data_ptr<T>();
+      T* po = out.data_ptr<T>();
+      const int64_t inner = rows.inner;
+      const int64_t per_task = std::max<int64_t>(1, kSumChunk / std::max<int64_t>(inner, 1));
+      const int64_t tasks = (rows.outer + per_task - 1) / per_task;
+      auto task = [&](int64_t k) {
+        const int64_t first = k * per_task;
+        row_sums(in + first * inner, std::min(per_task, rows.outer - first), inner, po + first);
+      };
+      if (tasks > 1 && rows.outer * inner >= detail::kParallelGrain) {
+#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
+        for (int64_t k = 0; k < tasks; ++k) task(k);
+      } else {
+        for (int64_t k = 0; k < tasks; ++k) task(k);
+      }
+      return out;
+    }
     return reduce_rows<T, T>(rows, t.dtype(),
                              [](const T* x, int64_t n) { return pairwise_sum(x, n); });
   });
@@ -574,6 +612,35 @@ T row_max(const T* x, int64_t n) {
   return top;
 }
 
+// softmax_rows_float's float64 counterpart, with libm's exp: shift each row by its max,
+// exponentiate, then normalize each row.
+template <bool kLog>
+void softmax_rows_double(const double* x, double* y, int64_t rows, int64_t inner) {
+  for (int64_t r = 0; r < rows; ++r) {
+    double top = row_max(x + r * inner, inner);
+    if (!std::isfinite(top)) top = 0;
+    for (int64_t i = r * inner; i < (r + 1) * inner; ++i) y[i] = x[i] - top;
+  }
+  double* e = y;  // softmax exponentiates in place; log_softmax keeps the shifted values
+  if constexpr (kLog) {
+    thread_local std::vector<double> exps;
+    exps.resize(static_cast<size_t>(rows * inner));
+    e = exps.data();
+  }
+  for (int64_t i = 0; i < rows * inner; ++i) e[i] = std::exp(y[i]);
+  for (int64_t r = 0; r < rows; ++r) {
+    const double total = pairwise_sum(e + r * inner, inner);
+    double* y_row = y + r * inner;
+    if constexpr (kLog) {
+      const double log_total = std::log(total);
+      for (int64_t i = 0; i < inner; ++i) y_row[i] -= log_total;
+    } else {
+      const double scale = 1.0 / total;
+      for (int64_t i = 0; i < inner; ++i) y_row[i] *= scale;
+    }
+  }
+}
+
 // Elements per softmax block: short rows share one call of the vectorized exp.
 constexpr int64_t kSoftmaxBlock = 16384;
 
@@ -592,38 +659,15 @@ Tensor softmax_impl(std::string_view op, const Tensor& t, int64_t dim) {
     using T = decltype(tag);
     const T* in = moved.data_ptr<T>();
     T* po = out.data_ptr<T>();
-    // Rows [first, last): shift each by its max, exponentiate the block in one call (a float
-    // call vectorizes across many short rows), then normalize each row.
+    // Rows [first, last): float32 goes to the fused, vectorized rows of exp.h.
     auto block = [&](int64_t first, int64_t last) {
       const T* x = in + first * inner;
       T* y = po + first * inner;
       const int64_t rows = last - first;
-      for (int64_t r = 0; r < rows; ++r) {
-        T top = row_max(x + r * inner, inner);
-        if (!std::isfinite(top)) top = 0;
-        for (int64_t i = r * inner; i < (r + 1) * inner; ++i) y[i] = x[i] - top;
-      }
-      T* e = y;  // softmax exponentiates in place; log_softmax keeps the shifted values
-      if constexpr (kLog) {
-        thread_local std::vector<T> exps;
-        exps.resize(static_cast<size_t>(rows * inner));
-        e = exps.data();
-      }
       if constexpr (std::is_same_v<T, float>) {
-        exp_float(y, e, rows * inner);
+        softmax_rows_float(x, y, rows, inner, kLog);
       } else {
-        for (int64_t i = 0; i < rows * inner; ++i) e[i] = std::exp(y[i]);
-      }
-      for (int64_t r = 0; r < rows; ++r) {
-        const T total = pairwise_sum(e + r * inner, inner);
-        T* y_row = y + r * inner;
-        if constexpr (kLog) {
-          const T log_total = std::log(total);
-          for (int64_t i = 0; i < inner; ++i) y_row[i] -= log_total;
-        } else {
-          const T scale = T(1) / total;
-          for (int64_t i = 0; i < inner; ++i) y_row[i] *= scale;
-        }
+        softmax_rows_double<kLog>(x, y, rows, inner);
       }
     };
     const int64_t rows_per_block =

@@ -1,10 +1,12 @@
 // Differential sweep of the reductions (sum, mean, amax/amin with ties, var, logsumexp,
 // argmax/argmin) over every subset of dims with and without keepdim, and of softmax/log_softmax
 // over every dim, against double loops written here; random shapes hit the kernels' blocks
-// (kColumnLeaf 8, pairwise base 256, kColumnWidth 2048, softmax block 16Ki, kSumChunk 64Ki,
-// kParallelGrain 128Ki) and every layout, at 1 and 2 threads. A second sweep aims sum and mean
-// over non-adjacent dims of contiguous tensors (the in-place strided path), float32, float64 and
-// int64.
+// (kColumnLeaf 8, the pairwise sum's vector 16/8 and block 64/32 lanes and leaf 1024/512
+// (float/double), softmax's short rows below 64, kColumnWidth 2048, softmax block 16Ki,
+// kSumChunk 64Ki, kParallelGrain 128Ki) and every layout, at 1 and 2 threads. A second sweep aims
+// sum and mean over non-adjacent dims of contiguous tensors (the in-place strided path), float32,
+// float64 and int64; a third aims rows of softmax, log_softmax and sum at those widths, with
+// logits far from 0, -inf entries and exponentials down to the subnormals.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,7 +25,7 @@ using testing::diff::Checker;
 using testing::diff::Layout;
 using testing::diff::Rng;
 
-const std::vector<int64_t> kReduceBlocks = {8, 16, 256, 2048, 16384};
+const std::vector<int64_t> kReduceBlocks = {8, 16, 32, 64, 512, 1024, 2048, 16384};
 
 // The input positions (row-major, in order) that feed each output of a reduction over `reduced`.
 struct Groups {
@@ -278,6 +280,8 @@ void check_softmax(const Tensor& x, const std::vector<double>& v, int64_t dim,
                    const std::string& context, Totals& totals, bool threads) {
   const Shape& shape = x.shape();
   const double eps = testing::diff::eps_of(x.dtype());
+  const double subnormal_step =
+      4 * (x.dtype() == kFloat32 ? std::numeric_limits<float>::denorm_min() : 1e-300);
   std::vector<double> sm(v.size());
   std::vector<double> lsm(v.size());
   std::vector<double> tol_sm(v.size());
@@ -302,7 +306,10 @@ void check_softmax(const Tensor& x, const std::vector<double>& v, int64_t dim,
         const double shifted = v[k] - top;
         sm[k] = static_cast<double>(std::exp(static_cast<long double>(shifted)) / total);
         lsm[k] = static_cast<double>(shifted - log_total);
-        tol_sm[k] = eps * (16 + 2 * std::abs(shifted) + 2 * depth) * sm[k] + 1e-300;
+        // Exponentials below the normal range keep only an absolute accuracy (a few steps).
+        // NOTE: a -inf logit gives exactly 0, whose tolerance must not be inf * 0.
+        const double spread = std::isinf(shifted) ? 0.0 : std::abs(shifted);
+        tol_sm[k] = eps * (16 + 2 * spread + 2 * depth) * sm[k] + subnormal_step;
         tol_lsm[k] = eps * (16 + 2 * depth) * (std::abs(lsm[k]) + 1);
       }
     }
@@ -503,6 +510,63 @@ TEST(DifferentialReduce, SumsOverNonAdjacentDimsOfContiguousTensorsMatchDoubleRe
     ++checked;
   }
   testing::diff::report_cases("reduce (non-adjacent dims, contiguous)", checked);
+}
+
+// A [rows, inner] matrix (or a long vector) whose rows straddle the widths of the vectorized row
+// kernels: the 16-float vector, the 64-float block, the short-row limit 64, the pairwise leaves
+// (1024 floats, 512 doubles) and their splits.
+Shape draw_row_shape(Rng& rng, bool& large) {
+  large = rng.chance(testing::diff::sanitized() ? 0.02 : 0.08);
+  if (large) {
+    return {rng.pick(std::vector<int64_t>{1, 2}),
+            rng.pick(std::vector<int64_t>{65535, 65537, 131071, 131073, 262145})};
+  }
+  const int64_t inner = testing::diff::draw_size(rng, 1, 5000, {16, 32, 64, 512, 1024, 2048});
+  const int64_t rows = rng.pick(std::vector<int64_t>{1, 2, 3, 7, 17, 100, 257});
+  Shape shape = {std::max<int64_t>(1, std::min(rows, 200000 / inner)), inner};
+  if (rng.chance(0.2)) shape = {inner};
+  return shape;
+}
+
+TEST(DifferentialReduce, SoftmaxAndSumRowsAroundVectorAndLeafWidthsMatchDoubleReference) {
+  const int64_t cases = testing::diff::case_count(300);
+  Totals totals;
+  for (int64_t c = 0; c < cases && totals.failing < testing::diff::kMaxFailingCases; ++c) {
+    const uint64_t seed = 0x50F70000 + static_cast<uint64_t>(c);
+    if (!testing::diff::selected(seed)) continue;
+    Rng rng(seed);
+    bool large = false;
+    const Shape shape = draw_row_shape(rng, large);
+    const DType dtype = rng.chance(0.6) ? kFloat32 : kFloat64;
+    const Layout layout = rng.chance(0.6) ? Layout::Contiguous : testing::diff::draw_layout(rng);
+    // Logits near 0, far from it (exponentials down to the subnormals), or all large.
+    const double q = rng.uniform();
+    const testing::diff::ValueFn values = q < 0.5   ? testing::diff::uniform_values(-4, 4)
+                                          : q < 0.8 ? testing::diff::uniform_values(-60, 60)
+                                                    : testing::diff::uniform_values(80, 100);
+    const Tensor x = testing::diff::make_input(rng, shape, dtype, layout, values);
+    std::vector<double> v = testing::diff::read(x);
+    const std::string context =
+        "case seed " + std::to_string(seed) + " shape " + testing::diff::shape_string(shape) + " " +
+        std::string(dtype_name(dtype)) + " " + testing::diff::layout_name(layout);
+    ++totals.cases;
+    const auto last = static_cast<int64_t>(shape.size()) - 1;
+    check_reductions(x, v, {last}, false, context, totals, true);
+    check_reductions(x, v, {}, false, context, totals, large);
+    // -inf logits (masked positions) in some rows, never a row's first element.
+    if (rng.chance(0.3)) {
+      const int64_t inner = shape.back();
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (static_cast<int64_t>(i) % inner != 0 && rng.chance(0.1)) {
+          v[i] = -std::numeric_limits<double>::infinity();
+        }
+      }
+      testing::diff::write(x, v);
+      v = testing::diff::read(x);
+    }
+    check_softmax(x, v, last, context, totals, true);
+  }
+  testing::diff::report_cases("reduce (rows around the vector and leaf widths)", totals.cases);
 }
 
 }  // namespace
