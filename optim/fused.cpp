@@ -1,7 +1,7 @@
 // Fused optimizer updates: one pass per parameter, options hoisted out of the inner loops (each
-// combination is its own loop, selected once per call), AVX2/AVX-512 clones, OpenMP in fixed
-// chunks above the elementwise grain. NOTE: built with -ffp-contract=off (optim/CMakeLists.txt):
-// each line below rounds like the tensor op it replaces.
+// combination is its own loop, selected once per call), AVX2/AVX-512 clones, nabla::parallel_for
+// in fixed chunks above the elementwise grain. NOTE: built with -ffp-contract=off
+// (optim/CMakeLists.txt): each line below rounds like the tensor op it replaces.
 #include "optim/fused.h"
 
 #include <algorithm>
@@ -11,14 +11,15 @@
 #include "tensor/dtype.h"
 #include "tensor/kernels/loops.h"
 #include "tensor/kernels/simd.h"
-#include "tensor/parallel.h"
+#include "tensor/parallel_for.h"
 
 namespace nabla::optim::fused {
 
 namespace {
 
 // Runs range(begin, end) over [0, n): on the calling thread below the grain, else in fixed chunks
-// of the grain over OpenMP threads. Updates are elementwise, so the split never changes a result.
+// of the grain on parallel_for's pool. Updates are elementwise, so the split never changes a
+// result.
 template <typename Range>
 void run_chunks(int64_t n, const Range& range) {
   constexpr int64_t kGrain = kernels::detail::kParallelGrain;
@@ -28,10 +29,8 @@ void run_chunks(int64_t n, const Range& range) {
     return;
   }
   const int64_t chunks = (n + kGrain - 1) / kGrain;
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    range(chunk * kGrain, std::min(n, (chunk + 1) * kGrain));
-  }
+  nabla::parallel_for(
+      chunks, [&](int64_t chunk) { range(chunk * kGrain, std::min(n, (chunk + 1) * kGrain)); });
 }
 
 template <typename T>
