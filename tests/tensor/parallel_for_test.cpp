@@ -170,6 +170,7 @@ TEST(ParallelFor, ServesCallsFromSeveralThreadsAtOnce) {
   constexpr int kCalls = 200;
   std::atomic<int> wrong{0};
   std::vector<std::thread> callers;
+  callers.reserve(kCallers);
   for (int t = 0; t < kCallers; ++t) {
     callers.emplace_back([&wrong, t] {
       for (int call = 0; call < kCalls; ++call) {
