@@ -1,7 +1,7 @@
 // Fused optimizer updates: one pass per parameter, options hoisted out of the inner loops (each
-// combination is its own loop, selected once per chunk), AVX2/AVX-512 clones, OpenMP in fixed
-// chunks above the elementwise grain. NOTE: built with -ffp-contract=off (optim/CMakeLists.txt):
-// each line below rounds like the tensor op it stands for.
+// combination is its own loop, selected once per chunk), AVX2/AVX-512 clones, nabla::parallel_for
+// in fixed chunks above the elementwise grain. NOTE: built with -ffp-contract=off
+// (optim/CMakeLists.txt): each line below rounds like the tensor op it stands for.
 #include "optim/fused.h"
 
 #include <algorithm>
@@ -14,7 +14,7 @@
 #include "tensor/dtype.h"
 #include "tensor/kernels/loops.h"
 #include "tensor/kernels/simd.h"
-#include "tensor/parallel.h"
+#include "tensor/parallel_for.h"
 
 namespace nabla::optim::fused {
 
@@ -253,8 +253,8 @@ NABLA_WIDE_VECTOR_CLONES NABLA_FLATTEN void update_range(const AdagradOptions& u
 namespace {
 
 // One fused update of `param` (contiguous) from `grad`, writing it and `states`: the dtype's
-// update_range over fixed chunks of the grain (on the calling thread below it, else over OpenMP
-// threads; updates are elementwise, so the split never changes a result), then the versions of
+// update_range over fixed chunks of the grain (on the calling thread below it, else on
+// parallel_for's pool; updates are elementwise, so the split never changes a result), then the versions of
 // the written tensors bumped.
 template <typename Update>
 void run(const Update& u, const Tensor& param, const Tensor& grad,
@@ -276,11 +276,10 @@ void run(const Update& u, const Tensor& param, const Tensor& grad,
       return;
     }
     const int64_t chunks = (n + kGrain - 1) / kGrain;
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    nabla::parallel_for(chunks, [&](int64_t chunk) {
       const int64_t begin = chunk * kGrain;
       detail::update_range(u, data.from(begin), std::min(n, begin + kGrain) - begin);
-    }
+    });
   });
   param.bump_version();
   for (const Tensor* t : states) {

@@ -4,8 +4,10 @@
 namespace nabla {
 
 // Every parallel kernel (GEMM, conv, pooling, reductions, elementwise, the fused optimizer
-// updates) runs with this many OpenMP threads, from whichever thread calls it. It also calls
-// omp_set_num_threads(n) for the calling thread. Throws nabla::Error unless n >= 1.
+// updates) runs with this many threads, from whichever thread calls it: OpenMP threads, or the
+// caller and n - 1 workers of parallel_for's pool (tensor/parallel_for.h; resized at its next
+// call). It also calls omp_set_num_threads(n) for the calling thread. Throws nabla::Error unless
+// n >= 1.
 // Results do not depend on it: kernels split work into chunks that do not depend on the thread
 // count and combine them in index order, so any n gives the same bits.
 void set_num_threads(int n);

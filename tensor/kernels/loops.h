@@ -1,19 +1,20 @@
 // The strided iteration every elementwise kernel shares: operands with their own strides are walked
-// row by row (innermost dimension linear, no per-element div/mod), in parallel above a grain size.
+// row by row (innermost dimension linear, no per-element div/mod), in parallel above a grain size
+// (fixed chunks of kParallelGrain elements on nabla::parallel_for's pool).
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
 
-#include "tensor/parallel.h"
+#include "tensor/parallel_for.h"
 #include "tensor/shape.h"
 
 namespace nabla::kernels::detail {
 
-// Below this many elements a parallel region costs more than it saves (libgomp wakes its
-// threads in microseconds when they spin, but a descheduled thread on a busy machine costs
-// milliseconds; a 128x512 activation stays on one thread).
+// Below this many elements a parallel call costs more than it saves (waking a sleeping worker
+// takes microseconds; a 128x512 activation stays on one thread). Also the chunk size: chunk
+// boundaries never depend on the thread count.
 constexpr int64_t kParallelGrain = 131072;
 
 template <size_t N>
@@ -96,12 +97,11 @@ void for_each_row(const Iteration<N>& it, RowFn row) {
     return;
   }
   const int64_t chunks = (numel + kParallelGrain - 1) / kParallelGrain;
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+  nabla::parallel_for(chunks, [&](int64_t chunk) {
     RowFn local = row;
     for_each_row_range(it, chunk * kParallelGrain, std::min(numel, (chunk + 1) * kParallelGrain),
                        local);
-  }
+  });
 }
 
 }  // namespace nabla::kernels::detail

@@ -1,6 +1,6 @@
 // The fused optimizer updates (optim/fused.cpp) against a plain double-precision loop written here,
 // for every optimizer and option combination, float32 and float64, over sizes around the vector
-// widths and the parallel grain; bit-identical at 1 and 2 threads; a non-contiguous parameter
+// widths and the parallel grain; bit-identical at 1, 2 and 3 threads; a non-contiguous parameter
 // (updated through a contiguous copy) and a contiguous one agree bit for bit.
 #include <gtest/gtest.h>
 
@@ -322,19 +322,22 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
                      static_cast<size_t>(ca.numel()) * dtype_size(ca.dtype())) == 0;
 }
 
-TEST(FusedUpdate, IsBitIdenticalAtOneAndTwoThreads) {
+TEST(FusedUpdate, IsBitIdenticalAtOneTwoAndThreeThreads) {
   const int saved = nabla::get_num_threads();
-  const int64_t n = 2 * kernels::detail::kParallelGrain + 5;
+  const int64_t n = 3 * kernels::detail::kParallelGrain + 5;
   for (const Config& c : all_configs()) {
     for (const DType dtype : {kFloat32, kFloat64}) {
       nabla::set_num_threads(1);
       const std::vector<Tensor> one = run(c, n, dtype, 7);
-      nabla::set_num_threads(2);
-      const std::vector<Tensor> two = run(c, n, dtype, 7);
-      ASSERT_EQ(one.size(), two.size());
-      for (size_t k = 0; k < one.size(); ++k) {
-        EXPECT_TRUE(same_bytes(one[k], two[k]))
-            << c.name() << " " << dtype_name(dtype) << " tensor " << k;
+      for (const int threads : {2, 3}) {
+        nabla::set_num_threads(threads);
+        const std::vector<Tensor> more = run(c, n, dtype, 7);
+        ASSERT_EQ(one.size(), more.size());
+        for (size_t k = 0; k < one.size(); ++k) {
+          EXPECT_TRUE(same_bytes(one[k], more[k]))
+              << c.name() << " " << dtype_name(dtype) << " tensor " << k << " at " << threads
+              << " threads";
+        }
       }
     }
   }
