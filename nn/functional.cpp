@@ -250,11 +250,24 @@ std::vector<Shape> Functional::build_all(const std::vector<Shape>& input_shapes)
 }
 
 std::vector<std::string> Functional::output_names() const {
+  // A repeated name gets the first free suffix: "out", "out_1", ... skipping any name another
+  // output already has, so no two outputs share one (their logs would overwrite each other).
+  std::unordered_set<std::string> taken;
+  for (const SymbolicTensor& output : outputs_) taken.insert(output.name());
+  std::unordered_set<std::string> given;
   std::vector<std::string> names;
-  std::unordered_map<std::string, int64_t> uses;
   for (const SymbolicTensor& output : outputs_) {
-    const int64_t previous = uses[output.name()]++;
-    names.push_back(previous == 0 ? output.name() : fmt::format("{}_{}", output.name(), previous));
+    // The layer's own name only has to be unused so far; a suffixed one must also not be another
+    // output's own name.
+    const auto is_free = [&](const std::string& candidate, bool own) {
+      return given.count(candidate) == 0 && (own || taken.count(candidate) == 0);
+    };
+    std::string name = output.name();
+    for (int64_t suffix = 1; !is_free(name, suffix == 1); ++suffix) {
+      name = fmt::format("{}_{}", output.name(), suffix);
+    }
+    given.insert(name);
+    names.push_back(name);
   }
   return names;
 }

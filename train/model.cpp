@@ -130,6 +130,10 @@ Tensor class_sample_weights(std::string_view op, const std::map<int64_t, double>
   weights.reserve(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const auto first = values.begin() + i * width;
+    if (!one_hot && !(std::isfinite(*first) && std::abs(*first) < 9.0e15)) {
+      // Casting NaN, inf or beyond int64 would be undefined: such a label names no class.
+      throw error("{}: class_weight: target {} of sample {} is not a class index", op, *first, i);
+    }
     const auto label = static_cast<int64_t>(
         one_hot ? static_cast<double>(std::max_element(first, first + width) - first)
                 : std::round(*first));
@@ -196,6 +200,41 @@ std::vector<T> per_output(std::string_view what, std::vector<T> all, size_t outp
               outputs, outputs == 1 ? "" : "s", all.size(), what);
 }
 
+// The log keys of a model with these outputs and metrics: "loss", then each output's loss (several
+// outputs only), then the metrics ("<output>_<metric>" with several outputs).
+std::vector<std::string> keys_of(const std::vector<std::string>& output_names,
+                                 const std::vector<std::vector<Metric>>& metrics) {
+  const bool several = output_names.size() > 1;
+  std::vector<std::string> keys{"loss"};
+  if (several) {
+    for (const std::string& name : output_names) keys.push_back(name + "_loss");
+  }
+  for (size_t k = 0; k < metrics.size(); ++k) {
+    for (const Metric& metric : metrics[k]) {
+      keys.push_back(several ? output_names[k] + "_" + metric.name : metric.name);
+    }
+  }
+  return keys;
+}
+
+// Logs are maps: two values under one key would silently keep only one. fit also logs "val_"
+// with each key and "lr", so those must not collide either (an output named "val" would log its
+// loss as "val_loss").
+void check_unique_keys(const std::vector<std::string>& keys) {
+  std::map<std::string, std::string> seen{{"lr", "the learning rate"}};
+  for (const std::string& key : keys) {
+    for (const std::string& logged : {key, "val_" + key}) {
+      const auto [it, fresh] = seen.emplace(logged, key);
+      if (!fresh) {
+        throw error(
+            "compile: two logs would both be named '{}' (from '{}' and '{}'); rename an output "
+            "layer (set_name) or drop the repeated metric",
+            logged, it->second, key);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Model::Model(std::shared_ptr<nn::Module> network) : network_(std::move(network)) {
@@ -240,6 +279,7 @@ void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, std::vector<Los
                   loss_weights[k]);
     }
   }
+  check_unique_keys(keys_of(names, metrics));
   optimizer_ = std::move(optimizer);
   losses_ = std::move(losses);
   metrics_ = std::move(metrics);
@@ -314,18 +354,7 @@ bool Model::distributed() const { return distributed_ && data::replicas().size()
 
 bool Model::is_chief() const { return !distributed() || data::replicas().rank() == 0; }
 
-std::vector<std::string> Model::log_keys() const {
-  std::vector<std::string> keys{"loss"};
-  if (multi_output()) {
-    for (const std::string& name : output_names_) keys.push_back(name + "_loss");
-  }
-  for (size_t k = 0; k < metrics_.size(); ++k) {
-    for (const Metric& metric : metrics_[k]) {
-      keys.push_back(multi_output() ? output_names_[k] + "_" + metric.name : metric.name);
-    }
-  }
-  return keys;
-}
+std::vector<std::string> Model::log_keys() const { return keys_of(output_names_, metrics_); }
 
 void Model::check_weighted(std::string_view op) const {
   for (const Loss& loss : losses_) {

@@ -457,5 +457,51 @@ TEST(FunctionalFit, CountAndSampleMismatchesAreClearErrors) {
       "fit: the model takes 1 input, got 2 x tensors");
 }
 
+// Logs are keyed by name: outputs whose names would meet (the same layer used twice beside a
+// layer named like its suffix, or an output named "val") must neither overwrite each other's
+// values nor be accepted silently.
+TEST(FunctionalFit, OutputNamesAndLogKeysNeverCollide) {
+  const auto a = Input({2});
+  const auto head = std::make_shared<Dense>(1, DenseOptions{.seed = 31});
+  const auto other = std::make_shared<Dense>(1, DenseOptions{.seed = 32});
+  head->set_name("out");
+  other->set_name("out_1");
+  const auto hidden = std::make_shared<Dense>(2, DenseOptions{.seed = 33});
+  const auto three = std::make_shared<Functional>(
+      std::vector{a}, std::vector{head->call(a), head->call(hidden->call(a)), other->call(a)});
+  EXPECT_EQ(three->output_names(), (std::vector<std::string>{"out", "out_2", "out_1"}));
+  Model model(three);
+  model.compile(sgd(0.0), "mse", {{"mae"}});
+  const Tensor x = ones({4, 2});
+  const Logs logs =
+      model.evaluate({x}, {zeros({4, 1}), zeros({4, 1}) + 100.0, zeros({4, 1})}, 4, 0);
+  const std::vector<Tensor> predictions = model.predict(std::vector<Tensor>{x});
+  const auto mse = [&](size_t k, double target) {
+    double sum = 0.0;
+    for (const double p : predictions[k].to_vector<double>()) sum += (p - target) * (p - target);
+    return sum / 4.0;
+  };
+  EXPECT_NEAR(logs.at("out_loss"), mse(0, 0.0), 1e-4);
+  EXPECT_NEAR(logs.at("out_2_loss"), mse(1, 100.0), 1e-2);
+  EXPECT_NEAR(logs.at("out_1_loss"), mse(2, 0.0), 1e-4);
+
+  const auto val = std::make_shared<Dense>(1, DenseOptions{.seed = 34});
+  const auto aux = std::make_shared<Dense>(1, DenseOptions{.seed = 35});
+  val->set_name("val");
+  aux->set_name("aux");
+  Model clash(
+      std::make_shared<Functional>(std::vector{a}, std::vector{val->call(a), aux->call(a)}));
+  expect_error_containing([&] { clash.compile(sgd(0.0), "mse"); },
+                          "compile: two logs would both be named 'val_loss' (from 'loss' and "
+                          "'val_loss')");
+  Model twice(std::make_shared<Sequential>(
+      std::vector<std::shared_ptr<Module>>{std::make_shared<Dense>(1, DenseOptions{.seed = 36})}));
+  expect_error_containing(
+      [&] {
+        twice.compile(sgd(0.0), "mse", {"mae", "mae"});
+      },
+      "two logs would both be named 'mae'");
+}
+
 }  // namespace
 }  // namespace nabla::train

@@ -333,6 +333,21 @@ TEST(SampleWeight, BadWeightsAreClearErrors) {
         classifier.fit(r.x, one_hot, options);
       },
       "fit: give sample_weight or class_weight, not both");
+  Model binary(std::make_shared<Dense>(1, DenseOptions{.activation = "sigmoid"}));
+  binary.compile(sgd(), "binary_crossentropy");
+  std::vector<float> labels(static_cast<size_t>(n), 1.0F);
+  labels[3] = std::nanf("");
+  expect_error_containing(
+      [&] {
+        fit_classes(binary, tensor(labels, {n}), {{0, 2.0}});
+      },
+      "fit: class_weight: target nan of sample 3 is not a class index");
+  labels[3] = 1e30F;
+  expect_error_containing(
+      [&] {
+        fit_classes(binary, tensor(labels, {n}), {{0, 2.0}});
+      },
+      "of sample 3 is not a class index");
   expect_error_containing(
       [&] {
         fit_classes(classifier, zeros({n, 3, 2}), {{0, 1.0}});
