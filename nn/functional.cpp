@@ -260,7 +260,7 @@ std::vector<std::string> Functional::output_names() const {
     // The layer's own name only has to be unused so far; a suffixed one must also not be another
     // output's own name.
     const auto is_free = [&](const std::string& candidate, bool own) {
-      return given.count(candidate) == 0 && (own || taken.count(candidate) == 0);
+      return !given.contains(candidate) && (own || !taken.contains(candidate));
     };
     std::string name = output.name();
     for (int64_t suffix = 1; !is_free(name, suffix == 1); ++suffix) {

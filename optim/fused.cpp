@@ -254,8 +254,8 @@ namespace {
 
 // One fused update of `param` (contiguous) from `grad`, writing it and `states`: the dtype's
 // update_range over fixed chunks of the grain (on the calling thread below it, else on
-// parallel_for's pool; updates are elementwise, so the split never changes a result), then the versions of
-// the written tensors bumped.
+// parallel_for's pool; updates are elementwise, so the split never changes a result), then the
+// versions of the written tensors bumped.
 template <typename Update>
 void run(const Update& u, const Tensor& param, const Tensor& grad,
          std::initializer_list<const Tensor*> states) {
