@@ -17,6 +17,7 @@
 #include "tensor/kernels/pairwise_sum.h"
 #include "tensor/kernels/simd.h"
 #include "tensor/parallel.h"
+#include "tensor/parallel_for.h"
 
 namespace nabla::kernels {
 namespace {
@@ -69,12 +70,20 @@ T long_sum(const T* x, int64_t n) {
   if (n < 2 * kSumChunk) return pairwise_sum(x, n);
   const int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
   std::vector<T> partial(static_cast<size_t>(chunks));
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallel_for(chunks, [&](int64_t c) {
     partial[static_cast<size_t>(c)] =
         pairwise_sum(x + c * kSumChunk, std::min(kSumChunk, n - c * kSumChunk));
-  }
+  });
   return pairwise_sum(partial.data(), chunks);
+}
+
+// This thread's scratch of at least n values of T, kept between calls (its contents are garbage:
+// the column sums write every value before they read it).
+template <typename T>
+std::vector<T>& thread_scratch(size_t n) {
+  thread_local std::vector<T> scratch;
+  if (scratch.size() < n) scratch.resize(n);
+  return scratch;
 }
 
 // Sums over dims that lie in the middle or at the front of a contiguous tensor, without the copy
