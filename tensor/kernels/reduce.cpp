@@ -214,12 +214,7 @@ std::optional<Tensor> sum_columns(const Tensor& t, const std::vector<int64_t>& d
                           std::min(kColumnWidth, after - j0), po + b * after + j0, scratch.data());
     };
     if (tasks > 1 && t.numel() >= detail::kParallelGrain) {
-#pragma omp parallel num_threads(nabla::get_num_threads())
-      {
-        std::vector<T> scratch(scratch_size);
-#pragma omp for schedule(static)
-        for (int64_t k = 0; k < tasks; ++k) task(k, scratch);
-      }
+      parallel_for(tasks, [&](int64_t k) { task(k, thread_scratch<T>(scratch_size)); });
     } else {
       std::vector<T> scratch(scratch_size);
       for (int64_t k = 0; k < tasks; ++k) task(k, scratch);
