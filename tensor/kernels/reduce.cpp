@@ -295,16 +295,11 @@ void tree_column_sum(const T* base, const int64_t* offsets, int64_t count, int64
 }
 
 // Runs task(k, scratch) for k < tasks, in parallel when there is enough work; each thread owns
-// a scratch of `scratch_size` values.
+// a scratch of at least `scratch_size` values.
 template <typename T, typename Task>
 void run_tasks(int64_t tasks, int64_t numel, size_t scratch_size, const Task& task) {
   if (tasks > 1 && numel >= detail::kParallelGrain) {
-#pragma omp parallel num_threads(nabla::get_num_threads())
-    {
-      std::vector<T> scratch(scratch_size);
-#pragma omp for schedule(static)
-      for (int64_t k = 0; k < tasks; ++k) task(k, scratch);
-    }
+    parallel_for(tasks, [&](int64_t k) { task(k, thread_scratch<T>(scratch_size)); });
   } else {
     std::vector<T> scratch(scratch_size);
     for (int64_t k = 0; k < tasks; ++k) task(k, scratch);
