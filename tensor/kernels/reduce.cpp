@@ -419,8 +419,12 @@ Tensor reduce_rows(const Rows& rows, DType out_dtype, RowFn row_fn) {
   const int64_t outer = rows.outer;
   const int64_t inner = rows.inner;
   if (outer > 1 && outer * inner >= detail::kParallelGrain) {
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-    for (int64_t r = 0; r < outer; ++r) po[r] = row_fn(in + r * inner, inner);
+    // Chunks of whole rows, about kSumChunk values each (a row's bits do not depend on the split).
+    const int64_t per_chunk = std::max<int64_t>(1, kSumChunk / std::max<int64_t>(inner, 1));
+    parallel_for((outer + per_chunk - 1) / per_chunk, [&](int64_t c) {
+      const int64_t last = std::min(outer, (c + 1) * per_chunk);
+      for (int64_t r = c * per_chunk; r < last; ++r) po[r] = row_fn(in + r * inner, inner);
+    });
   } else {
     for (int64_t r = 0; r < outer; ++r) po[r] = row_fn(in + r * inner, inner);
   }
@@ -504,8 +508,7 @@ Tensor sum(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
         row_sums(in + first * inner, std::min(per_task, rows.outer - first), inner, po + first);
       };
       if (tasks > 1 && rows.outer * inner >= detail::kParallelGrain) {
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-        for (int64_t k = 0; k < tasks; ++k) task(k);
+        parallel_for(tasks, task);
       } else {
         for (int64_t k = 0; k < tasks; ++k) task(k);
       }
