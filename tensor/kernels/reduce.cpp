@@ -16,7 +16,6 @@
 #include "tensor/kernels/loops.h"
 #include "tensor/kernels/pairwise_sum.h"
 #include "tensor/kernels/simd.h"
-#include "tensor/parallel.h"
 #include "tensor/parallel_for.h"
 
 namespace nabla::kernels {
@@ -679,8 +678,7 @@ Tensor softmax_impl(std::string_view op, const Tensor& t, int64_t dim) {
       block(b * rows_per_block, std::min(outer, (b + 1) * rows_per_block));
     };
     if (blocks > 1 && outer * inner >= detail::kParallelGrain) {
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-      for (int64_t b = 0; b < blocks; ++b) run(b);
+      parallel_for(blocks, run);
     } else {
       for (int64_t b = 0; b < blocks; ++b) run(b);
     }
