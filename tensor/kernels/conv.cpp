@@ -22,6 +22,7 @@
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/kernels.h"
 #include "tensor/parallel.h"
+#include "tensor/parallel_for.h"
 
 namespace nabla::kernels {
 namespace {
@@ -528,10 +529,7 @@ void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h,
 template <typename Body>
 void for_each_image(int64_t batch, bool parallel, const Body& body) {
   if (parallel && batch > 1) {
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-    for (int64_t n = 0; n < batch; ++n) {
-      body(n);
-    }
+    parallel_for(batch, body);
   } else {
     for (int64_t n = 0; n < batch; ++n) {
       body(n);
