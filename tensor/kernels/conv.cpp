@@ -692,21 +692,21 @@ void backward_weight_impl(const Conv2dGeometry& g, const GradImage& grad_image, 
   // Partial sums of chunks 1.. live in the calling thread's scratch; chunk 0 goes straight into
   // grad_weight. Then grad_weight[i] = ((p0 + p1) + p2) + ..., exactly as the serial path.
   T* partials = scratch<T, kPartialTag>((chunks - 1) * weight_size);
-#pragma omp parallel num_threads(nabla::get_num_threads())
-  {
-#pragma omp for schedule(static)
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-      chunk_sum(chunk, chunk == 0 ? grad_weight : partials + (chunk - 1) * weight_size);
-    }
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < weight_size; ++i) {
+  parallel_for(chunks, [&](int64_t chunk) {
+    chunk_sum(chunk, chunk == 0 ? grad_weight : partials + (chunk - 1) * weight_size);
+  });
+  // The combine, in fixed slices of weights (each weight's sum is the same for any split).
+  constexpr int64_t kCombineSlice = 4096;
+  parallel_for((weight_size + kCombineSlice - 1) / kCombineSlice, [&](int64_t slice) {
+    const int64_t last = std::min(weight_size, (slice + 1) * kCombineSlice);
+    for (int64_t i = slice * kCombineSlice; i < last; ++i) {
       T sum = grad_weight[i];
       for (int64_t chunk = 1; chunk < chunks; ++chunk) {
         sum += partials[(chunk - 1) * weight_size + i];
       }
       grad_weight[i] = sum;
     }
-  }
+  });
   transpose_result();
 }
 
