@@ -21,7 +21,6 @@
 
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/kernels.h"
-#include "tensor/parallel.h"
 #include "tensor/parallel_for.h"
 
 namespace nabla::kernels {
@@ -847,10 +846,7 @@ void relu_grad_planes(int64_t planes, int64_t plane, const T* grad, const T* out
     plane_sums[p] = relu_grad_plane(g, y, m, plane);
   };
   if (parallel && planes * plane >= kParallelFlops / 4 && planes > 1) {
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-    for (int64_t p = 0; p < planes; ++p) {
-      body(p);
-    }
+    parallel_for(planes, body);
   } else {
     for (int64_t p = 0; p < planes; ++p) {
       body(p);
