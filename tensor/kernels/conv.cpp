@@ -846,7 +846,15 @@ void relu_grad_planes(int64_t planes, int64_t plane, const T* grad, const T* out
     plane_sums[p] = relu_grad_plane(g, y, m, plane);
   };
   if (parallel && planes * plane >= kParallelFlops / 4 && planes > 1) {
-    parallel_for(planes, body);
+    // Chunks of whole planes, about 32768 values each (one claim per small plane costs more).
+    const int64_t per_chunk =
+        std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(plane, 1));
+    parallel_for((planes + per_chunk - 1) / per_chunk, [&](int64_t c) {
+      const int64_t last = std::min(planes, (c + 1) * per_chunk);
+      for (int64_t p = c * per_chunk; p < last; ++p) {
+        body(p);
+      }
+    });
   } else {
     for (int64_t p = 0; p < planes; ++p) {
       body(p);
