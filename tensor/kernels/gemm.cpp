@@ -984,7 +984,16 @@ bool skinny_fits(const Problem<T>& pr, int64_t narrow) {
 template <class F>
 void run_tiles(int64_t count, bool big, const F& f) {
   if (big && count > 1 && split_over_threads()) {
-    parallel_for(count, f);
+    // At most kMaxTileChunks claims: a tile can be a few rows of a skinny product, too small to
+    // pay for one claim each.
+    constexpr int64_t kMaxTileChunks = 64;
+    const int64_t per_chunk = ceil_div(count, kMaxTileChunks);
+    parallel_for(ceil_div(count, per_chunk), [&](int64_t c) {
+      const int64_t last = std::min(count, (c + 1) * per_chunk);
+      for (int64_t t = c * per_chunk; t < last; ++t) {
+        f(t);
+      }
+    });
     return;
   }
   for (int64_t t = 0; t < count; ++t) {
