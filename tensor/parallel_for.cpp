@@ -239,6 +239,8 @@ class PoolLease {
 
 }  // namespace
 
+bool in_parallel_for() { return t_in_parallel; }
+
 bool run_on_pool(int64_t chunks, ChunkCall call, const void* context) {
   if (t_in_parallel) return false;
   const int threads = get_num_threads();

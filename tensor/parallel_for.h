@@ -13,6 +13,8 @@ using ChunkCall = void (*)(const void* context, int64_t chunk);
 // Runs chunks [0, chunks) on the pool and the calling thread; false (nothing run) when the caller
 // should run them itself: one thread, a nested call, or the pool busy with another thread's call.
 bool run_on_pool(int64_t chunks, ChunkCall call, const void* context);
+// Whether this thread is running a chunk of a parallel_for call (so a nested call runs inline).
+bool in_parallel_for();
 }  // namespace detail
 
 // Calls fn(chunk) for every chunk in [0, chunks) exactly once, or fn(first, last) for runs of

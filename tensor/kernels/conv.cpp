@@ -21,7 +21,7 @@
 
 #include "tensor/kernels/gemm.h"
 #include "tensor/kernels/kernels.h"
-#include "tensor/parallel.h"
+#include "tensor/parallel_for.h"
 
 namespace nabla::kernels {
 namespace {
@@ -528,10 +528,7 @@ void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h,
 template <typename Body>
 void for_each_image(int64_t batch, bool parallel, const Body& body) {
   if (parallel && batch > 1) {
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-    for (int64_t n = 0; n < batch; ++n) {
-      body(n);
-    }
+    parallel_for(batch, body);
   } else {
     for (int64_t n = 0; n < batch; ++n) {
       body(n);
@@ -694,21 +691,21 @@ void backward_weight_impl(const Conv2dGeometry& g, const GradImage& grad_image, 
   // Partial sums of chunks 1.. live in the calling thread's scratch; chunk 0 goes straight into
   // grad_weight. Then grad_weight[i] = ((p0 + p1) + p2) + ..., exactly as the serial path.
   T* partials = scratch<T, kPartialTag>((chunks - 1) * weight_size);
-#pragma omp parallel num_threads(nabla::get_num_threads())
-  {
-#pragma omp for schedule(static)
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-      chunk_sum(chunk, chunk == 0 ? grad_weight : partials + (chunk - 1) * weight_size);
-    }
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < weight_size; ++i) {
+  parallel_for(chunks, [&](int64_t chunk) {
+    chunk_sum(chunk, chunk == 0 ? grad_weight : partials + (chunk - 1) * weight_size);
+  });
+  // The combine, in fixed slices of weights (each weight's sum is the same for any split).
+  constexpr int64_t kCombineSlice = 4096;
+  parallel_for((weight_size + kCombineSlice - 1) / kCombineSlice, [&](int64_t slice) {
+    const int64_t last = std::min(weight_size, (slice + 1) * kCombineSlice);
+    for (int64_t i = slice * kCombineSlice; i < last; ++i) {
       T sum = grad_weight[i];
       for (int64_t chunk = 1; chunk < chunks; ++chunk) {
         sum += partials[(chunk - 1) * weight_size + i];
       }
       grad_weight[i] = sum;
     }
-  }
+  });
   transpose_result();
 }
 
@@ -849,10 +846,15 @@ void relu_grad_planes(int64_t planes, int64_t plane, const T* grad, const T* out
     plane_sums[p] = relu_grad_plane(g, y, m, plane);
   };
   if (parallel && planes * plane >= kParallelFlops / 4 && planes > 1) {
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-    for (int64_t p = 0; p < planes; ++p) {
-      body(p);
-    }
+    // Chunks of whole planes, about 32768 values each (one claim per small plane costs more).
+    const int64_t per_chunk =
+        std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(plane, 1));
+    parallel_for((planes + per_chunk - 1) / per_chunk, [&](int64_t c) {
+      const int64_t last = std::min(planes, (c + 1) * per_chunk);
+      for (int64_t p = c * per_chunk; p < last; ++p) {
+        body(p);
+      }
+    });
   } else {
     for (int64_t p = 0; p < planes; ++p) {
       body(p);

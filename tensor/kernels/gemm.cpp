@@ -25,15 +25,15 @@
 #include <omp.h>
 #endif
 
+#include "tensor/parallel_for.h"
+
 namespace nabla::kernels {
 namespace {
 
 // Below this many multiply-adds a parallel region costs more than it saves. Measured on 2 cores:
 // 128^3 (~11 us alone) is slower with two threads, 176^3 gains under 10%, 256^3 gains 85%; and
 // on a busy machine every region risks waiting a scheduler tick for a preempted worker.
-#ifdef _OPENMP
 constexpr int64_t kParallelMinWork = int64_t{192} * 192 * 192;
-#endif
 constexpr std::size_t kAlign = 64;
 
 constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -863,7 +863,6 @@ void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels) {
   }
 }
 
-#ifdef _OPENMP
 // Each thread takes one cell of a tm x tn grid over C and runs the serial algorithm on it with
 // its own buffers: threads never wait for each other inside the product (only at the region's
 // end), at the price of packing the shared A rows / B columns once per grid row / column.
@@ -898,7 +897,20 @@ void run_parallel(const Problem<T>& pr, const Kernels<T>& kernels, int tid, int 
     run_blocked<T, Cfg>(sub_problem(pr, i0, i1, j0, j1), kernels);
   }
 }
+
+// Whether a big product should split over threads: more than one thread, and not already inside
+// a parallel_for chunk or an OpenMP region (where a split would only run the cells one by one).
+bool split_over_threads() {
+  if (nabla::get_num_threads() <= 1 || nabla::detail::in_parallel_for()) {
+    return false;
+  }
+#ifdef _OPENMP
+  if (omp_in_parallel() != 0) {
+    return false;
+  }
 #endif
+  return true;
+}
 
 template <class T>
 void scale_c(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
@@ -971,17 +983,19 @@ bool skinny_fits(const Problem<T>& pr, int64_t narrow) {
 // write disjoint parts of C, so any split gives the same bits.
 template <class F>
 void run_tiles(int64_t count, bool big, const F& f) {
-#ifdef _OPENMP
-  if (big && count > 1 && !omp_in_parallel() && nabla::get_num_threads() > 1) {
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-    for (int64_t t = 0; t < count; ++t) {
-      f(t);
-    }
+  if (big && count > 1 && split_over_threads()) {
+    // At most kMaxTileChunks claims: a tile can be a few rows of a skinny product, too small to
+    // pay for one claim each.
+    constexpr int64_t kMaxTileChunks = 64;
+    const int64_t per_chunk = ceil_div(count, kMaxTileChunks);
+    parallel_for(ceil_div(count, per_chunk), [&](int64_t c) {
+      const int64_t last = std::min(count, (c + 1) * per_chunk);
+      for (int64_t t = c * per_chunk; t < last; ++t) {
+        f(t);
+      }
+    });
     return;
   }
-#else
-  (void)big;
-#endif
   for (int64_t t = 0; t < count; ++t) {
     f(t);
   }
@@ -1082,7 +1096,7 @@ void gemm_with(const Problem<T>& pr, const Kernels<T>& kernels,
     return;
   }
   // Compared as m*n against work/k so that m*n*k cannot overflow.
-  [[maybe_unused]] const bool big = pr.m * pr.n > kParallelMinWork / pr.k;
+  const bool big = pr.m * pr.n > kParallelMinWork / pr.k;
 #if NABLA_GEMM_X86
   if (skinny_kernels != nullptr && skinny_fits(pr, Cfg::kNr / 2)) {
     const auto& kk = *static_cast<const SkinnyKernels<T>*>(skinny_kernels);
@@ -1094,13 +1108,15 @@ void gemm_with(const Problem<T>& pr, const Kernels<T>& kernels,
     return;
   }
 #endif
-#ifdef _OPENMP
-  if (big && !omp_in_parallel() && nabla::get_num_threads() > 1) {
-#pragma omp parallel num_threads(nabla::get_num_threads())
-    run_parallel<T, Cfg>(pr, kernels, omp_get_thread_num(), omp_get_num_threads());
+  if (big && split_over_threads()) {
+    // One chunk per grid cell; a cell the workers have not claimed runs on the caller. The grid
+    // follows the thread count, but not a bit of C does (see the blocked driver above).
+    const int nthreads = nabla::get_num_threads();
+    parallel_for(nthreads, [&](int64_t cell) {
+      run_parallel<T, Cfg>(pr, kernels, static_cast<int>(cell), nthreads);
+    });
     return;
   }
-#endif
   run_blocked<T, Cfg>(pr, kernels);
 }
 

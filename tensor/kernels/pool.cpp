@@ -15,7 +15,7 @@
 #endif
 
 #include "tensor/kernels/kernels.h"
-#include "tensor/parallel.h"
+#include "tensor/parallel_for.h"
 
 namespace nabla::kernels {
 namespace {
@@ -58,11 +58,10 @@ void for_each_plane_chunk(const Pool2dGeometry& g, int64_t work_per_plane, const
   if (planes > 1 && planes * work >= kParallelWork) {
     const int64_t per_chunk = std::max<int64_t>(kChunkWork / work, 1);
     const int64_t chunks = (planes + per_chunk - 1) / per_chunk;
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    parallel_for(chunks, [&](int64_t chunk) {
       const int64_t begin = chunk * per_chunk;
       body(begin, std::min(begin + per_chunk, planes));
-    }
+    });
   } else if (planes > 0) {
     body(int64_t{0}, planes);
   }

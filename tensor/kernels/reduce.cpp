@@ -16,7 +16,7 @@
 #include "tensor/kernels/loops.h"
 #include "tensor/kernels/pairwise_sum.h"
 #include "tensor/kernels/simd.h"
-#include "tensor/parallel.h"
+#include "tensor/parallel_for.h"
 
 namespace nabla::kernels {
 namespace {
@@ -69,12 +69,20 @@ T long_sum(const T* x, int64_t n) {
   if (n < 2 * kSumChunk) return pairwise_sum(x, n);
   const int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
   std::vector<T> partial(static_cast<size_t>(chunks));
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallel_for(chunks, [&](int64_t c) {
     partial[static_cast<size_t>(c)] =
         pairwise_sum(x + c * kSumChunk, std::min(kSumChunk, n - c * kSumChunk));
-  }
+  });
   return pairwise_sum(partial.data(), chunks);
+}
+
+// This thread's scratch of at least n values of T, kept between calls (its contents are garbage:
+// the column sums write every value before they read it).
+template <typename T>
+std::vector<T>& thread_scratch(size_t n) {
+  thread_local std::vector<T> scratch;
+  if (scratch.size() < n) scratch.resize(n);
+  return scratch;
 }
 
 // Sums over dims that lie in the middle or at the front of a contiguous tensor, without the copy
@@ -205,12 +213,7 @@ std::optional<Tensor> sum_columns(const Tensor& t, const std::vector<int64_t>& d
                           std::min(kColumnWidth, after - j0), po + b * after + j0, scratch.data());
     };
     if (tasks > 1 && t.numel() >= detail::kParallelGrain) {
-#pragma omp parallel num_threads(nabla::get_num_threads())
-      {
-        std::vector<T> scratch(scratch_size);
-#pragma omp for schedule(static)
-        for (int64_t k = 0; k < tasks; ++k) task(k, scratch);
-      }
+      parallel_for(tasks, [&](int64_t k) { task(k, thread_scratch<T>(scratch_size)); });
     } else {
       std::vector<T> scratch(scratch_size);
       for (int64_t k = 0; k < tasks; ++k) task(k, scratch);
@@ -291,16 +294,11 @@ void tree_column_sum(const T* base, const int64_t* offsets, int64_t count, int64
 }
 
 // Runs task(k, scratch) for k < tasks, in parallel when there is enough work; each thread owns
-// a scratch of `scratch_size` values.
+// a scratch of at least `scratch_size` values.
 template <typename T, typename Task>
 void run_tasks(int64_t tasks, int64_t numel, size_t scratch_size, const Task& task) {
   if (tasks > 1 && numel >= detail::kParallelGrain) {
-#pragma omp parallel num_threads(nabla::get_num_threads())
-    {
-      std::vector<T> scratch(scratch_size);
-#pragma omp for schedule(static)
-      for (int64_t k = 0; k < tasks; ++k) task(k, scratch);
-    }
+    parallel_for(tasks, [&](int64_t k) { task(k, thread_scratch<T>(scratch_size)); });
   } else {
     std::vector<T> scratch(scratch_size);
     for (int64_t k = 0; k < tasks; ++k) task(k, scratch);
@@ -420,8 +418,12 @@ Tensor reduce_rows(const Rows& rows, DType out_dtype, RowFn row_fn) {
   const int64_t outer = rows.outer;
   const int64_t inner = rows.inner;
   if (outer > 1 && outer * inner >= detail::kParallelGrain) {
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-    for (int64_t r = 0; r < outer; ++r) po[r] = row_fn(in + r * inner, inner);
+    // Chunks of whole rows, about kSumChunk values each (a row's bits do not depend on the split).
+    const int64_t per_chunk = std::max<int64_t>(1, kSumChunk / std::max<int64_t>(inner, 1));
+    parallel_for((outer + per_chunk - 1) / per_chunk, [&](int64_t c) {
+      const int64_t last = std::min(outer, (c + 1) * per_chunk);
+      for (int64_t r = c * per_chunk; r < last; ++r) po[r] = row_fn(in + r * inner, inner);
+    });
   } else {
     for (int64_t r = 0; r < outer; ++r) po[r] = row_fn(in + r * inner, inner);
   }
@@ -505,8 +507,7 @@ Tensor sum(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim) {
         row_sums(in + first * inner, std::min(per_task, rows.outer - first), inner, po + first);
       };
       if (tasks > 1 && rows.outer * inner >= detail::kParallelGrain) {
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-        for (int64_t k = 0; k < tasks; ++k) task(k);
+        parallel_for(tasks, task);
       } else {
         for (int64_t k = 0; k < tasks; ++k) task(k);
       }
@@ -677,8 +678,7 @@ Tensor softmax_impl(std::string_view op, const Tensor& t, int64_t dim) {
       block(b * rows_per_block, std::min(outer, (b + 1) * rows_per_block));
     };
     if (blocks > 1 && outer * inner >= detail::kParallelGrain) {
-#pragma omp parallel for schedule(static) num_threads(nabla::get_num_threads())
-      for (int64_t b = 0; b < blocks; ++b) run(b);
+      parallel_for(blocks, run);
     } else {
       for (int64_t b = 0; b < blocks; ++b) run(b);
     }
