@@ -478,17 +478,17 @@ void Model::over_epoch_logs(const EpochSamples& samples, bool distributed, Logs&
 
 Logs Model::train_on_batch(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
                            const Tensor& sample_weight) {
-  return train_step(xs, ys, sample_weight, nullptr);
-}
-
-Logs Model::train_step(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
-                       const Tensor& sample_weight, std::vector<Tensor>* predictions) {
   check_compiled("train_on_batch");
   check_counts("train_on_batch", xs, &ys);
   if (sample_weight.defined()) {
     check_sample_weight("train_on_batch", sample_weight, xs.front().size(0));
     check_weighted("train_on_batch");
   }
+  return train_step(xs, ys, sample_weight, nullptr);
+}
+
+Logs Model::train_step(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                       const Tensor& sample_weight, std::vector<Tensor>* predictions) {
   prepare(xs);
   network_->train();
   optimizer_->zero_grad();

@@ -201,7 +201,9 @@ class Model {
   void check_weighted(std::string_view op) const;
   Logs batch_logs(const std::vector<Tensor>& y_pred, const std::vector<Tensor>& y_true,
                   const BatchLoss& loss) const;
-  // train_on_batch, also handing out the batch's (detached) predictions when asked.
+  // train_on_batch, also handing out the batch's (detached) predictions when asked. Checks
+  // nothing: its callers (train_on_batch, and fit for its whole data) have checked the inputs and
+  // sample_weight once, so fit does not re-read the weights for every batch.
   Logs train_step(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
                   const Tensor& sample_weight, std::vector<Tensor>* predictions);
   // The epoch's predictions and targets of the outputs with over-epoch metrics (see Metric).
