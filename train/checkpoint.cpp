@@ -268,7 +268,8 @@ int64_t Model::load_checkpoint(const std::string& path) {
   }
 
   const size_t saved_callbacks = callback_types.size();
-  Resume resume{.epoch = epoch,
+  Resume resume{.path = path,
+                .epoch = epoch,
                 .shuffle_seed = shuffle_seed,
                 .callbacks = std::vector<nn::NamedTensors>(saved_callbacks),
                 .callback_types = std::move(callback_types)};

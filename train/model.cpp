@@ -478,17 +478,17 @@ void Model::over_epoch_logs(const EpochSamples& samples, bool distributed, Logs&
 
 Logs Model::train_on_batch(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
                            const Tensor& sample_weight) {
-  return train_step(xs, ys, sample_weight, nullptr);
-}
-
-Logs Model::train_step(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
-                       const Tensor& sample_weight, std::vector<Tensor>* predictions) {
   check_compiled("train_on_batch");
   check_counts("train_on_batch", xs, &ys);
   if (sample_weight.defined()) {
     check_sample_weight("train_on_batch", sample_weight, xs.front().size(0));
     check_weighted("train_on_batch");
   }
+  return train_step(xs, ys, sample_weight, nullptr);
+}
+
+Logs Model::train_step(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
+                       const Tensor& sample_weight, std::vector<Tensor>* predictions) {
   prepare(xs);
   network_->train();
   optimizer_->zero_grad();
@@ -514,6 +514,19 @@ History Model::fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
   if (options.initial_epoch < 0 || options.initial_epoch > options.epochs) {
     throw error("fit: initial_epoch must be in [0, epochs = {}], got {}", options.epochs,
                 options.initial_epoch);
+  }
+  // A pending checkpoint resumes at its own epoch only: its shuffle seed and callback state belong
+  // there. Checked before anything changes (the loader would draw a seed), so a corrected fit
+  // still resumes bit for bit.
+  if (resume_ && resume_->epoch != options.initial_epoch) {
+    throw error(
+        "fit: the checkpoint loaded from '{}' resumes at epoch {}, but initial_epoch is {}{}; pass "
+        "initial_epoch = {} (what load_checkpoint returned) to resume it",
+        resume_->path, resume_->epoch, options.initial_epoch,
+        options.initial_epoch == 0
+            ? " (not set? starting at 0 would replay the shuffle order of trained epochs)"
+            : "",
+        resume_->epoch);
   }
   if (options.batch_size <= 0) {
     throw error("fit: batch_size must be positive, got {}", options.batch_size);
@@ -570,7 +583,7 @@ History Model::fit(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
   }
   // A resumed fit shuffles with the seed of the run it continues, drawing nothing from the
   // default generator (whose restored state already accounts for that draw).
-  const bool resuming = resume_ && resume_->epoch == options.initial_epoch;
+  const bool resuming = resume_.has_value();
   std::optional<uint64_t> seed = options.seed;
   if (!seed && resuming) seed = resume_->shuffle_seed;
   data::DataLoader loader(train_set, options.batch_size, options.shuffle, false, seed);

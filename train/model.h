@@ -75,7 +75,9 @@ struct FitOptions {
   // The epoch to start at (Keras' initial_epoch): epochs initial_epoch .. epochs - 1 run, with the
   // shuffle order and the callbacks' epoch numbers of those epochs. After load_checkpoint, pass
   // the epoch it returned: fit then also takes the checkpoint's shuffle seed (unless `seed` is
-  // given) and restores the callbacks' saved state after their on_train_begin.
+  // given) and restores the callbacks' saved state after their on_train_begin. The next fit after
+  // load_checkpoint throws nabla::Error if given another initial_epoch (0 included: a forgotten
+  // initial_epoch would replay the shuffle order of epochs already trained), changing nothing.
   int64_t initial_epoch = 0;
   // Keras's sample_weight: one finite, non-negative weight per sample (float32 or float64, shape
   // [N]), shuffled with its sample and split with it by validation_split. Each output's loss
@@ -174,6 +176,7 @@ class Model {
 
  private:
   struct Resume {
+    std::string path;  // the checkpoint's, for fit's errors
     int64_t epoch = 0;
     uint64_t shuffle_seed = 0;
     std::vector<nn::NamedTensors> callbacks;  // state per callback index
@@ -201,7 +204,9 @@ class Model {
   void check_weighted(std::string_view op) const;
   Logs batch_logs(const std::vector<Tensor>& y_pred, const std::vector<Tensor>& y_true,
                   const BatchLoss& loss) const;
-  // train_on_batch, also handing out the batch's (detached) predictions when asked.
+  // train_on_batch, also handing out the batch's (detached) predictions when asked. Checks
+  // nothing: its callers (train_on_batch, and fit for its whole data) have checked the inputs and
+  // sample_weight once, so fit does not re-read the weights for every batch.
   Logs train_step(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys,
                   const Tensor& sample_weight, std::vector<Tensor>* predictions);
   // The epoch's predictions and targets of the outputs with over-epoch metrics (see Metric).

@@ -46,6 +46,86 @@ Tensor requiring_grad(Tensor t) {
   return t;
 }
 
+// A conv2d case: input [n, c, h, w], weight [oc, c, kernel], output [n, oc, oh, ow].
+struct ConvCase {
+  int64_t n, c, h, w, oc, oh, ow;
+  std::array<int64_t, 2> kernel;
+  Conv2dOptions o;
+};
+
+// Calls body(yo, xi, wi) with the flat output, input and weight indices of every product that
+// conv2d sums (taps in the padding skipped), in the order (n, oc, oh, ow, c, kh, kw).
+template <typename Body>
+void for_each_tap(const ConvCase& g, Body&& body) {
+  for (int64_t b = 0; b < g.n; ++b) {
+    for (int64_t k = 0; k < g.oc; ++k) {
+      for (int64_t r = 0; r < g.oh; ++r) {
+        for (int64_t q = 0; q < g.ow; ++q) {
+          const auto yo = static_cast<size_t>(((b * g.oc + k) * g.oh + r) * g.ow + q);
+          for (int64_t ch = 0; ch < g.c; ++ch) {
+            for (int64_t kh = 0; kh < g.kernel[0]; ++kh) {
+              const int64_t ih = r * g.o.stride[0] + kh * g.o.dilation[0] - g.o.padding[0];
+              if (ih < 0 || ih >= g.h) continue;
+              for (int64_t kw = 0; kw < g.kernel[1]; ++kw) {
+                const int64_t iw = q * g.o.stride[1] + kw * g.o.dilation[1] - g.o.padding[2];
+                if (iw < 0 || iw >= g.w) continue;
+                body(yo, static_cast<size_t>(((b * g.c + ch) * g.h + ih) * g.w + iw),
+                     static_cast<size_t>(((k * g.c + ch) * g.kernel[0] + kh) * g.kernel[1] + kw));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The tolerance of a sum of `terms` products whose magnitudes add up to `magnitude`.
+double conv_tolerance(double eps, double terms, double magnitude) {
+  return eps * (4 + 2 * std::sqrt(terms)) * magnitude;
+}
+
+// A conv case's four reference results in long double (forward, input, weight and bias
+// gradients), each value with the sum of its terms' magnitudes.
+struct ConvReference {
+  std::vector<long double> y, gx, gw, gb;
+  std::vector<double> my, mgx, mgw, mgb;
+};
+
+// Checks got = {forward, input gradient (unless !input_grad), weight gradient, bias gradient
+// (with_bias only)} against the reference, each value within conv_tolerance of its terms: the
+// forward sums c * kh * kw products, the input gradient oc * kh * kw, the weight and bias
+// gradients n * oh * ow. Returns whether any check failed.
+bool conv_results_fail(const std::vector<Tensor>& got, const ConvReference& ref, const ConvCase& g,
+                       DType dtype, bool with_bias, bool input_grad, const std::string& context) {
+  const double eps = testing::diff::eps_of(dtype);
+  const auto check = [&](Checker& checker, const Tensor& actual, const Shape& shape,
+                         const std::vector<long double>& values,
+                         const std::vector<double>& magnitudes, int64_t terms) {
+    std::vector<double> expected(values.size());
+    std::vector<double> tolerance(values.size());
+    for (size_t e = 0; e < values.size(); ++e) {
+      expected[e] = static_cast<double>(values[e]);
+      tolerance[e] = conv_tolerance(eps, static_cast<double>(terms), magnitudes[e]);
+    }
+    checker.all(actual, shape, expected, tolerance);
+  };
+  const int64_t taps = g.kernel[0] * g.kernel[1];
+  Checker c_y(context + " forward");
+  check(c_y, got[0], {g.n, g.oc, g.oh, g.ow}, ref.y, ref.my, g.c * taps);
+  Checker c_gx(context + " input gradient");
+  if (input_grad) check(c_gx, got[1], {g.n, g.c, g.h, g.w}, ref.gx, ref.mgx, g.oc * taps);
+  Checker c_gw(context + " weight gradient");
+  check(c_gw, got[2], {g.oc, g.c, g.kernel[0], g.kernel[1]}, ref.gw, ref.mgw, g.n * g.oh * g.ow);
+  bool bad = c_y.failed() || c_gx.failed() || c_gw.failed();
+  if (with_bias) {
+    Checker c_gb(context + " bias gradient");
+    check(c_gb, got[3], {g.oc}, ref.gb, ref.mgb, g.n * g.oh * g.ow);
+    bad = bad || c_gb.failed();
+  }
+  return bad;
+}
+
 TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
   const int64_t cases = testing::diff::case_count(600);
   int64_t ran = 0;
@@ -107,72 +187,35 @@ TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
     const std::vector<double> vg = testing::diff::read(g);
     const std::vector<double> vb = with_bias ? testing::diff::read(bias) : std::vector<double>();
 
-    // Reference: one pass over (n, oc, oh, ow, c, kh, kw) feeds all four results.
+    // Reference: the bias, then one pass over the products, feeds all four results.
+    const ConvCase geometry{n, c, h, w, oc, oh, ow, kernel, o};
     const auto out_n = static_cast<size_t>(testing::diff::numel_of(out_shape));
-    std::vector<long double> y(out_n, 0);
-    std::vector<long double> gx(vx.size(), 0);
-    std::vector<long double> gw(vw.size(), 0);
-    std::vector<long double> gb(oc, 0);
-    std::vector<double> my(out_n, 0);
-    std::vector<double> mgx(vx.size(), 0);
-    std::vector<double> mgw(vw.size(), 0);
-    std::vector<double> mgb(oc, 0);
-    for (int64_t b = 0; b < n; ++b) {
-      for (int64_t k = 0; k < oc; ++k) {
-        for (int64_t r = 0; r < oh; ++r) {
-          for (int64_t q = 0; q < ow; ++q) {
-            const auto yo = static_cast<size_t>(((b * oc + k) * oh + r) * ow + q);
-            const double gv = vg[yo];
-            if (with_bias) {
-              y[yo] += vb[static_cast<size_t>(k)];
-              my[yo] += std::abs(vb[static_cast<size_t>(k)]);
-            }
-            gb[static_cast<size_t>(k)] += gv;
-            mgb[static_cast<size_t>(k)] += std::abs(gv);
-            for (int64_t ch = 0; ch < c; ++ch) {
-              for (int64_t kh = 0; kh < kernel[0]; ++kh) {
-                const int64_t ih = r * o.stride[0] + kh * o.dilation[0] - o.padding[0];
-                if (ih < 0 || ih >= h) continue;
-                for (int64_t kw = 0; kw < kernel[1]; ++kw) {
-                  const int64_t iw = q * o.stride[1] + kw * o.dilation[1] - o.padding[2];
-                  if (iw < 0 || iw >= w) continue;
-                  const auto xi = static_cast<size_t>(((b * c + ch) * h + ih) * w + iw);
-                  const auto wi =
-                      static_cast<size_t>(((k * c + ch) * kernel[0] + kh) * kernel[1] + kw);
-                  y[yo] += static_cast<long double>(vx[xi]) * vw[wi];
-                  my[yo] += std::abs(vx[xi] * vw[wi]);
-                  gx[xi] += static_cast<long double>(gv) * vw[wi];
-                  mgx[xi] += std::abs(gv * vw[wi]);
-                  gw[wi] += static_cast<long double>(gv) * vx[xi];
-                  mgw[wi] += std::abs(gv * vx[xi]);
-                }
-              }
-            }
-          }
-        }
+    ConvReference ref{.y = std::vector<long double>(out_n, 0),
+                      .gx = std::vector<long double>(vx.size(), 0),
+                      .gw = std::vector<long double>(vw.size(), 0),
+                      .gb = std::vector<long double>(static_cast<size_t>(oc), 0),
+                      .my = std::vector<double>(out_n, 0),
+                      .mgx = std::vector<double>(vx.size(), 0),
+                      .mgw = std::vector<double>(vw.size(), 0),
+                      .mgb = std::vector<double>(static_cast<size_t>(oc), 0)};
+    for (size_t yo = 0; yo < out_n; ++yo) {
+      const auto k =
+          static_cast<size_t>((yo / static_cast<size_t>(oh * ow)) % static_cast<size_t>(oc));
+      if (with_bias) {
+        ref.y[yo] = vb[k];
+        ref.my[yo] = std::abs(vb[k]);
       }
+      ref.gb[k] += vg[yo];
+      ref.mgb[k] += std::abs(vg[yo]);
     }
-    const double eps = testing::diff::eps_of(dtype);
-    auto finish = [&](const std::vector<long double>& ref, const std::vector<double>& mag,
-                      double terms, std::vector<double>& tol) {
-      std::vector<double> out(ref.size());
-      tol.resize(ref.size());
-      for (size_t e = 0; e < ref.size(); ++e) {
-        out[e] = static_cast<double>(ref[e]);
-        tol[e] = eps * (4 + 2 * std::sqrt(terms)) * mag[e];
-      }
-      return out;
-    };
-    std::vector<double> ty;
-    std::vector<double> tgx;
-    std::vector<double> tgw;
-    std::vector<double> tgb;
-    const std::vector<double> ey =
-        finish(y, my, static_cast<double>(c * kernel[0] * kernel[1]), ty);
-    const std::vector<double> egx =
-        finish(gx, mgx, static_cast<double>(oc * kernel[0] * kernel[1]), tgx);
-    const std::vector<double> egw = finish(gw, mgw, static_cast<double>(n * oh * ow), tgw);
-    const std::vector<double> egb = finish(gb, mgb, static_cast<double>(n * oh * ow), tgb);
+    for_each_tap(geometry, [&](size_t yo, size_t xi, size_t wi) {
+      ref.y[yo] += static_cast<long double>(vx[xi]) * vw[wi];
+      ref.my[yo] += std::abs(vx[xi] * vw[wi]);
+      ref.gx[xi] += static_cast<long double>(vg[yo]) * vw[wi];
+      ref.mgx[xi] += std::abs(vg[yo] * vw[wi]);
+      ref.gw[wi] += static_cast<long double>(vg[yo]) * vx[xi];
+      ref.mgw[wi] += std::abs(vg[yo] * vx[xi]);
+    });
 
     const std::vector<Tensor> got = testing::diff::run_both_thread_counts_all(
         [&] {
@@ -184,19 +227,7 @@ TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
           return grads;
         },
         context);
-    Checker c_y(context + " forward");
-    c_y.all(got[0], out_shape, ey, ty);
-    Checker c_gx(context + " input gradient");
-    c_gx.all(got[1], in_shape, egx, tgx);
-    Checker c_gw(context + " weight gradient");
-    c_gw.all(got[2], w_shape, egw, tgw);
-    bool bad = c_y.failed() || c_gx.failed() || c_gw.failed();
-    if (with_bias) {
-      Checker c_gb(context + " bias gradient");
-      c_gb.all(got[3], {oc}, egb, tgb);
-      bad = bad || c_gb.failed();
-    }
-    failing += bad;
+    failing += conv_results_fail(got, ref, geometry, dtype, with_bias, true, context);
   }
   testing::diff::report_cases("conv2d (forward + 3 adjoints)", ran);
 }
@@ -267,96 +298,55 @@ TEST(DifferentialConvPool, Conv2dReluAndItsAdjointsMatchDirectLoops) {
     const auto out_n = static_cast<size_t>(testing::diff::numel_of(out_shape));
     const double eps = testing::diff::eps_of(dtype);
     const auto terms = static_cast<double>(c * kernel[0] * kernel[1]);
-    // Pass 1: the pre-activation and its tolerance.
+    const ConvCase geometry{n, c, h, w, oc, oh, ow, kernel, o};
+    // Pass 1: the pre-activation and its magnitude.
     std::vector<long double> pre(out_n, 0);
-    std::vector<double> mag(out_n, 0);
-    const auto each_tap = [&](auto&& body) {
-      for (int64_t b = 0; b < n; ++b) {
-        for (int64_t k = 0; k < oc; ++k) {
-          for (int64_t r = 0; r < oh; ++r) {
-            for (int64_t q = 0; q < ow; ++q) {
-              const auto yo = static_cast<size_t>(((b * oc + k) * oh + r) * ow + q);
-              for (int64_t ch = 0; ch < c; ++ch) {
-                for (int64_t kh = 0; kh < kernel[0]; ++kh) {
-                  const int64_t ih = r * o.stride[0] + kh * o.dilation[0] - o.padding[0];
-                  if (ih < 0 || ih >= h) continue;
-                  for (int64_t kw = 0; kw < kernel[1]; ++kw) {
-                    const int64_t iw = q * o.stride[1] + kw * o.dilation[1] - o.padding[2];
-                    if (iw < 0 || iw >= w) continue;
-                    body(yo, static_cast<size_t>(((b * c + ch) * h + ih) * w + iw),
-                         static_cast<size_t>(((k * c + ch) * kernel[0] + kh) * kernel[1] + kw));
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    };
+    ConvReference ref{.y = std::vector<long double>(out_n, 0),
+                      .gx = std::vector<long double>(vx.size(), 0),
+                      .gw = std::vector<long double>(vw.size(), 0),
+                      .gb = std::vector<long double>(static_cast<size_t>(oc), 0),
+                      .my = std::vector<double>(out_n, 0),
+                      .mgx = std::vector<double>(vx.size(), 0),
+                      .mgw = std::vector<double>(vw.size(), 0),
+                      .mgb = std::vector<double>(static_cast<size_t>(oc), 0)};
     for (size_t yo = 0; yo < out_n; ++yo) {
       const auto k =
           static_cast<size_t>((yo / static_cast<size_t>(oh * ow)) % static_cast<size_t>(oc));
       if (with_bias) {
         pre[yo] = vb[k];
-        mag[yo] = std::abs(vb[k]);
+        ref.my[yo] = std::abs(vb[k]);
       }
     }
-    each_tap([&](size_t yo, size_t xi, size_t wi) {
+    for_each_tap(geometry, [&](size_t yo, size_t xi, size_t wi) {
       pre[yo] += static_cast<long double>(vx[xi]) * vw[wi];
-      mag[yo] += std::abs(vx[xi] * vw[wi]);
+      ref.my[yo] += std::abs(vx[xi] * vw[wi]);
     });
-    std::vector<double> ey(out_n);
-    std::vector<double> ty(out_n);
     std::vector<double> vg(out_n);
     Rng grad_rng(seed ^ 0x9999);
     for (size_t yo = 0; yo < out_n; ++yo) {
-      const auto p = static_cast<double>(pre[yo]);
-      ty[yo] = eps * (4 + 2 * std::sqrt(terms)) * mag[yo];
-      ey[yo] = p > 0 ? p : 0.0;
+      ref.y[yo] = pre[yo] > 0 ? pre[yo] : 0;
       const double gv = grad_rng.uniform(-1, 1);
       // Ambiguous sign: no gradient flows, whichever side of the kink the kernel lands on.
-      vg[yo] = std::abs(p) <= ty[yo] ? 0.0 : gv;
+      const auto p = static_cast<double>(pre[yo]);
+      vg[yo] = std::abs(p) <= conv_tolerance(eps, terms, ref.my[yo]) ? 0.0 : gv;
     }
     const Tensor g = nabla::tensor(vg, out_shape, dtype);
     vg = testing::diff::read(g);  // as rounded to dtype
     // Pass 2: the adjoints of the masked gradient.
-    std::vector<long double> gx(vx.size(), 0);
-    std::vector<long double> gw(vw.size(), 0);
-    std::vector<long double> gb(static_cast<size_t>(oc), 0);
-    std::vector<double> mgx(vx.size(), 0);
-    std::vector<double> mgw(vw.size(), 0);
-    std::vector<double> mgb(static_cast<size_t>(oc), 0);
     std::vector<double> gm(out_n);
     for (size_t yo = 0; yo < out_n; ++yo) {
       gm[yo] = pre[yo] > 0 ? vg[yo] : 0.0;
       const auto k =
           static_cast<size_t>((yo / static_cast<size_t>(oh * ow)) % static_cast<size_t>(oc));
-      gb[k] += gm[yo];
-      mgb[k] += std::abs(gm[yo]);
+      ref.gb[k] += gm[yo];
+      ref.mgb[k] += std::abs(gm[yo]);
     }
-    each_tap([&](size_t yo, size_t xi, size_t wi) {
-      gx[xi] += static_cast<long double>(gm[yo]) * vw[wi];
-      mgx[xi] += std::abs(gm[yo] * vw[wi]);
-      gw[wi] += static_cast<long double>(gm[yo]) * vx[xi];
-      mgw[wi] += std::abs(gm[yo] * vx[xi]);
+    for_each_tap(geometry, [&](size_t yo, size_t xi, size_t wi) {
+      ref.gx[xi] += static_cast<long double>(gm[yo]) * vw[wi];
+      ref.mgx[xi] += std::abs(gm[yo] * vw[wi]);
+      ref.gw[wi] += static_cast<long double>(gm[yo]) * vx[xi];
+      ref.mgw[wi] += std::abs(gm[yo] * vx[xi]);
     });
-    auto finish = [&](const std::vector<long double>& ref, const std::vector<double>& m,
-                      double count, std::vector<double>& tol) {
-      std::vector<double> out(ref.size());
-      tol.resize(ref.size());
-      for (size_t e = 0; e < ref.size(); ++e) {
-        out[e] = static_cast<double>(ref[e]);
-        tol[e] = eps * (4 + 2 * std::sqrt(count)) * m[e];
-      }
-      return out;
-    };
-    std::vector<double> tgx;
-    std::vector<double> tgw;
-    std::vector<double> tgb;
-    const std::vector<double> egx =
-        finish(gx, mgx, static_cast<double>(oc * kernel[0] * kernel[1]), tgx);
-    const std::vector<double> egw = finish(gw, mgw, static_cast<double>(n * oh * ow), tgw);
-    const std::vector<double> egb = finish(gb, mgb, static_cast<double>(n * oh * ow), tgb);
 
     const std::vector<Tensor> got = testing::diff::run_both_thread_counts_all(
         [&] {
@@ -370,19 +360,7 @@ TEST(DifferentialConvPool, Conv2dReluAndItsAdjointsMatchDirectLoops) {
           return grads;
         },
         context);
-    Checker c_y(context + " forward");
-    c_y.all(got[0], out_shape, ey, ty);
-    Checker c_gx(context + " input gradient");
-    if (input_grad) c_gx.all(got[1], in_shape, egx, tgx);
-    Checker c_gw(context + " weight gradient");
-    c_gw.all(got[2], w_shape, egw, tgw);
-    bool bad = c_y.failed() || c_gx.failed() || c_gw.failed();
-    if (with_bias) {
-      Checker c_gb(context + " bias gradient");
-      c_gb.all(got[3], {oc}, egb, tgb);
-      bad = bad || c_gb.failed();
-    }
-    failing += bad;
+    failing += conv_results_fail(got, ref, geometry, dtype, with_bias, input_grad, context);
   }
   testing::diff::report_cases("conv2d_relu (forward + 3 adjoints)", ran);
 }

@@ -16,6 +16,7 @@
 #include "optim/optim.h"
 #include "tensor/kernels/loops.h"
 #include "tests/support/reference.h"
+#include "tests/support/thread_count_guard.h"
 
 namespace nabla::optim {
 namespace {
@@ -323,7 +324,7 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
 }
 
 TEST(FusedUpdate, IsBitIdenticalAtOneTwoAndThreeThreads) {
-  const int saved = nabla::get_num_threads();
+  const nabla::testing::ThreadCountGuard guard;  // also when an ASSERT leaves early
   const int64_t n = 3 * kernels::detail::kParallelGrain + 5;
   for (const Config& c : all_configs()) {
     for (const DType dtype : {kFloat32, kFloat64}) {
@@ -341,7 +342,6 @@ TEST(FusedUpdate, IsBitIdenticalAtOneTwoAndThreeThreads) {
       }
     }
   }
-  nabla::set_num_threads(saved);
 }
 
 // A transposed (non-contiguous) parameter is updated through a contiguous copy; it must round

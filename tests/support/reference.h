@@ -21,6 +21,7 @@
 
 #include "nabla.h"
 #include "tensor/kernels/kernels.h"
+#include "tests/support/thread_count_guard.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define NABLA_DIFF_SANITIZED 1
@@ -422,12 +423,15 @@ class Checker {
 // Runs `op` at 1 and at 2 OpenMP threads and expects the same bytes; returns the 2-thread result.
 inline Tensor run_both_thread_counts(const std::function<Tensor()>& op,
                                      const std::string& context) {
-  const int saved = nabla::get_num_threads();
-  nabla::set_num_threads(1);
-  const Tensor one = kernels::contiguous(op());
-  nabla::set_num_threads(2);
-  const Tensor two = kernels::contiguous(op());
-  nabla::set_num_threads(saved);
+  Tensor one;
+  Tensor two;
+  {
+    const ThreadCountGuard guard;  // also when op throws
+    nabla::set_num_threads(1);
+    one = kernels::contiguous(op());
+    nabla::set_num_threads(2);
+    two = kernels::contiguous(op());
+  }
   if (one.shape() != two.shape() || one.dtype() != two.dtype() ||
       std::memcmp(one.raw_data(), two.raw_data(),
                   static_cast<size_t>(one.numel()) * dtype_size(one.dtype())) != 0) {
@@ -439,12 +443,15 @@ inline Tensor run_both_thread_counts(const std::function<Tensor()>& op,
 // The same for an op with several results (e.g. a value and its gradients).
 inline std::vector<Tensor> run_both_thread_counts_all(
     const std::function<std::vector<Tensor>()>& op, const std::string& context) {
-  const int saved = nabla::get_num_threads();
-  nabla::set_num_threads(1);
-  std::vector<Tensor> one = op();
-  nabla::set_num_threads(2);
-  std::vector<Tensor> two = op();
-  nabla::set_num_threads(saved);
+  std::vector<Tensor> one;
+  std::vector<Tensor> two;
+  {
+    const ThreadCountGuard guard;  // also when op throws
+    nabla::set_num_threads(1);
+    one = op();
+    nabla::set_num_threads(2);
+    two = op();
+  }
   for (size_t i = 0; i < one.size() && i < two.size(); ++i) {
     if (!one[i].defined() || !two[i].defined()) continue;
     const Tensor x = kernels::contiguous(one[i]);

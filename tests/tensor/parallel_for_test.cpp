@@ -24,20 +24,12 @@
 #include "tensor/parallel.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
+#include "tests/support/thread_count_guard.h"
 
 namespace nabla {
 namespace {
 
-class ThreadCountGuard {
- public:
-  ThreadCountGuard() : saved_(get_num_threads()) {}
-  ~ThreadCountGuard() { set_num_threads(saved_); }
-  ThreadCountGuard(const ThreadCountGuard&) = delete;
-  ThreadCountGuard& operator=(const ThreadCountGuard&) = delete;
-
- private:
-  int saved_;
-};
+using nabla::testing::ThreadCountGuard;
 
 // 0, 1, 2, primes, 2^k - 1, 2^k, 2^k + 1.
 const std::vector<int64_t> kChunkCounts = {0,  1,  2,  3,  5,  7,   13,  31,   61,   4,    8,   15,

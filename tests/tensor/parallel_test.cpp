@@ -16,6 +16,7 @@
 #include "tensor/kernels/pool.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
+#include "tests/support/thread_count_guard.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -24,17 +25,7 @@
 namespace nabla {
 namespace {
 
-// Restores the thread count a test changed.
-class ThreadCountGuard {
- public:
-  ThreadCountGuard() : saved_(get_num_threads()) {}
-  ~ThreadCountGuard() { set_num_threads(saved_); }
-  ThreadCountGuard(const ThreadCountGuard&) = delete;
-  ThreadCountGuard& operator=(const ThreadCountGuard&) = delete;
-
- private:
-  int saved_;
-};
+using nabla::testing::ThreadCountGuard;
 
 TEST(Parallel, GetReturnsWhatWasSet) {
   const ThreadCountGuard guard;

@@ -145,6 +145,55 @@ TEST(Checkpoint, ResumedRunEndsBitIdenticalToTheUninterruptedOne) {
   }());
 }
 
+TEST(Checkpoint, FitWithAnotherInitialEpochThrowsAndChangesNothing) {
+  const ScratchDir dir;
+  const Data data = make_data();
+  TrainingRun whole = make_run(5);
+  (void)whole.model->fit(data.x, data.y, fit_options(whole, kEpochs));
+  const auto checkpointing = [&](TrainingRun& run) {
+    run.callbacks.push_back(std::make_shared<ModelCheckpoint>(
+        dir.file("ckpt_{epoch}.safetensors"),
+        ModelCheckpointOptions{.monitor = "loss", .save_training_state = true}));
+  };
+  TrainingRun first = make_run(5);
+  checkpointing(first);
+  (void)first.model->fit(data.x, data.y, fit_options(first, 2));
+
+  TrainingRun second = make_run(999);
+  checkpointing(second);
+  const std::string path = dir.file("ckpt_2.safetensors");
+  ASSERT_EQ(second.model->load_checkpoint(path), 2);
+  const auto loaded = weights(*second.network);
+  const auto generator_loaded = default_generator().get_state();
+  const std::string prefix = "fit: the checkpoint loaded from '" + path + "' resumes at epoch 2, ";
+  // Another epoch, and a forgotten initial_epoch (0): clear errors that change nothing.
+  EXPECT_CONTAINS(
+      error_of([&] { (void)second.model->fit(data.x, data.y, fit_options(second, kEpochs, 3)); }),
+      prefix +
+          "but initial_epoch is 3; pass initial_epoch = 2 (what load_checkpoint returned) to "
+          "resume it");
+  EXPECT_CONTAINS(
+      error_of([&] { (void)second.model->fit(data.x, data.y, fit_options(second, kEpochs)); }),
+      prefix +
+          "but initial_epoch is 0 (not set? starting at 0 would replay the shuffle order of "
+          "trained epochs); pass initial_epoch = 2");
+  EXPECT_TRUE(same_bits(weights(*second.network), loaded));
+  EXPECT_EQ(default_generator().get_state(), generator_loaded);
+  EXPECT_EQ(second.schedule->schedule().step_count(), 0);
+
+  // The matching epoch still resumes bit for bit after the refused calls.
+  const History rest = second.model->fit(data.x, data.y, fit_options(second, kEpochs, 2));
+  EXPECT_EQ(rest.epochs(), (std::vector<int64_t>{2, 3}));
+  EXPECT_TRUE(same_bits(weights(*second.network), weights(*whole.network)));
+  EXPECT_EQ(second.schedule->schedule().step_count(), whole.schedule->schedule().step_count());
+
+  // The resume is consumed: later fits take any initial_epoch.
+  const History more = second.model->fit(data.x, data.y, fit_options(second, kEpochs + 1, kEpochs));
+  EXPECT_EQ(more.epochs(), (std::vector<int64_t>{kEpochs}));
+  const History again = second.model->fit(data.x, data.y, fit_options(second, 1));
+  EXPECT_EQ(again.epochs(), (std::vector<int64_t>{0}));
+}
+
 TEST(Checkpoint, WithoutTheCheckpointTheRunWouldDiffer) {
   // The control for the test above: resuming from the weights alone does not reproduce the run.
   const ScratchDir dir;

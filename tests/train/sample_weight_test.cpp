@@ -292,6 +292,19 @@ TEST(SampleWeight, BadWeightsAreClearErrors) {
   expect_error_containing([&] { fit_with(tensor(bad, {n})); }, "sample_weight[3] is nan");
   expect_error_containing([&] { (void)model.evaluate(r.x, r.y, 4, 0, slice(r.w, 0, 0, 3, 1)); },
                           "evaluate: sample_weight of shape [3] must have shape [10]");
+  // train_on_batch checks its weights itself (fit checks them once, not per batch), before the
+  // step: a rejected batch leaves the weights as they were.
+  const std::vector<double> kernel = model.network().parameters()[0].to_vector<double>();
+  expect_error_containing([&] { (void)model.train_on_batch({r.x}, {r.y}, slice(r.w, 0, 0, 9, 1)); },
+                          "train_on_batch: sample_weight of shape [9] must have shape [10]");
+  bad[3] = -1.0f;
+  expect_error_containing(
+      [&] { (void)model.train_on_batch({r.x}, {r.y}, tensor(bad, {n})); },
+      "train_on_batch: sample_weight[3] is -1; weights must be finite and non-negative");
+  EXPECT_EQ(model.network().parameters()[0].to_vector<double>(), kernel);
+  Model uncompiled(std::make_shared<Dense>(2, DenseOptions{.input_dim = 3}));
+  expect_error_containing([&] { (void)uncompiled.train_on_batch({r.x}, {r.y}, tensor(bad, {n})); },
+                          "train_on_batch: call compile(optimizer, loss, metrics) first");
   expect_error_containing(
       [&] {
         FitOptions options{.validation_data = ValidationData(r.x, r.y, slice(r.w, 0, 0, 2, 1)),

@@ -17,6 +17,7 @@
 #include "tensor/parallel.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/kernel_inputs.h"
+#include "tests/support/thread_count_guard.h"
 
 namespace {
 
@@ -26,6 +27,7 @@ using nabla::Tensor;
 using nabla::kernels::Conv2dGeometry;
 using nabla::testing::as_tensor;
 using nabla::testing::poison_next_allocation;
+using nabla::testing::ThreadCountGuard;
 
 struct Spec {
   int64_t batch, in_channels, in_h, in_w, out_channels, kernel_h, kernel_w;
@@ -401,7 +403,7 @@ TEST(ConvKernel, BitIdenticalForAnyThreadCount) {
                    nabla::kernels::conv2d_weight_grad(grad_output, input, weight_shape(g), o)
                        .to_vector<float>()};
   };
-  const int saved_threads = nabla::get_num_threads();
+  const ThreadCountGuard guard;
   const Results one = run(1);
   for (int threads : {2, 3, 5}) {
     const Results many = run(threads);
@@ -412,7 +414,6 @@ TEST(ConvKernel, BitIdenticalForAnyThreadCount) {
         std::memcmp(one.grad_weight.data(), many.grad_weight.data(), one.grad_weight.size() * 4), 0)
         << threads << " threads";
   }
-  nabla::set_num_threads(saved_threads);
 }
 
 // A seeded sweep over geometries around the implicit GEMMs' tiles (12 rows, 32 columns, bands of
@@ -458,7 +459,7 @@ void check_random_geometries(double tolerance, uint64_t seed) {
       continue;
     }
     ++checked;
-    const int saved_threads = nabla::get_num_threads();
+    const ThreadCountGuard guard;
     nabla::set_num_threads(1);
     check_against_reference<T>(spec, next(2) == 0, tolerance);
     // The same calls at 2 threads must give the same bits.
@@ -478,7 +479,6 @@ void check_random_geometries(double tolerance, uint64_t seed) {
     const auto one = run();
     nabla::set_num_threads(2);
     const auto two = run();
-    nabla::set_num_threads(saved_threads);
     for (size_t i = 0; i < one.size(); ++i) {
       ASSERT_EQ(one[i].size(), two[i].size());
       EXPECT_EQ(std::memcmp(one[i].data(), two[i].data(), one[i].size() * sizeof(T)), 0)

@@ -7,6 +7,7 @@
 #include "tensor/parallel.h"
 #include "tensor/random.h"
 #include "tests/support/expect_error.h"
+#include "tests/support/thread_count_guard.h"
 
 namespace nabla {
 namespace {
@@ -101,6 +102,7 @@ TEST(Elementwise, LargeTensorsAreBitIdenticalForAnyThreadCount) {
   Generator g(9);
   const Tensor a = randn({300, 700}, kFloat32, &g);
   const Tensor b = randn({700}, kFloat32, &g);
+  const testing::ThreadCountGuard guard;
   nabla::set_num_threads(1);
   const auto one =
       kernels::unary(UnaryOp::Tanh, kernels::binary(BinaryOp::Mul, a, b)).to_vector<float>();

@@ -18,6 +18,7 @@
 #include "tensor/parallel.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/kernel_inputs.h"
+#include "tests/support/thread_count_guard.h"
 
 namespace {
 
@@ -27,6 +28,7 @@ using nabla::Tensor;
 using nabla::kernels::Pool2dGeometry;
 using nabla::testing::as_tensor;
 using nabla::testing::poison_next_allocation;
+using nabla::testing::ThreadCountGuard;
 
 struct Spec {
   int64_t batch, channels, in_h, in_w, kernel_h, kernel_w, stride_h, stride_w;
@@ -476,14 +478,13 @@ TEST(PoolKernel, BitIdenticalForAnyThreadCount) {
     out.insert(out.end(), avg_grad.begin(), avg_grad.end());
     return out;
   };
-  const int saved_threads = nabla::get_num_threads();
+  const ThreadCountGuard guard;
   const std::vector<float> one = run(1);
   for (int threads : {2, 3}) {
     const std::vector<float> many = run(threads);
     ASSERT_EQ(one.size(), many.size());
     EXPECT_EQ(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)), 0) << threads;
   }
-  nabla::set_num_threads(saved_threads);
 }
 
 // The backward kernels read grad and argmax as contiguous [N, C, OH, OW] buffers, and argmax as

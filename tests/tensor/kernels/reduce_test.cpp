@@ -6,6 +6,7 @@
 #include "tensor/kernels/kernels.h"
 #include "tensor/parallel.h"
 #include "tensor/random.h"
+#include "tests/support/thread_count_guard.h"
 
 namespace nabla {
 namespace {
@@ -24,6 +25,7 @@ TEST(Reduce, BitIdenticalForAnyThreadCount) {
   Generator g(3);
   const Tensor x = randn({1 << 20}, kFloat32, &g);
   const Tensor m = randn({512, 700}, kFloat32, &g);
+  const testing::ThreadCountGuard guard;
   nabla::set_num_threads(1);
   const auto one = kernels::sum(x, {}, false).item<float>();
   const auto rows_one = kernels::sum(m, {0}, false).to_vector<float>();
@@ -105,6 +107,7 @@ TEST(Reduce, SumOverNonAdjacentDimsMatchesADoubleLoop) {
   Generator g(17);
   const Tensor x = randn({64, 32, 26, 26}, kFloat32, &g);
   const std::vector<float> values = x.to_vector<float>();
+  const testing::ThreadCountGuard guard;
   nabla::set_num_threads(1);
   const std::vector<float> one = kernels::sum(x, {0, 2, 3}, false).to_vector<float>();
   nabla::set_num_threads(2);
