@@ -79,6 +79,16 @@ void relu_backward(benchmark::State& state, int64_t n) {
   set_elementwise_counters(state, n, 3);
 }
 
+void sigmoid_backward(benchmark::State& state, int64_t n) {
+  const torch::Tensor g = randn({n});
+  const torch::Tensor y = torch::sigmoid(randn({n}));
+  for (auto _ : state) {
+    torch::Tensor c = torch::sigmoid_backward(g, y);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_elementwise_counters(state, n, 3);
+}
+
 void exp(benchmark::State& state, int64_t n) {
   const torch::Tensor a = randn({n});
   for (auto _ : state) {

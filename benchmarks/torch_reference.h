@@ -15,14 +15,15 @@
 namespace nabla_bench::torch_ref {
 
 // Elementwise on n float32 elements: a + b, a * b, a [n/1000, 1000] + b [1000], relu(a), relu's
-// backward (torch::threshold_backward(g, a, 0), what autograd runs), exp(a), log(a) of a =
-// exp(randn).
+// backward (torch::threshold_backward(g, a, 0), what autograd runs), sigmoid's backward from its
+// output (torch::sigmoid_backward(g, y), y = sigmoid(randn)), exp(a), log(a) of a = exp(randn).
 void add(benchmark::State& state, int64_t n);
 void mul(benchmark::State& state, int64_t n);
 void add_in_place(benchmark::State& state, int64_t n);  // a += b
 void add_broadcast(benchmark::State& state, int64_t n);
 void relu(benchmark::State& state, int64_t n);
 void relu_backward(benchmark::State& state, int64_t n);
+void sigmoid_backward(benchmark::State& state, int64_t n);
 void exp(benchmark::State& state, int64_t n);
 void log(benchmark::State& state, int64_t n);
 // Reductions of a [rows, cols] float32 matrix: sum and mean of all, sum over rows (dim 0) and

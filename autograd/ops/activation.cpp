@@ -17,14 +17,17 @@ Tensor positive_mask(const Tensor& a) {
   return kernels::binary(BinaryOp::Gt, a, kernels::scalar_like(a, 0.0));
 }
 
-// g where a > 0, else g * slope: one pass of kernels::relu_backward in a plain backward; a
-// differentiable expression when the backward itself is recorded (create_graph), or when g does
-// not match a (another dtype), which the kernel refuses.
+// A plain backward with g matching `saved` in shape and dtype takes a fused one-pass kernel; a
+// recorded backward (create_graph), or a g the kernels refuse (another dtype), stays a
+// differentiable expression.
+bool fused_backward_applies(const Tensor& g, const Tensor& saved) {
+  return !autograd::is_grad_enabled() && g.dtype() == saved.dtype() && g.shape() == saved.shape() &&
+         is_floating(saved.dtype());
+}
+
+// g where a > 0, else g * slope.
 Tensor relu_grad(const Tensor& g, const Tensor& a, double negative_slope) {
-  if (!autograd::is_grad_enabled() && g.dtype() == a.dtype() && g.shape() == a.shape() &&
-      is_floating(a.dtype())) {
-    return kernels::relu_backward(g, a, negative_slope);
-  }
+  if (fused_backward_applies(g, a)) return kernels::relu_backward(g, a, negative_slope);
   if (negative_slope == 0.0) return g * positive_mask(a);
   return where(positive_mask(a), g, g * negative_slope);
 }
@@ -57,6 +60,9 @@ Tensor sigmoid(const Tensor& a) {
   const Tensor saved = autograd::alias_without_graph(out);
   return record("sigmoid", out, {a},
                 [a, saved](const Tensor& g) -> Grads {
+                  if (fused_backward_applies(g, saved)) {
+                    return {kernels::activation_backward(UnaryOp::Sigmoid, g, saved)};
+                  }
                   const Tensor s = autograd::is_grad_enabled() ? sigmoid(a) : saved;
                   return {g * s * (1.0 - s)};
                 },
@@ -69,6 +75,9 @@ Tensor tanh(const Tensor& a) {
   const Tensor saved = autograd::alias_without_graph(out);
   return record("tanh", out, {a},
                 [a, saved](const Tensor& g) -> Grads {
+                  if (fused_backward_applies(g, saved)) {
+                    return {kernels::activation_backward(UnaryOp::Tanh, g, saved)};
+                  }
                   const Tensor t = autograd::is_grad_enabled() ? tanh(a) : saved;
                   return {g * (1.0 - t * t)};
                 },

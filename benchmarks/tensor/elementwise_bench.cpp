@@ -55,6 +55,17 @@ void BM_ReluBackward(benchmark::State& state, int64_t n) {
   set_elementwise_counters(state, n, 3);
 }
 
+// What sigmoid's backward computes from the incoming gradient and sigmoid's output.
+void BM_SigmoidBackward(benchmark::State& state, int64_t n) {
+  const Tensor g = nabla::randn({n});
+  const Tensor y = nabla::kernels::unary(UnaryOp::Sigmoid, nabla::randn({n}));
+  for (auto _ : state) {
+    Tensor c = nabla::kernels::activation_backward(UnaryOp::Sigmoid, g, y);
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  set_elementwise_counters(state, n, 3);
+}
+
 void BM_AddBroadcast(benchmark::State& state, int64_t n) {
   const Tensor a = nabla::randn({n / kBroadcastCols, kBroadcastCols});
   const Tensor b = nabla::randn({kBroadcastCols});
@@ -106,6 +117,7 @@ const bool kRegistered = [] {
   register_pair("AddBroadcast", BM_AddBroadcast, NABLA_TORCH_REF(add_broadcast));
   register_pair("Relu", BM_Unary<UnaryOp::Relu>, NABLA_TORCH_REF(relu));
   register_pair("ReluBackward", BM_ReluBackward, NABLA_TORCH_REF(relu_backward));
+  register_pair("SigmoidBackward", BM_SigmoidBackward, NABLA_TORCH_REF(sigmoid_backward));
   register_pair("Exp", BM_Unary<UnaryOp::Exp>, NABLA_TORCH_REF(exp));
   register_pair("Log", BM_Log, NABLA_TORCH_REF(log));
   return true;

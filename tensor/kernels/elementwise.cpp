@@ -341,6 +341,86 @@ NABLA_WIDE_VECTOR_CLONES void relu_backward_row(const double* g, const double* x
   relu_backward_row_of(g, x, o, n, slope);
 }
 
+// The composed backwards' arithmetic, one rounding per operation in the same order, so the fused
+// pass gives the bits of g * y * (1 - y) and g * (1 - y * y).
+template <typename T>
+inline T sigmoid_backward_one(T g, T y) {
+  return (g * y) * (T(1) - y);
+}
+// y * y must round before the subtraction, as in the composed expression: C++ lets the compiler
+// contract `1 - y * y` into one FMA (GCC does in the AVX2/AVX-512 clones, clang within an
+// expression), which would make the bits depend on the CPU.
+#if defined(__clang__)
+#define NABLA_NO_FP_CONTRACT _Pragma("clang fp contract(off)")
+#define NABLA_NO_FP_CONTRACT_FN
+#else
+#define NABLA_NO_FP_CONTRACT
+#define NABLA_NO_FP_CONTRACT_FN __attribute__((optimize("fp-contract=off")))
+#endif
+template <typename T>
+NABLA_NO_FP_CONTRACT_FN inline T tanh_backward_one(T g, T y) {
+  NABLA_NO_FP_CONTRACT
+  return g * (T(1) - y * y);
+}
+
+NABLA_WIDE_VECTOR_CLONES void sigmoid_backward_row(const float* g, const float* y, float* o,
+                                                   int64_t n) {
+  for (int64_t i = 0; i < n; ++i) o[i] = sigmoid_backward_one(g[i], y[i]);
+}
+NABLA_WIDE_VECTOR_CLONES void sigmoid_backward_row(const double* g, const double* y, double* o,
+                                                   int64_t n) {
+  for (int64_t i = 0; i < n; ++i) o[i] = sigmoid_backward_one(g[i], y[i]);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_NO_FP_CONTRACT_FN void tanh_backward_row(const float* g,
+                                                                        const float* y, float* o,
+                                                                        int64_t n) {
+  NABLA_NO_FP_CONTRACT
+  for (int64_t i = 0; i < n; ++i) o[i] = tanh_backward_one(g[i], y[i]);
+}
+NABLA_WIDE_VECTOR_CLONES NABLA_NO_FP_CONTRACT_FN void tanh_backward_row(const double* g,
+                                                                        const double* y, double* o,
+                                                                        int64_t n) {
+  NABLA_NO_FP_CONTRACT
+  for (int64_t i = 0; i < n; ++i) o[i] = tanh_backward_one(g[i], y[i]);
+}
+
+// out = one(grad, saved) elementwise for a backward kernel: `row` on contiguous runs, `one` on
+// strided ones. grad and saved must have one shape and one floating dtype.
+template <typename Row, typename One>
+Tensor grad_loop(std::string_view op, const Tensor& grad, const Tensor& saved,
+                 std::string_view saved_name, Row row, One one) {
+  if (grad.dtype() != saved.dtype() || !is_floating(grad.dtype())) {
+    throw error("{}: grad ({}) and {} ({}) must be of one floating dtype", op,
+                dtype_name(grad.dtype()), saved_name, dtype_name(saved.dtype()));
+  }
+  if (grad.shape() != saved.shape()) {
+    throw error("{}: grad of shape {} for an {} of shape {}", op, shape_str(grad.shape()),
+                saved_name, shape_str(saved.shape()));
+  }
+  Tensor out = Tensor::empty(saved.shape(), saved.dtype());
+  visit_dtype(saved.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<T>) {
+      const auto it =
+          detail::coalesce<3>(out.shape(), {out.strides(), grad.strides(), saved.strides()});
+      T* po = out.data_ptr<T>();
+      const T* pg = grad.data_ptr<T>();
+      const T* px = saved.data_ptr<T>();
+      detail::for_each_row(
+          it, [=](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
+            if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+              row(pg + off[1], px + off[2], po + off[0], n);
+              return;
+            }
+            for (int64_t i = 0; i < n; ++i) {
+              po[off[0] + i * st[0]] = one(pg[off[1] + i * st[1]], px[off[2] + i * st[2]]);
+            }
+          });
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
 Tensor scalar_like(const Tensor& like, double value) {
@@ -405,38 +485,35 @@ Tensor unary(UnaryOp op, const Tensor& a) {
 }
 
 Tensor relu_backward(const Tensor& grad, const Tensor& input, double negative_slope) {
-  if (grad.dtype() != input.dtype() || !is_floating(grad.dtype())) {
-    throw error("relu_backward: grad ({}) and input ({}) must be of one floating dtype",
-                dtype_name(grad.dtype()), dtype_name(input.dtype()));
-  }
-  if (grad.shape() != input.shape()) {
-    throw error("relu_backward: grad of shape {} for an input of shape {}", shape_str(grad.shape()),
-                shape_str(input.shape()));
-  }
-  Tensor out = Tensor::empty(input.shape(), input.dtype());
-  visit_dtype(input.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_floating_point_v<T>) {
-      const auto slope = static_cast<T>(negative_slope);
-      const auto it =
-          detail::coalesce<3>(out.shape(), {out.strides(), grad.strides(), input.strides()});
-      T* po = out.data_ptr<T>();
-      const T* pg = grad.data_ptr<T>();
-      const T* px = input.data_ptr<T>();
-      detail::for_each_row(
-          it, [=](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& st) {
-            if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-              relu_backward_row(pg + off[1], px + off[2], po + off[0], n, slope);
-              return;
-            }
-            for (int64_t i = 0; i < n; ++i) {
-              po[off[0] + i * st[0]] =
-                  relu_backward_one(pg[off[1] + i * st[1]], px[off[2] + i * st[2]], slope);
-            }
-          });
+  return grad_loop(
+      "relu_backward", grad, input, "input",
+      [negative_slope](const auto* g, const auto* x, auto* o, int64_t n) {
+        using T = std::remove_cvref_t<decltype(*g)>;
+        relu_backward_row(g, x, o, n, static_cast<T>(negative_slope));
+      },
+      [negative_slope](auto g, auto x) {
+        using T = decltype(g);
+        return relu_backward_one(g, x, static_cast<T>(negative_slope));
+      });
+}
+
+Tensor activation_backward(UnaryOp op, const Tensor& grad, const Tensor& output) {
+  const auto row = [op](const auto* g, const auto* y, auto* o, int64_t n) {
+    if (op == UnaryOp::Sigmoid) {
+      sigmoid_backward_row(g, y, o, n);
+    } else {
+      tanh_backward_row(g, y, o, n);
     }
-  });
-  return out;
+  };
+  const auto one = [op](auto g, auto y) {
+    return op == UnaryOp::Sigmoid ? sigmoid_backward_one(g, y) : tanh_backward_one(g, y);
+  };
+  switch (op) {
+    case UnaryOp::Sigmoid: return grad_loop("sigmoid_backward", grad, output, "output", row, one);
+    case UnaryOp::Tanh: return grad_loop("tanh_backward", grad, output, "output", row, one);
+    default:
+      throw error("activation_backward: only sigmoid and tanh have a backward from their output");
+  }
 }
 
 Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max) {

@@ -56,6 +56,10 @@ Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> m
 // exactly 0 when the slope is 0 (also for a NaN or infinite grad; a NaN input counts as not > 0),
 // like PyTorch's threshold_backward. grad and input: one shape, one floating dtype.
 Tensor relu_backward(const Tensor& grad, const Tensor& input, double negative_slope = 0.0);
+// sigmoid's and tanh's backward from their output y in one pass: g * y * (1 - y) and
+// g * (1 - y * y), rounded per operation in that order (the bits of the composed expressions).
+// op is UnaryOp::Sigmoid or UnaryOp::Tanh; grad and output: one shape, one floating dtype.
+Tensor activation_backward(UnaryOp op, const Tensor& grad, const Tensor& output);
 // condition != 0 ? a : b, all three broadcast together.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 // A 0-d tensor holding `value` in the dtype that arithmetic with `like` should keep.

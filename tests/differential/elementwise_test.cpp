@@ -575,5 +575,63 @@ TEST(DifferentialElementwise, ReluBackwardIsGradWhereInputPositive) {
   testing::diff::report_cases("relu backward", ran);
 }
 
+// sigmoid's and tanh's backward from the saved output y: the fused kernel gives the bits of
+// g * y * (1 - y) and g * (1 - y * y) rounded per operation (exact in double before the one
+// rounding to float32), and so do a plain backward (fused) and a recorded one (composed ops).
+TEST(DifferentialElementwise, SigmoidAndTanhBackwardsRoundLikeTheComposedExpressions) {
+  const int64_t cases = testing::diff::case_count(600);
+  int64_t ran = 0;
+  int failing = 0;
+  for (int64_t i = 0; i < cases && failing < testing::diff::kMaxFailingCases; ++i) {
+    const uint64_t seed = 0x516D0000 + static_cast<uint64_t>(i);
+    if (!testing::diff::selected(seed)) continue;
+    Rng rng(seed);
+    bool large = false;
+    const Shape shape = draw_elementwise_shape(rng, large);
+    const DType dtype = rng.chance(0.5) ? kFloat32 : kFloat64;
+    const bool is_sigmoid = rng.chance(0.5);
+    const kernels::UnaryOp op = is_sigmoid ? kernels::UnaryOp::Sigmoid : kernels::UnaryOp::Tanh;
+    const Layout lg = testing::diff::draw_layout(rng);
+    const Layout lx = testing::diff::draw_layout(rng, false);
+    const Tensor g = testing::diff::make_input(rng, shape, dtype, lg, wide_values(true));
+    const Tensor x = testing::diff::make_input(rng, shape, dtype, lx, wide_values(true));
+    const std::string context =
+        "case seed " + std::to_string(seed) + (is_sigmoid ? " sigmoid " : " tanh ") +
+        testing::diff::shape_string(shape) + " " + std::string(dtype_name(dtype)) + " grad " +
+        testing::diff::layout_name(lg) + " input " + testing::diff::layout_name(lx);
+    ++ran;
+    const auto expected_for = [&](const std::vector<double>& vg, const std::vector<double>& vy) {
+      std::vector<double> expected(vg.size());
+      for (size_t e = 0; e < vg.size(); ++e) {
+        const double y = vy[e];
+        expected[e] = is_sigmoid
+                          ? round_to(dtype, round_to(dtype, vg[e] * y) * round_to(dtype, 1.0 - y))
+                          : round_to(dtype, vg[e] * round_to(dtype, 1.0 - round_to(dtype, y * y)));
+      }
+      return expected;
+    };
+    const std::vector<double> vg = testing::diff::read(g);
+    const std::vector<double> tol(vg.size(), 0.0);
+    // The kernel on arbitrary y (here the x values, NaNs and all).
+    const Tensor fused = testing::diff::run_both_thread_counts(
+        [&] { return kernels::activation_backward(op, g, x); }, context);
+    Checker check(context + " (kernel)");
+    check.dtype(fused.dtype(), dtype);
+    check.all(fused, shape, expected_for(vg, testing::diff::read(x)), tol);
+    // Through autograd, on a leaf laid out like x, y = op(leaf): plain and recorded backwards.
+    const Tensor leaf = x.detach().requires_grad_();
+    const Tensor y = is_sigmoid ? nabla::sigmoid(leaf) : nabla::tanh(leaf);
+    const std::vector<double> expected = expected_for(vg, testing::diff::read(y));
+    const Tensor plain = autograd::grad({y}, {leaf}, {g}, true)[0];
+    const Tensor recorded = autograd::grad({y}, {leaf}, {g}, true, true)[0];
+    Checker through_plain(context + " (backward)");
+    through_plain.all(plain, shape, expected, tol);
+    Checker through_recorded(context + " (create_graph backward)");
+    through_recorded.all(recorded, shape, expected, tol);
+    failing += check.failed() || through_plain.failed() || through_recorded.failed();
+  }
+  testing::diff::report_cases("sigmoid/tanh backward", ran);
+}
+
 }  // namespace
 }  // namespace nabla

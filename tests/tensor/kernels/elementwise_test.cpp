@@ -141,5 +141,29 @@ TEST(Elementwise, ReluBackwardRefusesMismatchedOperands) {
                                    "relu_backward");
 }
 
+TEST(Elementwise, SigmoidAndTanhBackwardsTakeTheSavedOutput) {
+  const Tensor g = tensor({2.0, -1.0, 0.5, 4.0}, kFloat64);
+  const Tensor y = tensor({0.5, 0.25, -0.75, 1.0}, kFloat64);
+  // g * y * (1 - y) and g * (1 - y^2), by hand.
+  EXPECT_EQ(kernels::activation_backward(UnaryOp::Sigmoid, g, y).to_vector<double>(),
+            (std::vector<double>{0.5, -0.1875, -0.65625, 0.0}));
+  EXPECT_EQ(kernels::activation_backward(UnaryOp::Tanh, g, y).to_vector<double>(),
+            (std::vector<double>{1.5, -0.9375, 0.21875, 0.0}));
+}
+
+TEST(Elementwise, ActivationBackwardRefusesMismatchedOperandsAndOtherOps) {
+  testing::expect_error_containing(
+      [] {
+        (void)kernels::activation_backward(UnaryOp::Sigmoid, zeros({2, 3}), zeros({3, 2}));
+      },
+      "sigmoid_backward: grad of shape [2, 3] for an output of shape [3, 2]");
+  testing::expect_error_containing(
+      [] { (void)kernels::activation_backward(UnaryOp::Tanh, zeros({2}), zeros({2}, kFloat64)); },
+      "tanh_backward: grad (float32) and output (float64)");
+  testing::expect_error_containing(
+      [] { (void)kernels::activation_backward(UnaryOp::Exp, zeros({2}), zeros({2})); },
+      "only sigmoid and tanh");
+}
+
 }  // namespace
 }  // namespace nabla
