@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -511,7 +512,7 @@ void expect_same_bits(const std::vector<float>& actual, const std::vector<float>
   ASSERT_EQ(actual.size(), expected.size()) << what;
   int failures = 0;
   for (size_t i = 0; i < actual.size() && failures < 5; ++i) {
-    if (std::memcmp(&actual[i], &expected[i], sizeof(float)) != 0) {
+    if (std::bit_cast<uint32_t>(actual[i]) != std::bit_cast<uint32_t>(expected[i])) {
       ADD_FAILURE() << what << "[" << i << "] = " << actual[i] << ", expected " << expected[i];
       ++failures;
     }
