@@ -74,7 +74,8 @@ void register_all() {
                         {"Pool2dAvgForward", false, false},
                         {"Pool2dAvgBackward", false, true}};
   for (const Case& k : cases) {
-    benchmark::RegisterBenchmark(("BM_" + std::string(k.name)).c_str(),
+    // BM_Nabla<Name>/<layer> pairs with BM_Torch<Name>/<layer> in scripts/bench_table.py.
+    benchmark::RegisterBenchmark(("BM_Nabla" + std::string(k.name)).c_str(),
                                  [max = k.max, backward = k.backward](benchmark::State& state) {
                                    run(state, max, backward);
                                  })

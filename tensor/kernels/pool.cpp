@@ -340,6 +340,74 @@ __attribute__((target("avx512f"))) void max_forward_2x2_avx512(const Pool2dGeome
   }
 }
 
+// The same for rows of at most 8 windows (the 11x11 plane's 5): two output rows a vector, row oh
+// in lanes 0-7 and row oh + 1 in lanes 8-15 (the even/odd splits then take their columns from
+// the two rows' loads), packed to 2 * out_w contiguous outputs before the store. Same taps in
+// the same order per window, so the same values and argmax bit for bit.
+__attribute__((target("avx512f"))) void max_forward_2x2_narrow_avx512(const Pool2dGeometry& g,
+                                                                      const float* input,
+                                                                      float* output,
+                                                                      int64_t* argmax,
+                                                                      int64_t begin, int64_t end) {
+  const int64_t in_w = g.in_w;
+  const int64_t out_w = g.out_w;
+  assert(out_w <= 8);
+  const int64_t in_plane = g.in_h * in_w;
+  const int64_t out_plane = g.out_h * out_w;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i code1 = _mm512_set1_epi32(1);
+  const __m512i code_w = _mm512_set1_epi32(static_cast<int32_t>(in_w));
+  const __m512i code_w1 = _mm512_set1_epi32(static_cast<int32_t>(in_w + 1));
+  // Packed lane i: window i of row oh (i < out_w) or window i - out_w of row oh + 1; its source
+  // lane and its window origin relative to (2 oh, 0).
+  alignas(64) int32_t pack[16] = {};
+  alignas(64) int64_t origin_offset[16] = {};
+  for (int64_t i = 0; i < 2 * out_w; ++i) {
+    const bool first = i < out_w;
+    pack[i] = static_cast<int32_t>(first ? i : 8 + i - out_w);
+    origin_offset[i] = first ? 2 * i : 2 * in_w + 2 * (i - out_w);
+  }
+  const __m512i pack_idx = _mm512_load_si512(pack);
+  const __m512i offset_lo = _mm512_load_si512(origin_offset);
+  const __m512i offset_hi = _mm512_load_si512(origin_offset + 8);
+  const __mmask16 cols = first_lanes16(2 * out_w);
+  for (int64_t p = begin; p < end; ++p) {
+    for (int64_t oh = 0; oh < g.out_h; oh += 2) {
+      const bool pair = oh + 1 < g.out_h;
+      const __mmask16 next_cols = pair ? cols : __mmask16{0};
+      const float* row0 = input + p * in_plane + 2 * oh * in_w;
+      const float* row1 = row0 + in_w;
+      const __m512 a0 = _mm512_maskz_loadu_ps(cols, row0);
+      const __m512 a1 = _mm512_maskz_loadu_ps(next_cols, row0 + 2 * in_w);
+      const __m512 b0 = _mm512_maskz_loadu_ps(cols, row1);
+      const __m512 b1 = _mm512_maskz_loadu_ps(next_cols, row1 + 2 * in_w);
+      __m512 best = _mm512_permutex2var_ps(a0, even, a1);
+      __m512i code = _mm512_setzero_si512();
+      update_max16(_mm512_permutex2var_ps(a0, odd, a1), code1, best, code);
+      update_max16(_mm512_permutex2var_ps(b0, even, b1), code_w, best, code);
+      update_max16(_mm512_permutex2var_ps(b0, odd, b1), code_w1, best, code);
+      const int64_t n = pair ? 2 * out_w : out_w;
+      float* out = output + p * out_plane + oh * out_w;
+      int64_t* arg = argmax + p * out_plane + oh * out_w;
+      _mm512_mask_storeu_ps(out, first_lanes16(n),
+                            _mm512_maskz_permutexvar_ps(0xFFFF, pack_idx, best));
+      const __m512i packed = _mm512_maskz_permutexvar_epi32(0xFFFF, pack_idx, code);
+      const __m512i origin = _mm512_set1_epi64(2 * oh * in_w);
+      const __m512i code_lo =
+          _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, packed, 0));
+      _mm512_mask_storeu_epi64(arg, first_lanes8(n),
+                               _mm512_add_epi64(_mm512_add_epi64(origin, offset_lo), code_lo));
+      if (n > 8) {
+        const __m512i code_hi =
+            _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, packed, 1));
+        _mm512_mask_storeu_epi64(arg + 8, first_lanes8(n - 8),
+                                 _mm512_add_epi64(_mm512_add_epi64(origin, offset_hi), code_hi));
+      }
+    }
+  }
+}
+
 // Lanes of 16 windows (two 8-lane halves of int64 argmax offsets) whose tap is `tap`.
 __attribute__((target("avx512f"), always_inline)) inline __mmask16 tap_lanes(__m512i rel_lo,
                                                                              __m512i rel_hi,
@@ -402,6 +470,76 @@ __attribute__((target("avx512f"))) bool max_backward_2x2_plane_avx512(const Pool
   std::fill(grad_in + 2 * g.out_h * in_w, grad_in + g.in_h * in_w, 0.0F);
   return true;
 }
+
+// Average pooling on the same geometry, 16 windows a vector as above. The operations are those of
+// avg_forward_impl's per-window loop: the sum from 0 in row-major window order ((((0 + x00) +
+// x01) + x10) + x11: the leading 0 + turns a -0 into +0), then one division by the count 4.
+__attribute__((target("avx512f"))) void avg_forward_2x2_avx512(const Pool2dGeometry& g,
+                                                               const float* input, float* output,
+                                                               int64_t begin, int64_t end) {
+  const int64_t in_w = g.in_w;
+  const int64_t out_w = g.out_w;
+  const int64_t in_plane = g.in_h * in_w;
+  const int64_t out_plane = g.out_h * out_w;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 count = _mm512_set1_ps(4.0F);
+  for (int64_t p = begin; p < end; ++p) {
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      const float* row0 = input + p * in_plane + 2 * oh * in_w;
+      const float* row1 = row0 + in_w;
+      float* out = output + p * out_plane + oh * out_w;
+      for (int64_t ow = 0; ow < out_w; ow += 16) {
+        const int64_t n = std::min<int64_t>(16, out_w - ow);
+        const __mmask16 lo = first_lanes16(2 * n);
+        const __mmask16 hi = first_lanes16(2 * n - 16);
+        const __m512 a0 = _mm512_maskz_loadu_ps(lo, row0 + 2 * ow);
+        const __m512 a1 = _mm512_maskz_loadu_ps(hi, row0 + 2 * ow + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(lo, row1 + 2 * ow);
+        const __m512 b1 = _mm512_maskz_loadu_ps(hi, row1 + 2 * ow + 16);
+        __m512 sum = _mm512_add_ps(_mm512_setzero_ps(), _mm512_permutex2var_ps(a0, even, a1));
+        sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(a0, odd, a1));
+        sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(b0, even, b1));
+        sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(b0, odd, b1));
+        _mm512_mask_storeu_ps(out + ow, first_lanes16(n), _mm512_div_ps(sum, count));
+      }
+    }
+  }
+}
+
+// Its adjoint, one write per input element: each input gets 0 + grad / 4 (avg_backward_impl's
+// zero fill, division and one share), a last odd row or column zeros. Each 16 columns of a row
+// are one store (8 windows' shares, each twice), so a short row (11 columns) is one store.
+__attribute__((target("avx512f"))) void avg_backward_2x2_avx512(const Pool2dGeometry& g,
+                                                                const float* grad_output,
+                                                                float* grad_input, int64_t begin,
+                                                                int64_t end) {
+  const int64_t in_w = g.in_w;
+  const int64_t out_w = g.out_w;
+  const int64_t in_plane = g.in_h * in_w;
+  const int64_t out_plane = g.out_h * out_w;
+  const __m512i twice = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512 count = _mm512_set1_ps(4.0F);
+  for (int64_t p = begin; p < end; ++p) {
+    const float* grad = grad_output + p * out_plane;
+    float* grad_in = grad_input + p * in_plane;
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      float* row0 = grad_in + 2 * oh * in_w;
+      float* row1 = row0 + in_w;
+      for (int64_t w = 0; w < in_w; w += 16) {
+        // Windows [w / 2, w / 2 + n); columns past the last window (an odd last one) get 0.
+        const int64_t n = std::min<int64_t>(8, out_w - w / 2);
+        const __m512 gv = _mm512_maskz_loadu_ps(first_lanes16(n), grad + oh * out_w + w / 2);
+        const __m512 share = _mm512_add_ps(_mm512_setzero_ps(), _mm512_div_ps(gv, count));
+        const __m512 spread = _mm512_maskz_permutexvar_ps(first_lanes16(2 * n), twice, share);
+        const __mmask16 cols = first_lanes16(in_w - w);
+        _mm512_mask_storeu_ps(row0 + w, cols, spread);
+        _mm512_mask_storeu_ps(row1 + w, cols, spread);
+      }
+    }
+    std::fill(grad_in + 2 * g.out_h * in_w, grad_in + in_plane, 0.0F);
+  }
+}
 #endif
 
 template <typename T>
@@ -416,7 +554,11 @@ void max_forward_impl(const Pool2dGeometry& g, const T* input, T* output, int64_
   if constexpr (std::is_same_v<T, float>) {
     if (tiles_2x2(g) && use_avx512_pool()) {
       for_each_plane_chunk(g, work, [&](int64_t begin, int64_t end) {
-        max_forward_2x2_avx512(g, input, output, argmax, begin, end);
+        if (g.out_w <= 8) {
+          max_forward_2x2_narrow_avx512(g, input, output, argmax, begin, end);
+        } else {
+          max_forward_2x2_avx512(g, input, output, argmax, begin, end);
+        }
       });
       return;
     }
@@ -536,6 +678,16 @@ void avg_forward_impl(const Pool2dGeometry& g, const T* input, T* output) {
   check_geometry(g);
   const std::vector<ValidRange> cols = column_ranges(g);
   const int64_t work = std::max<int64_t>(g.out_h * g.out_w * g.kernel_h * g.kernel_w, 1);
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (tiles_2x2(g) && use_avx512_pool()) {
+      for_each_plane_chunk(g, work, [&](int64_t begin, int64_t end) {
+        avg_forward_2x2_avx512(g, input, output, begin, end);
+      });
+      return;
+    }
+  }
+#endif
   for_each_plane_chunk(g, work, [&](int64_t begin, int64_t end) {
     const Pool2dGeometry geo = g;
     const int64_t in_plane = geo.in_h * geo.in_w;
@@ -607,6 +759,16 @@ void avg_backward_impl(const Pool2dGeometry& g, const T* grad_output, T* grad_in
   const std::vector<ValidRange> cols = column_ranges(g);
   const int64_t in_plane = g.in_h * g.in_w;
   const int64_t out_plane = g.out_h * g.out_w;
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (tiles_2x2(g) && use_avx512_pool()) {
+      for_each_plane_chunk(g, in_plane + out_plane * 4, [&](int64_t begin, int64_t end) {
+        avg_backward_2x2_avx512(g, grad_output, grad_input, begin, end);
+      });
+      return;
+    }
+  }
+#endif
   for_each_plane_chunk(
       g, in_plane + out_plane * g.kernel_h * g.kernel_w, [&](int64_t begin, int64_t end) {
         const Pool2dGeometry geo = g;

@@ -50,6 +50,17 @@ NABLA_WIDE_VECTOR_CLONES void row_sums(const double* x, int64_t rows, int64_t n,
   }
 }
 
+// out[m] = the sum of the n <= kPairwiseLeaf elements at x + offsets[m], m < count: the same leaf
+// sums as pairwise_sum, in one call (the conv bias gradient of small planes sums thousands).
+NABLA_WIDE_VECTOR_CLONES void leaf_sums(const float* x, const int64_t* offsets, int64_t count,
+                                        int64_t n, float* out) {
+  for (int64_t m = 0; m < count; ++m) out[m] = detail::leaf_sum(x + offsets[m], n);
+}
+NABLA_WIDE_VECTOR_CLONES void leaf_sums(const double* x, const int64_t* offsets, int64_t count,
+                                        int64_t n, double* out) {
+  for (int64_t m = 0; m < count; ++m) out[m] = detail::leaf_sum(x + offsets[m], n);
+}
+
 template <typename T>
 T pairwise_sum(const T* x, int64_t n) {
   if constexpr (std::is_same_v<T, float>) {
@@ -355,6 +366,13 @@ std::optional<Tensor> sum_strided(const Tensor& t, const std::vector<int64_t>& d
       run_tasks<T>(outputs, t.numel(), static_cast<size_t>(leaves),
                    [&](int64_t o, std::vector<T>& partial) {
                      const T* base = in + out_offsets[static_cast<size_t>(o)];
+                     if constexpr (std::is_floating_point_v<T>) {
+                       if (run <= detail::kPairwiseLeaf<T>) {
+                         leaf_sums(base, leaf_offsets.data(), leaves, run, partial.data());
+                         po[o] = pairwise_sum(partial.data(), leaves);
+                         return;
+                       }
+                     }
                      for (int64_t m = 0; m < leaves; ++m) {
                        partial[static_cast<size_t>(m)] =
                            pairwise_sum(base + leaf_offsets[static_cast<size_t>(m)], run);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -484,6 +485,146 @@ TEST(PoolKernel, BitIdenticalForAnyThreadCount) {
     const std::vector<float> many = run(threads);
     ASSERT_EQ(one.size(), many.size());
     EXPECT_EQ(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)), 0) << threads;
+  }
+}
+
+// Float 2x2 stride-2 windows without padding take vector paths (AVX-512 where present: 16
+// windows a vector, two rows a vector for rows of at most 8 windows, 16 columns a store in the
+// backward). Widths and heights around those widths, odd (an uncovered last row/column) and
+// tiny, with ties, signed zeros, infinities and NaN: the results must be exactly those of plain
+// float loops in the per-window order (avg: ((((0 + x00) + x01) + x10) + x11) / 4, and
+// 0 + g / 4 for each covered input), the max rule of reference_max, at any thread count and for
+// a non-contiguous input.
+std::vector<float> awkward_values(size_t count, uint64_t seed) {
+  std::vector<float> values = random_values<float>(count, seed);
+  const float specials[] = {0.0F, -0.0F, std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN()};
+  for (size_t i = 0; i < values.size(); ++i) {
+    values[i] = std::round(values[i] * 3.0F) / 3.0F;  // few levels: ties in many windows
+    if (i % 37 == 5) values[i] = specials[(i / 37) % 5];
+  }
+  return values;
+}
+
+void expect_same_bits(const std::vector<float>& actual, const std::vector<float>& expected,
+                      const char* what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  int failures = 0;
+  for (size_t i = 0; i < actual.size() && failures < 5; ++i) {
+    if (std::bit_cast<uint32_t>(actual[i]) != std::bit_cast<uint32_t>(expected[i])) {
+      ADD_FAILURE() << what << "[" << i << "] = " << actual[i] << ", expected " << expected[i];
+      ++failures;
+    }
+  }
+}
+
+void check_2x2_exactly(const Spec& spec, uint64_t seed) {
+  const Pool2dGeometry g = make_geometry(spec);
+  SCOPED_TRACE(describe(g));
+  const std::vector<float> input = awkward_values(input_size(g), seed);
+  const std::vector<float> grad_output = random_values<float>(output_size(g), seed + 1);
+  const std::vector<float> avg_grad_output = awkward_values(output_size(g), seed + 2);
+  // The sum starts from +0: windows of -0 average to +0 (here every window).
+  const std::vector<float> negative_zeros(input_size(g), -0.0F);
+  for (const std::vector<float>* in : {&input, &negative_zeros}) {
+    std::vector<float> avg_out(output_size(g));
+    for (int64_t p = 0; p < g.batch * g.channels; ++p) {
+      for (int64_t oh = 0; oh < g.out_h; ++oh) {
+        for (int64_t ow = 0; ow < g.out_w; ++ow) {
+          float sum = 0.0F;
+          for (int64_t kh = 0; kh < 2; ++kh) {
+            for (int64_t kw = 0; kw < 2; ++kw) {
+              sum += (*in)[in_index(g, p, 2 * oh + kh, 2 * ow + kw)];
+            }
+          }
+          avg_out[out_index(g, p, oh, ow)] = sum / 4.0F;
+        }
+      }
+    }
+    expect_same_bits(avg_forward(spec, *in), avg_out, "avg output");
+  }
+  std::vector<float> avg_grad(input_size(g), 0.0F);
+  for (int64_t p = 0; p < g.batch * g.channels; ++p) {
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      for (int64_t ow = 0; ow < g.out_w; ++ow) {
+        for (int64_t kh = 0; kh < 2; ++kh) {
+          for (int64_t kw = 0; kw < 2; ++kw) {
+            avg_grad[in_index(g, p, 2 * oh + kh, 2 * ow + kw)] =
+                0.0F + avg_grad_output[out_index(g, p, oh, ow)] / 4.0F;
+          }
+        }
+      }
+    }
+  }
+  expect_same_bits(avg_backward(spec, avg_grad_output), avg_grad, "avg grad_input");
+
+  const MaxReference ref = reference_max(g, input, grad_output);
+  const auto [output, argmax] = max_forward(spec, input);
+  ASSERT_EQ(output.size(), ref.output.size());
+  for (size_t i = 0; i < output.size(); ++i) {
+    if (std::isnan(ref.output[i])) {
+      EXPECT_TRUE(std::isnan(output[i])) << i;
+    } else {
+      EXPECT_EQ(static_cast<double>(output[i]), ref.output[i]) << i;
+    }
+  }
+  EXPECT_EQ(argmax, ref.argmax);
+  expect_near_all(max_backward(spec, grad_output, argmax), ref.grad_input, 0.0, "max grad_input");
+}
+
+TEST(PoolKernel, TwoByTwoFastPathsMatchExactFloatLoops) {
+  const int64_t sizes[] = {2, 3, 4, 5, 11, 15, 16, 17, 18, 26, 31, 32, 33, 34, 35, 63, 65};
+  uint64_t seed = 100;
+  for (const int64_t w : sizes) {
+    for (const int64_t h : {int64_t{2}, int64_t{3}, int64_t{11}, w}) {
+      check_2x2_exactly({1 + static_cast<int64_t>(seed % 2), 1 + static_cast<int64_t>(seed % 3), h,
+                         w, 2, 2, 2, 2, 0, 0, 0, 0},
+                        seed);
+      ++seed;
+    }
+  }
+  // Large enough for the parallel path (and an odd out_h for the two-row vectors).
+  check_2x2_exactly({4, 16, 11, 11, 2, 2, 2, 2, 0, 0, 0, 0}, 7);
+  check_2x2_exactly({3, 8, 26, 26, 2, 2, 2, 2, 0, 0, 0, 0}, 8);
+}
+
+TEST(PoolKernel, TwoByTwoFastPathsIdenticalForAnyThreadCountAndLayout) {
+  for (const Spec& spec :
+       {Spec{8, 16, 11, 11, 2, 2, 2, 2, 0, 0, 0, 0}, Spec{4, 16, 26, 33, 2, 2, 2, 2, 0, 0, 0, 0}}) {
+    const Pool2dGeometry g = make_geometry(spec);
+    SCOPED_TRACE(describe(g));
+    const std::vector<float> input = awkward_values(input_size(g), 9);
+    const std::vector<float> grad_output = random_values<float>(output_size(g), 10);
+    auto run = [&](int threads) {
+      nabla::set_num_threads(threads);
+      const auto [max_out, argmax] = max_forward(spec, input);
+      std::vector<float> out = max_out;
+      for (const int64_t a : argmax) out.push_back(static_cast<float>(a));
+      for (const auto& part : {max_backward(spec, grad_output, argmax), avg_forward(spec, input),
+                               avg_backward(spec, grad_output)}) {
+        out.insert(out.end(), part.begin(), part.end());
+      }
+      return out;
+    };
+    const ThreadCountGuard guard;
+    const std::vector<float> one = run(1);
+    for (int threads : {2, 3}) {
+      const std::vector<float> many = run(threads);
+      ASSERT_EQ(one.size(), many.size());
+      EXPECT_EQ(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)), 0) << threads;
+    }
+    // A transposed (non-contiguous) view pools like its contiguous copy.
+    const Tensor stored = nabla::kernels::contiguous(
+        nabla::kernels::transpose(as_tensor(input, input_shape(spec)), 2, 3));
+    const Tensor view = nabla::kernels::transpose(stored, 2, 3);
+    ASSERT_FALSE(view.is_contiguous());
+    const auto [output, argmax] = nabla::kernels::max_pool2d_with_argmax(view, options_of(spec));
+    const auto [expected, expected_argmax] = max_forward(spec, input);
+    expect_same_bits(output.to_vector<float>(), expected, "max output of a view");
+    EXPECT_EQ(argmax.to_vector<int64_t>(), expected_argmax);
+    expect_same_bits(nabla::kernels::avg_pool2d(view, options_of(spec)).to_vector<float>(),
+                     avg_forward(spec, input), "avg output of a view");
   }
 }
 
