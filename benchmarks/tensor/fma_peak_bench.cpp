@@ -76,7 +76,7 @@ __attribute__((target("avx2,fma"))) float fma_ymm(int64_t trips, float seed) {
 }
 
 template <int kChains>
-void BM_FmaPeakZmm(benchmark::State& state) {
+void bm_fma_peak_zmm(benchmark::State& state) {
   float sink = 0.0F;
   for (auto _ : state) {
     sink = fma_zmm<kChains>(kInner, sink);
@@ -86,7 +86,7 @@ void BM_FmaPeakZmm(benchmark::State& state) {
 }
 
 template <int kChains>
-void BM_FmaPeakYmm(benchmark::State& state) {
+void bm_fma_peak_ymm(benchmark::State& state) {
   float sink = 0.0F;
   for (auto _ : state) {
     sink = fma_ymm<kChains>(kInner, sink);
@@ -105,9 +105,9 @@ __attribute__((target("avx512f"))) float bcast_kernel(const float* a, const floa
                                                       int64_t passes, float seed) {
   __m512 acc[kRows][2];
 #pragma GCC unroll 16
-  for (int i = 0; i < kRows; ++i) {
-    acc[i][0] = _mm512_set1_ps(seed);
-    acc[i][1] = _mm512_set1_ps(seed);
+  for (auto& row : acc) {
+    row[0] = _mm512_set1_ps(seed);
+    row[1] = _mm512_set1_ps(seed);
   }
   for (int64_t pass = 0; pass < passes; ++pass) {
     const float* ap = a;
@@ -128,15 +128,15 @@ __attribute__((target("avx512f"))) float bcast_kernel(const float* a, const floa
   }
   __m512 s = _mm512_setzero_ps();
 #pragma GCC unroll 16
-  for (int i = 0; i < kRows; ++i) {
-    s = _mm512_add_ps(s, _mm512_add_ps(acc[i][0], acc[i][1]));
+  for (const auto& row : acc) {
+    s = _mm512_add_ps(s, _mm512_add_ps(row[0], row[1]));
   }
   alignas(64) float lanes[16];
   _mm512_store_ps(lanes, s);
   return lanes[0] / (2 * kRows);
 }
 
-void BM_FmaPeakBcastLoad(benchmark::State& state) {
+void bm_fma_peak_bcast_load(benchmark::State& state) {
   // Tiny values keep the sums far from overflow over many passes.
   std::vector<float> a_buf(kRows * kKc + 16, 1e-6F);
   std::vector<float> b_buf(32 * kKc + 16, 1e-6F);
@@ -159,7 +159,7 @@ void BM_FmaPeakBcastLoad(benchmark::State& state) {
 // clock), and, as a cross-check, from 64 dependent imuls (3 cycles each). trips x cycles / CPU
 // time is the clock; the loop's own increment and branch run alongside.
 template <bool kImul>
-void BM_CoreClock(benchmark::State& state) {
+void bm_core_clock(benchmark::State& state) {
   uint64_t x = 1;
   uint64_t one = 1;
   benchmark::DoNotOptimize(one);
@@ -194,18 +194,18 @@ void BM_CoreClock(benchmark::State& state) {
 
 const bool kRegistered = [] {
   __builtin_cpu_init();
-  benchmark::RegisterBenchmark("BM_CoreClock/add_chain", BM_CoreClock<false>);
-  benchmark::RegisterBenchmark("BM_CoreClock/imul_chain", BM_CoreClock<true>);
+  benchmark::RegisterBenchmark("BM_CoreClock/add_chain", bm_core_clock<false>);
+  benchmark::RegisterBenchmark("BM_CoreClock/imul_chain", bm_core_clock<true>);
   if (__builtin_cpu_supports("avx512f")) {
     // 4 chains show the latency bound (4 cycles), 8 cover it on two ports, 24/30 as in a GEMM.
-    benchmark::RegisterBenchmark("BM_FmaPeak/zmm_4chains", BM_FmaPeakZmm<4>);
-    benchmark::RegisterBenchmark("BM_FmaPeak/zmm_8chains", BM_FmaPeakZmm<8>);
-    benchmark::RegisterBenchmark("BM_FmaPeak/zmm_24chains", BM_FmaPeakZmm<24>);
-    benchmark::RegisterBenchmark("BM_FmaPeak/zmm_30chains", BM_FmaPeakZmm<30>);
-    benchmark::RegisterBenchmark("BM_FmaPeak/zmm_12x2_bcast_load_L1", BM_FmaPeakBcastLoad);
+    benchmark::RegisterBenchmark("BM_FmaPeak/zmm_4chains", bm_fma_peak_zmm<4>);
+    benchmark::RegisterBenchmark("BM_FmaPeak/zmm_8chains", bm_fma_peak_zmm<8>);
+    benchmark::RegisterBenchmark("BM_FmaPeak/zmm_24chains", bm_fma_peak_zmm<24>);
+    benchmark::RegisterBenchmark("BM_FmaPeak/zmm_30chains", bm_fma_peak_zmm<30>);
+    benchmark::RegisterBenchmark("BM_FmaPeak/zmm_12x2_bcast_load_L1", bm_fma_peak_bcast_load);
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    benchmark::RegisterBenchmark("BM_FmaPeak/ymm_12chains", BM_FmaPeakYmm<12>);
+    benchmark::RegisterBenchmark("BM_FmaPeak/ymm_12chains", bm_fma_peak_ymm<12>);
   }
   return true;
 }();
