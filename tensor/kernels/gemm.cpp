@@ -187,10 +187,11 @@ struct Avx2<double> {
 // The two SIMD kernels share one body; it is a macro only because a target attribute cannot be
 // a template parameter, and the AVX2 kernel must not be compiled with AVX-512 enabled. ROWS < MR
 // serves the last row tile of a block (m = 64 would otherwise waste 11% on padding rows); it
-// reads the same MR-strided panel and does the same per-element arithmetic.
+// reads the same MR-strided panel and does the same per-element arithmetic. PF > 0 prefetches
+// packed B PF elements ahead of the loads (into the next micro-panels, which follow in memory).
 // NOLINTBEGIN(bugprone-macro-parentheses): ATTR and ISA are an attribute and a template name.
 #define NABLA_GEMM_SIMD_KERNEL(NAME, ATTR, ISA)                                                 \
-  template <class T, int MR, int NV, int ROWS>                                                  \
+  template <class T, int MR, int NV, int ROWS, int PF = 0>                                      \
   ATTR void NAME(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* c, int64_t ldc, \
                  int64_t mr, int64_t nr, T alpha, T beta, bool load_c) {                        \
     using S = ISA<T>;                                                                           \
@@ -203,6 +204,10 @@ struct Avx2<double> {
     _Pragma("GCC unroll 4") for (int64_t p = 0; p < kc; ++p) {                                  \
       V bv[NV];                                                                                 \
       _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) bv[v] = S::load(bp + v * kL);        \
+      if constexpr (PF > 0) {                                                                   \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV * kL; v += 64 / int(sizeof(T)))          \
+            _mm_prefetch(reinterpret_cast<const char*>(bp + PF + v), _MM_HINT_T0);              \
+      }                                                                                         \
       _Pragma("GCC unroll 16") for (int i = 0; i < ROWS; ++i) {                                 \
         const V av = S::splat(ap[i]);                                                           \
         _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] =                        \
@@ -765,12 +770,14 @@ struct Kernels {
 };
 
 template <class T, int MR, int NR, int64_t MC, int64_t KC, int64_t NC, bool kSimd,
-          bool kStream = false>
+          bool kStream = false, int kPrefetch = 0>
 struct Config {
   static constexpr bool kSimdPack = kSimd;
   // Tile order inside an MC x NC block: row tiles outer (B micro-panels streamed, the KC x NC
   // block of B must fit L2) or column tiles outer (A micro-panels streamed).
   static constexpr bool kStreamB = kStream;
+  // Elements of packed B the micro-kernel prefetches (into L1) ahead of its loads; 0 for none.
+  static constexpr int kPrefetchB = kPrefetch;
   static constexpr int kMr = MR;
   static constexpr int kNr = NR;
   static constexpr int64_t kMc = MC;
@@ -804,14 +811,31 @@ Problem<T> sub_problem(const Problem<T>& pr, int64_t i0, int64_t i1, int64_t j0,
   return s;
 }
 
-// Single-threaded GotoBLAS loop nest (NC, KC, MC, then NR x MR tiles) with this thread's buffers.
+// The K blocking: balanced blocks (no sliver block at the end, e.g. k = KC + 1) that depend on k
+// alone, so every element's sum has the same order however C is cut.
+template <class Cfg>
+int64_t k_block(int64_t k) {
+  return round_up(ceil_div(k, ceil_div(k, Cfg::kKc)), 8);
+}
+
+// All of op(B) packed once for the grid cells of a parallel product: K block pc (from row pc of
+// op(B)) starts at data + pc * n_pad, with its NR-column panels one after another, so block
+// (pc, columns j..) is laid out as run_blocked packs it.
+template <class T>
+struct PackedB {
+  const T* data;
+  int64_t n_pad;
+  int64_t j0;  // the cell's first column in op(B)
+};
+
+// Single-threaded GotoBLAS loop nest (NC, KC, MC, then NR x MR tiles) with this thread's buffers;
+// B comes packed already when `shared` is given.
 template <class T, class Cfg>
-void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels) {
+void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels,
+                 const PackedB<T>* shared = nullptr) {
   constexpr int64_t kMr = Cfg::kMr;
   constexpr int64_t kNr = Cfg::kNr;
-  // Balanced block sizes avoid a sliver block at the end (e.g. k = KC + 1).
-  const int64_t k_blocks = ceil_div(pr.k, Cfg::kKc);
-  const int64_t kc_max = round_up(ceil_div(pr.k, k_blocks), 8);
+  const int64_t kc_max = k_block<Cfg>(pr.k);
   const int64_t m_blocks = ceil_div(pr.m, Cfg::kMc);
   const int64_t mc_max = round_up(ceil_div(pr.m, m_blocks), kMr);
   const int64_t n_blocks = ceil_div(pr.n, Cfg::kNc);
@@ -819,8 +843,10 @@ void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels) {
 
   T* packed_a =
       static_cast<T*>(tls_pack_a.get(static_cast<std::size_t>(mc_max * kc_max) * sizeof(T)));
-  T* packed_b =
-      static_cast<T*>(tls_pack_b.get(static_cast<std::size_t>(kc_max * nc_max) * sizeof(T)));
+  T* own_b = nullptr;
+  if (shared == nullptr) {
+    own_b = static_cast<T*>(tls_pack_b.get(static_cast<std::size_t>(kc_max * nc_max) * sizeof(T)));
+  }
 
   for (int64_t jc = 0; jc < pr.n; jc += nc_max) {
     const int64_t nc = std::min(nc_max, pr.n - jc);
@@ -829,9 +855,15 @@ void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels) {
       const bool first = pc == 0;
       const bool load_c = !first || pr.beta != T(0);
       const T beta = first ? pr.beta : T(1);
-      for (int64_t jr = 0; jr < nc; jr += kNr) {
-        pack_b_panel<T, Cfg::kNr, Cfg::kSimdPack>(pr.trans_b, pr.b, pr.ldb, pc, jc + jr, kc,
-                                                  std::min(kNr, nc - jr), packed_b + jr * kc);
+      const T* packed_b = nullptr;
+      if (shared != nullptr) {
+        packed_b = shared->data + pc * shared->n_pad + (shared->j0 + jc) * kc;
+      } else {
+        for (int64_t jr = 0; jr < nc; jr += kNr) {
+          pack_b_panel<T, Cfg::kNr, Cfg::kSimdPack>(pr.trans_b, pr.b, pr.ldb, pc, jc + jr, kc,
+                                                    std::min(kNr, nc - jr), own_b + jr * kc);
+        }
+        packed_b = own_b;
       }
       for (int64_t ic = 0; ic < pr.m; ic += mc_max) {
         const int64_t mc = std::min(mc_max, pr.m - ic);
@@ -863,39 +895,68 @@ void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels) {
   }
 }
 
-// Each thread takes one cell of a tm x tn grid over C and runs the serial algorithm on it with
-// its own buffers: threads never wait for each other inside the product (only at the region's
-// end), at the price of packing the shared A rows / B columns once per grid row / column.
+// The parallel product, cut into a grid of cells that depends on the problem's size alone,
+// claimed one by one through parallel_for, so a thread slowed by another process leaves more
+// cells to the others. Not a bit depends on the grid: each element's k order is the same in
+// every cell.
+//
+// C of at least two MC blocks of rows: op(B) is packed once (its panels claimed in chunks), then
+// row cells of one MC block each (kCellTiles row tiles; at least kMinCells thinner ones if that
+// makes fewer), each packing its own rows of A and running the serial loop nest over the shared
+// packed B; a cell's first pass over a B block that is not in its core's L2 is amortised over many
+// row tiles. Fewer rows (an MLP layer, a 256 square): thin row cells over a shared B measured
+// slower (2 threads, 128x512x784: ~70 against ~85-140 GFLOP/s), so two column cells of at least
+// kColCellPanels panels, each packing its own columns of B and all of (the small) A, as the
+// thread-count grid chose at two threads.
 template <class T, class Cfg>
-void run_parallel(const Problem<T>& pr, const Kernels<T>& kernels, int tid, int nthreads) {
-  const int64_t tiles_m = ceil_div(pr.m, Cfg::kMr);
-  const int64_t tiles_n = ceil_div(pr.n, Cfg::kNr);
-  // A packed element costs roughly as much as kPackCost multiply-adds of the kernel.
-  constexpr int64_t kPackCost = 8;
-  int64_t best_tm = 1;
-  int64_t best_cost = -1;
-  for (int64_t tm = 1; tm <= nthreads; ++tm) {
-    if (nthreads % tm != 0) {
-      continue;
-    }
-    const int64_t rows = ceil_div(tiles_m, tm) * Cfg::kMr;
-    const int64_t cols = ceil_div(tiles_n, nthreads / tm) * Cfg::kNr;
-    const int64_t cost = rows * cols + kPackCost * (rows + cols);
-    if (best_cost < 0 || cost < best_cost) {
-      best_cost = cost;
-      best_tm = tm;
-    }
+void run_cells(const Problem<T>& pr, const Kernels<T>& kernels) {
+  constexpr int64_t kMr = Cfg::kMr;
+  constexpr int64_t kNr = Cfg::kNr;
+  constexpr int64_t kCellTiles = Cfg::kMc / kMr;
+  constexpr int64_t kMinCells = 4;
+  constexpr int64_t kColCellPanels = 4;
+  constexpr int64_t kPanelsPerChunk = 8;
+
+  const int64_t tiles_m = ceil_div(pr.m, kMr);
+  const int64_t n_pad = round_up(pr.n, kNr);
+  const int64_t panels = n_pad / kNr;
+  if (tiles_m < 2 * kCellTiles) {
+    const int64_t col_cells = std::clamp<int64_t>(panels / kColCellPanels, 1, 2);
+    parallel_for(col_cells, [&](int64_t cj) {
+      const int64_t j0 = std::min(pr.n, panels * cj / col_cells * kNr);
+      const int64_t j1 = std::min(pr.n, panels * (cj + 1) / col_cells * kNr);
+      if (j0 < j1) {
+        run_blocked<T, Cfg>(sub_problem(pr, 0, pr.m, j0, j1), kernels);
+      }
+    });
+    return;
   }
-  const int64_t tn = nthreads / best_tm;
-  const int64_t ti = tid / tn;
-  const int64_t tj = tid % tn;
-  const int64_t i0 = std::min(pr.m, tiles_m * ti / best_tm * Cfg::kMr);
-  const int64_t i1 = std::min(pr.m, tiles_m * (ti + 1) / best_tm * Cfg::kMr);
-  const int64_t j0 = std::min(pr.n, tiles_n * tj / tn * Cfg::kNr);
-  const int64_t j1 = std::min(pr.n, tiles_n * (tj + 1) / tn * Cfg::kNr);
-  if (i0 < i1 && j0 < j1) {
-    run_blocked<T, Cfg>(sub_problem(pr, i0, i1, j0, j1), kernels);
-  }
+
+  const int64_t kc_max = k_block<Cfg>(pr.k);
+  T* packed = static_cast<T*>(tls_pack_b.get(static_cast<std::size_t>(pr.k * n_pad) * sizeof(T)));
+  const int64_t k_blocks = ceil_div(pr.k, kc_max);
+  const int64_t total_panels = k_blocks * panels;
+  parallel_for(ceil_div(total_panels, kPanelsPerChunk), [&](int64_t chunk) {
+    const int64_t last = std::min(total_panels, (chunk + 1) * kPanelsPerChunk);
+    for (int64_t t = chunk * kPanelsPerChunk; t < last; ++t) {
+      const int64_t pc = t / panels * kc_max;
+      const int64_t jr = t % panels * kNr;
+      const int64_t kc = std::min(kc_max, pr.k - pc);
+      pack_b_panel<T, Cfg::kNr, Cfg::kSimdPack>(pr.trans_b, pr.b, pr.ldb, pc, jr, kc,
+                                                std::min(kNr, pr.n - jr),
+                                                packed + pc * n_pad + jr * kc);
+    }
+  });
+
+  const int64_t row_cells = std::max(ceil_div(tiles_m, kCellTiles), kMinCells);
+  parallel_for(row_cells, [&](int64_t ci) {
+    const int64_t i0 = std::min(pr.m, tiles_m * ci / row_cells * kMr);
+    const int64_t i1 = std::min(pr.m, tiles_m * (ci + 1) / row_cells * kMr);
+    if (i0 < i1) {
+      const PackedB<T> shared{packed, n_pad, 0};
+      run_blocked<T, Cfg>(sub_problem(pr, i0, i1, 0, pr.n), kernels, &shared);
+    }
+  });
 }
 
 // Whether a big product should split over threads: more than one thread, and not already inside
@@ -1109,12 +1170,7 @@ void gemm_with(const Problem<T>& pr, const Kernels<T>& kernels,
   }
 #endif
   if (big && split_over_threads()) {
-    // One chunk per grid cell; a cell the workers have not claimed runs on the caller. The grid
-    // follows the thread count, but not a bit of C does (see the blocked driver above).
-    const int nthreads = nabla::get_num_threads();
-    parallel_for(nthreads, [&](int64_t cell) {
-      run_parallel<T, Cfg>(pr, kernels, static_cast<int>(cell), nthreads);
-    });
+    run_cells<T, Cfg>(pr, kernels);
     return;
   }
   run_blocked<T, Cfg>(pr, kernels);
@@ -1125,7 +1181,11 @@ void gemm_with(const Problem<T>& pr, const Kernels<T>& kernels,
 // NOTE: float AVX-512 takes KC 384, a third fewer passes over C than KC 256 (4-10% on squares
 // 256..2048), and then keeps its 18 KiB A micro-panel in L1 and streams the 48 KiB B micro-panels
 // from a 1.5 MiB KC x NC block in L2 (another 3-6% on squares 1024 and 2048; interleaved runs).
-using F32Avx512 = Config<float, 12, 32, 264, 384, 1024, true, true>;
+// Those L2 streams lose the kernel ~9% against its rate from L1 (perf: 92% of the time in the
+// kernel, 7% packing); prefetching B 4 KiB (32 k steps) ahead wins 1-5% on squares 1024 and 2048
+// (3 interleaved rounds, every one faster; 1 and 2 KiB gained less, 8 KiB the same, 256 and 512
+// unchanged). MC 48/96, NC 768 and KC 512 measured within noise.
+using F32Avx512 = Config<float, 12, 32, 264, 384, 1024, true, true, 1024>;
 using F64Avx512 = Config<double, 12, 16, 264, 256, 2048, true>;
 using F32Avx2 = Config<float, 6, 16, 144, 256, 4096, true>;
 using F64Avx2 = Config<double, 6, 8, 96, 256, 2048, true>;
@@ -1167,9 +1227,10 @@ void dispatch(const Problem<T>& pr) {
     case Isa::Avx512: {
       constexpr int kMr = C512::kMr;
       constexpr int kNv = C512::kNr / (64 / int(sizeof(T)));
-      static constexpr Kernels<T> kKernels{&kernel_avx512<T, kMr, kNv, kMr>,
-                                           &kernel_avx512<T, kMr, kNv, 2 * kMr / 3>,
-                                           &kernel_avx512<T, kMr, kNv, kMr / 3>};
+      constexpr int kPf = C512::kPrefetchB;
+      static constexpr Kernels<T> kKernels{&kernel_avx512<T, kMr, kNv, kMr, kPf>,
+                                           &kernel_avx512<T, kMr, kNv, 2 * kMr / 3, kPf>,
+                                           &kernel_avx512<T, kMr, kNv, kMr / 3, kPf>};
       static constexpr SkinnyKernels<T> kSkinny =
           make_skinny<T, DotAvx512, BcastAvx512, 12, Avx512<T>::kLanes>();
       gemm_with<T, C512>(pr, kKernels, &kSkinny);
