@@ -895,44 +895,27 @@ void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels,
   }
 }
 
-// The parallel product, cut into a grid of cells that depends on the problem's size alone,
-// claimed one by one through parallel_for, so a thread slowed by another process leaves more
-// cells to the others. Not a bit depends on the grid: each element's k order is the same in
-// every cell.
-//
-// C of at least two MC blocks of rows: op(B) is packed once (its panels claimed in chunks), then
-// row cells of one MC block each (kCellTiles row tiles; at least kMinCells thinner ones if that
-// makes fewer), each packing its own rows of A and running the serial loop nest over the shared
-// packed B; a cell's first pass over a B block that is not in its core's L2 is amortised over many
-// row tiles. Fewer rows (an MLP layer, a 256 square): thin row cells over a shared B measured
-// slower (2 threads, 128x512x784: ~70 against ~85-140 GFLOP/s), so two column cells of at least
-// kColCellPanels panels, each packing its own columns of B and all of (the small) A, as the
-// thread-count grid chose at two threads.
+// The parallel product: op(B) is packed once (its panels claimed in chunks), then C is cut into a
+// grid of cells that depends on the problem's size alone, claimed one by one through
+// parallel_for, so a thread slowed by another process leaves more cells to the others. Each cell
+// packs its own rows of A (no row is packed twice) and runs the serial loop nest over the shared
+// packed B. Row cells are one MC block (kCellTiles row tiles), so that a cell's first pass over
+// a B block that is not in its core's L2 is amortised over many row tiles; below kMinCells such
+// cells, kMinCells thinner ones (at least two tiles). Only C of at most three row tiles is cut
+// into column cells, each of which packs A again. Not a bit depends on the grid: each element's k
+// order is the same in every cell.
 template <class T, class Cfg>
 void run_cells(const Problem<T>& pr, const Kernels<T>& kernels) {
   constexpr int64_t kMr = Cfg::kMr;
   constexpr int64_t kNr = Cfg::kNr;
   constexpr int64_t kCellTiles = Cfg::kMc / kMr;
   constexpr int64_t kMinCells = 4;
-  constexpr int64_t kColCellPanels = 4;
+  constexpr int64_t kMinPanels = 4;  // column cells of at least 4 NR-column panels
   constexpr int64_t kPanelsPerChunk = 8;
 
-  const int64_t tiles_m = ceil_div(pr.m, kMr);
+  const int64_t kc_max = k_block<Cfg>(pr.k);
   const int64_t n_pad = round_up(pr.n, kNr);
   const int64_t panels = n_pad / kNr;
-  if (tiles_m < 2 * kCellTiles) {
-    const int64_t col_cells = std::clamp<int64_t>(panels / kColCellPanels, 1, 2);
-    parallel_for(col_cells, [&](int64_t cj) {
-      const int64_t j0 = std::min(pr.n, panels * cj / col_cells * kNr);
-      const int64_t j1 = std::min(pr.n, panels * (cj + 1) / col_cells * kNr);
-      if (j0 < j1) {
-        run_blocked<T, Cfg>(sub_problem(pr, 0, pr.m, j0, j1), kernels);
-      }
-    });
-    return;
-  }
-
-  const int64_t kc_max = k_block<Cfg>(pr.k);
   T* packed = static_cast<T*>(tls_pack_b.get(static_cast<std::size_t>(pr.k * n_pad) * sizeof(T)));
   const int64_t k_blocks = ceil_div(pr.k, kc_max);
   const int64_t total_panels = k_blocks * panels;
@@ -948,13 +931,24 @@ void run_cells(const Problem<T>& pr, const Kernels<T>& kernels) {
     }
   });
 
-  const int64_t row_cells = std::max(ceil_div(tiles_m, kCellTiles), kMinCells);
-  parallel_for(row_cells, [&](int64_t ci) {
+  const int64_t tiles_m = ceil_div(pr.m, kMr);
+  int64_t row_cells = ceil_div(tiles_m, kCellTiles);
+  if (row_cells < kMinCells) {
+    row_cells = std::min(kMinCells, tiles_m / 2);
+  }
+  row_cells = std::max<int64_t>(row_cells, 1);
+  const int64_t col_cells =
+      row_cells > 1 ? 1 : std::clamp<int64_t>(kMinCells, 1, ceil_div(panels, kMinPanels));
+  parallel_for(row_cells * col_cells, [&](int64_t cell) {
+    const int64_t ci = cell / col_cells;
+    const int64_t cj = cell % col_cells;
     const int64_t i0 = std::min(pr.m, tiles_m * ci / row_cells * kMr);
     const int64_t i1 = std::min(pr.m, tiles_m * (ci + 1) / row_cells * kMr);
-    if (i0 < i1) {
-      const PackedB<T> shared{packed, n_pad, 0};
-      run_blocked<T, Cfg>(sub_problem(pr, i0, i1, 0, pr.n), kernels, &shared);
+    const int64_t j0 = std::min(pr.n, panels * cj / col_cells * kNr);
+    const int64_t j1 = std::min(pr.n, panels * (cj + 1) / col_cells * kNr);
+    if (i0 < i1 && j0 < j1) {
+      const PackedB<T> shared{packed, n_pad, j0};
+      run_blocked<T, Cfg>(sub_problem(pr, i0, i1, j0, j1), kernels, &shared);
     }
   });
 }

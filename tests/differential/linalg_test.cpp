@@ -53,10 +53,10 @@ Case draw_case(Rng& rng, bool& large) {
       c.n = rng.range(190, 215);
       c.k = rng.range(190, 260);
     } else if (variant == 1) {
-      // Around the parallel grid's switch from two column cells to row cells over a shared
-      // packed B: 517 rows = 44 row tiles = two MC blocks.
-      c.m = rng.pick(std::vector<int64_t>{515, 517, 529});
-      c.n = rng.range(300, 330);
+      // About one MC block of rows (264 = 22 row tiles: the parallel grid's row cell) over a long
+      // op(B).
+      c.m = rng.pick(std::vector<int64_t>{263, 265, 287});
+      c.n = rng.range(1000, 1030);
       c.k = rng.pick(std::vector<int64_t>{255, 257});
     } else {
       c.m = rng.pick(std::vector<int64_t>{25, 97, 265});
