@@ -898,19 +898,20 @@ void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels,
 // The parallel product: op(B) is packed once (its panels claimed in chunks), then C is cut into a
 // grid of cells that depends on the problem's size alone, claimed one by one through
 // parallel_for, so a thread slowed by another process leaves more cells to the others. Each cell
-// packs its own rows of A (no row is packed twice) and runs the serial loop nest over the shared
-// packed B. Row cells are one MC block (kCellTiles row tiles), so that a cell's first pass over
-// a B block that is not in its core's L2 is amortised over many row tiles; below kMinCells such
-// cells, kMinCells thinner ones (at least two tiles). Only C of at most three row tiles is cut
-// into column cells, each of which packs A again. Not a bit depends on the grid: each element's k
-// order is the same in every cell.
+// packs its own rows of A and runs the serial loop nest over the shared packed B. Row cells are
+// at least kCellTiles row tiles (one MC block) when op(B) spills L2, so that each cell's first
+// pass over a B block (from L3) is amortised over many row tiles; smaller products, whose B stays
+// in L2, take cells of kSmallCellTiles tiles. Columns are split too when that leaves fewer than
+// kMinCells cells (few rows, many columns), which costs one more packing of A per column cell.
+// Not a bit depends on the grid: each element's k order is the same in every cell.
 template <class T, class Cfg>
 void run_cells(const Problem<T>& pr, const Kernels<T>& kernels) {
   constexpr int64_t kMr = Cfg::kMr;
   constexpr int64_t kNr = Cfg::kNr;
   constexpr int64_t kCellTiles = Cfg::kMc / kMr;
+  constexpr int64_t kSmallCellTiles = 4;
   constexpr int64_t kMinCells = 4;
-  constexpr int64_t kMinPanels = 4;  // column cells of at least 4 NR-column panels
+  constexpr int64_t kBInL2Bytes = int64_t{1} << 20;
   constexpr int64_t kPanelsPerChunk = 8;
 
   const int64_t kc_max = k_block<Cfg>(pr.k);
@@ -932,13 +933,10 @@ void run_cells(const Problem<T>& pr, const Kernels<T>& kernels) {
   });
 
   const int64_t tiles_m = ceil_div(pr.m, kMr);
-  int64_t row_cells = ceil_div(tiles_m, kCellTiles);
-  if (row_cells < kMinCells) {
-    row_cells = std::min(kMinCells, tiles_m / 2);
-  }
-  row_cells = std::max<int64_t>(row_cells, 1);
+  const bool b_in_l2 = pr.k * n_pad * static_cast<int64_t>(sizeof(T)) <= kBInL2Bytes;
+  const int64_t row_cells = ceil_div(tiles_m, b_in_l2 ? kSmallCellTiles : kCellTiles);
   const int64_t col_cells =
-      row_cells > 1 ? 1 : std::clamp<int64_t>(kMinCells, 1, ceil_div(panels, kMinPanels));
+      std::clamp<int64_t>(ceil_div(kMinCells, row_cells), 1, ceil_div(panels, kSmallCellTiles));
   parallel_for(row_cells * col_cells, [&](int64_t cell) {
     const int64_t ci = cell / col_cells;
     const int64_t cj = cell % col_cells;

@@ -53,8 +53,8 @@ Case draw_case(Rng& rng, bool& large) {
       c.n = rng.range(190, 215);
       c.k = rng.range(190, 260);
     } else if (variant == 1) {
-      // About one MC block of rows (264 = 22 row tiles: the parallel grid's row cell) over a long
-      // op(B).
+      // op(B) past 1 MiB: the parallel grid's row cells are one MC block (264 rows), so 263 /
+      // 265 / 287 rows make one or two row cells, with column cells added below four.
       c.m = rng.pick(std::vector<int64_t>{263, 265, 287});
       c.n = rng.range(1000, 1030);
       c.k = rng.pick(std::vector<int64_t>{255, 257});
