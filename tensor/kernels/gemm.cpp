@@ -811,31 +811,14 @@ Problem<T> sub_problem(const Problem<T>& pr, int64_t i0, int64_t i1, int64_t j0,
   return s;
 }
 
-// The K blocking: balanced blocks (no sliver block at the end, e.g. k = KC + 1) that depend on k
-// alone, so every element's sum has the same order however C is cut.
-template <class Cfg>
-int64_t k_block(int64_t k) {
-  return round_up(ceil_div(k, ceil_div(k, Cfg::kKc)), 8);
-}
-
-// All of op(B) packed once for the grid cells of a parallel product: K block pc (from row pc of
-// op(B)) starts at data + pc * n_pad, with its NR-column panels one after another, so block
-// (pc, columns j..) is laid out as run_blocked packs it.
-template <class T>
-struct PackedB {
-  const T* data;
-  int64_t n_pad;
-  int64_t j0;  // the cell's first column in op(B)
-};
-
-// Single-threaded GotoBLAS loop nest (NC, KC, MC, then NR x MR tiles) with this thread's buffers;
-// B comes packed already when `shared` is given.
+// Single-threaded GotoBLAS loop nest (NC, KC, MC, then NR x MR tiles) with this thread's buffers.
 template <class T, class Cfg>
-void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels,
-                 const PackedB<T>* shared = nullptr) {
+void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels) {
   constexpr int64_t kMr = Cfg::kMr;
   constexpr int64_t kNr = Cfg::kNr;
-  const int64_t kc_max = k_block<Cfg>(pr.k);
+  // Balanced block sizes avoid a sliver block at the end (e.g. k = KC + 1).
+  const int64_t k_blocks = ceil_div(pr.k, Cfg::kKc);
+  const int64_t kc_max = round_up(ceil_div(pr.k, k_blocks), 8);
   const int64_t m_blocks = ceil_div(pr.m, Cfg::kMc);
   const int64_t mc_max = round_up(ceil_div(pr.m, m_blocks), kMr);
   const int64_t n_blocks = ceil_div(pr.n, Cfg::kNc);
@@ -843,10 +826,8 @@ void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels,
 
   T* packed_a =
       static_cast<T*>(tls_pack_a.get(static_cast<std::size_t>(mc_max * kc_max) * sizeof(T)));
-  T* own_b = nullptr;
-  if (shared == nullptr) {
-    own_b = static_cast<T*>(tls_pack_b.get(static_cast<std::size_t>(kc_max * nc_max) * sizeof(T)));
-  }
+  T* packed_b =
+      static_cast<T*>(tls_pack_b.get(static_cast<std::size_t>(kc_max * nc_max) * sizeof(T)));
 
   for (int64_t jc = 0; jc < pr.n; jc += nc_max) {
     const int64_t nc = std::min(nc_max, pr.n - jc);
@@ -855,15 +836,9 @@ void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels,
       const bool first = pc == 0;
       const bool load_c = !first || pr.beta != T(0);
       const T beta = first ? pr.beta : T(1);
-      const T* packed_b = nullptr;
-      if (shared != nullptr) {
-        packed_b = shared->data + pc * shared->n_pad + (shared->j0 + jc) * kc;
-      } else {
-        for (int64_t jr = 0; jr < nc; jr += kNr) {
-          pack_b_panel<T, Cfg::kNr, Cfg::kSimdPack>(pr.trans_b, pr.b, pr.ldb, pc, jc + jr, kc,
-                                                    std::min(kNr, nc - jr), own_b + jr * kc);
-        }
-        packed_b = own_b;
+      for (int64_t jr = 0; jr < nc; jr += kNr) {
+        pack_b_panel<T, Cfg::kNr, Cfg::kSimdPack>(pr.trans_b, pr.b, pr.ldb, pc, jc + jr, kc,
+                                                  std::min(kNr, nc - jr), packed_b + jr * kc);
       }
       for (int64_t ic = 0; ic < pr.m; ic += mc_max) {
         const int64_t mc = std::min(mc_max, pr.m - ic);
@@ -895,60 +870,39 @@ void run_blocked(const Problem<T>& pr, const Kernels<T>& kernels,
   }
 }
 
-// The parallel product: op(B) is packed once (its panels claimed in chunks), then C is cut into a
-// grid of cells that depends on the problem's size alone, claimed one by one through
-// parallel_for, so a thread slowed by another process leaves more cells to the others. Each cell
-// packs its own rows of A and runs the serial loop nest over the shared packed B. Row cells are
-// at least kCellTiles row tiles (one MC block) when op(B) spills L2, so that each cell's first
-// pass over a B block (from L3) is amortised over many row tiles; smaller products, whose B stays
-// in L2, take cells of kSmallCellTiles tiles. Columns are split too when that leaves fewer than
-// kMinCells cells (few rows, many columns), which costs one more packing of A per column cell.
-// Not a bit depends on the grid: each element's k order is the same in every cell.
+// Each thread takes one cell of a tm x tn grid over C and runs the serial algorithm on it with
+// its own buffers: threads never wait for each other inside the product (only at the region's
+// end), at the price of packing the shared A rows / B columns once per grid row / column.
 template <class T, class Cfg>
-void run_cells(const Problem<T>& pr, const Kernels<T>& kernels) {
-  constexpr int64_t kMr = Cfg::kMr;
-  constexpr int64_t kNr = Cfg::kNr;
-  constexpr int64_t kCellTiles = Cfg::kMc / kMr;
-  constexpr int64_t kSmallCellTiles = 4;
-  constexpr int64_t kMinCells = 4;
-  constexpr int64_t kBInL2Bytes = int64_t{1} << 20;
-  constexpr int64_t kPanelsPerChunk = 8;
-
-  const int64_t kc_max = k_block<Cfg>(pr.k);
-  const int64_t n_pad = round_up(pr.n, kNr);
-  const int64_t panels = n_pad / kNr;
-  T* packed = static_cast<T*>(tls_pack_b.get(static_cast<std::size_t>(pr.k * n_pad) * sizeof(T)));
-  const int64_t k_blocks = ceil_div(pr.k, kc_max);
-  const int64_t total_panels = k_blocks * panels;
-  parallel_for(ceil_div(total_panels, kPanelsPerChunk), [&](int64_t chunk) {
-    const int64_t last = std::min(total_panels, (chunk + 1) * kPanelsPerChunk);
-    for (int64_t t = chunk * kPanelsPerChunk; t < last; ++t) {
-      const int64_t pc = t / panels * kc_max;
-      const int64_t jr = t % panels * kNr;
-      const int64_t kc = std::min(kc_max, pr.k - pc);
-      pack_b_panel<T, Cfg::kNr, Cfg::kSimdPack>(pr.trans_b, pr.b, pr.ldb, pc, jr, kc,
-                                                std::min(kNr, pr.n - jr),
-                                                packed + pc * n_pad + jr * kc);
+void run_parallel(const Problem<T>& pr, const Kernels<T>& kernels, int tid, int nthreads) {
+  const int64_t tiles_m = ceil_div(pr.m, Cfg::kMr);
+  const int64_t tiles_n = ceil_div(pr.n, Cfg::kNr);
+  // A packed element costs roughly as much as kPackCost multiply-adds of the kernel.
+  constexpr int64_t kPackCost = 8;
+  int64_t best_tm = 1;
+  int64_t best_cost = -1;
+  for (int64_t tm = 1; tm <= nthreads; ++tm) {
+    if (nthreads % tm != 0) {
+      continue;
     }
-  });
-
-  const int64_t tiles_m = ceil_div(pr.m, kMr);
-  const bool b_in_l2 = pr.k * n_pad * static_cast<int64_t>(sizeof(T)) <= kBInL2Bytes;
-  const int64_t row_cells = ceil_div(tiles_m, b_in_l2 ? kSmallCellTiles : kCellTiles);
-  const int64_t col_cells =
-      std::clamp<int64_t>(ceil_div(kMinCells, row_cells), 1, ceil_div(panels, kSmallCellTiles));
-  parallel_for(row_cells * col_cells, [&](int64_t cell) {
-    const int64_t ci = cell / col_cells;
-    const int64_t cj = cell % col_cells;
-    const int64_t i0 = std::min(pr.m, tiles_m * ci / row_cells * kMr);
-    const int64_t i1 = std::min(pr.m, tiles_m * (ci + 1) / row_cells * kMr);
-    const int64_t j0 = std::min(pr.n, panels * cj / col_cells * kNr);
-    const int64_t j1 = std::min(pr.n, panels * (cj + 1) / col_cells * kNr);
-    if (i0 < i1 && j0 < j1) {
-      const PackedB<T> shared{packed, n_pad, j0};
-      run_blocked<T, Cfg>(sub_problem(pr, i0, i1, j0, j1), kernels, &shared);
+    const int64_t rows = ceil_div(tiles_m, tm) * Cfg::kMr;
+    const int64_t cols = ceil_div(tiles_n, nthreads / tm) * Cfg::kNr;
+    const int64_t cost = rows * cols + kPackCost * (rows + cols);
+    if (best_cost < 0 || cost < best_cost) {
+      best_cost = cost;
+      best_tm = tm;
     }
-  });
+  }
+  const int64_t tn = nthreads / best_tm;
+  const int64_t ti = tid / tn;
+  const int64_t tj = tid % tn;
+  const int64_t i0 = std::min(pr.m, tiles_m * ti / best_tm * Cfg::kMr);
+  const int64_t i1 = std::min(pr.m, tiles_m * (ti + 1) / best_tm * Cfg::kMr);
+  const int64_t j0 = std::min(pr.n, tiles_n * tj / tn * Cfg::kNr);
+  const int64_t j1 = std::min(pr.n, tiles_n * (tj + 1) / tn * Cfg::kNr);
+  if (i0 < i1 && j0 < j1) {
+    run_blocked<T, Cfg>(sub_problem(pr, i0, i1, j0, j1), kernels);
+  }
 }
 
 // Whether a big product should split over threads: more than one thread, and not already inside
@@ -1162,7 +1116,12 @@ void gemm_with(const Problem<T>& pr, const Kernels<T>& kernels,
   }
 #endif
   if (big && split_over_threads()) {
-    run_cells<T, Cfg>(pr, kernels);
+    // One chunk per grid cell; a cell the workers have not claimed runs on the caller. The grid
+    // follows the thread count, but not a bit of C does (see the blocked driver above).
+    const int nthreads = nabla::get_num_threads();
+    parallel_for(nthreads, [&](int64_t cell) {
+      run_parallel<T, Cfg>(pr, kernels, static_cast<int>(cell), nthreads);
+    });
     return;
   }
   run_blocked<T, Cfg>(pr, kernels);
