@@ -1,7 +1,8 @@
 // FLOP/s of nabla's GEMM next to OpenBLAS (cblas_sgemm / cblas_dgemm) on the same shapes, in one
-// binary so the two are measured under the same load. Run with OPENBLAS_CORETYPE unset and
-// matching OMP_NUM_THREADS / OPENBLAS_NUM_THREADS. Without OpenBLAS (NABLA_BENCH_OPENBLAS unset)
-// only nabla's side is registered.
+// binary so the two are measured under the same load. Run with OPENBLAS_CORETYPE naming the
+// CPU's best kernels (OpenBLAS's own detection falls back to Prescott on these VMs;
+// `./scripts/nabla bench` sets it) and matching OMP_NUM_THREADS / OPENBLAS_NUM_THREADS. Without
+// OpenBLAS (NABLA_BENCH_OPENBLAS unset) only nabla's side is registered.
 #include <benchmark/benchmark.h>
 #ifdef NABLA_BENCH_OPENBLAS
 #include <cblas.h>
