@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tensor/parallel.h"
+#include "tests/support/thread_count_guard.h"
 
 namespace nabla::kernels {
 namespace {
@@ -291,11 +292,10 @@ std::vector<T> run_with_threads(int threads, bool ta, bool tb, Shape s) {
   for (auto& v : c) {
     v = random_value<T>(rng);
   }
-  const int saved = nabla::get_num_threads();
+  const nabla::testing::ThreadCountGuard guard;
   nabla::set_num_threads(threads);
   gemm(ta, tb, s.m, s.n, s.k, T(1.25), a.data.data(), a.ld, b.data.data(), b.ld, T(0.75), c.data(),
        s.n);
-  nabla::set_num_threads(saved);
   return c;
 }
 
