@@ -50,6 +50,7 @@ constexpr int kPartialTag = 1;
 constexpr int kBandTag = 2;
 constexpr int kTransposeTag = 3;
 constexpr int kReluTag = 4;
+constexpr int kWideTag = 5;
 // The implicit GEMM writes a band of output rows to a scratch buffer of about this size (so it
 // stays in L2) before the valid columns are copied out with the bias.
 constexpr int64_t kBandBytes = int64_t{128} << 10;
@@ -333,6 +334,157 @@ int64_t gather_group(const DirectConv& d, int64_t channels, int64_t batch) {
                              std::max<int64_t>(batch, 1));
 }
 
+#if defined(__x86_64__)
+// The wide tile: the gathered implicit GEMMs of float32 convolutions with 48+ output channels
+// (the small CNN's second layer) run on their own 6 x 64 AVX-512 register tile instead of
+// gemm_gather_a's 12 x 32. Six gathered rows need six row pointers (twelve do not fit the
+// general registers: the loop spilled three, ~15% of its time) and each broadcast feeds four
+// FMAs instead of two. B is packed once into 64-column panels, k-major.
+constexpr int kWideRows = 6;
+constexpr int64_t kWideCols = 64;
+// K block: a 128 x 64 panel (32 KiB) stays in L1/L2 while every row tile passes over it.
+constexpr int64_t kWideStep = 128;
+// The weight gradient's sub-groups of images: their padded copies and packed gradients together
+// take at most about this much (L2).
+constexpr int64_t kWideSubBytes = int64_t{512} << 10;
+
+// Whether the wide tile takes a product with `channels` columns: float32 on an AVX-512 machine
+// (not forced narrower), its 64-column panels at least 3/4 full.
+bool wide_tile_pays(int64_t channels) {
+  constexpr int64_t kTile = kWideCols;
+  return channels > 0 && 4 * channels >= 3 * ((channels + kTile - 1) / kTile * kTile) &&
+         use_avx512_col2im();
+}
+
+// c[i, j] = (load_c ? c[i, j] : 0) + sum_{p < kc} a_rows[i][k_offsets[p]] * bp[p * 64 + j] for
+// i < mr, j < nr, each element one fixed-order fma chain over p. Rows past mr read row 0 and are
+// never stored.
+__attribute__((target("avx512f"))) void wide_gather_kernel(int64_t kc, const float* const* a_rows,
+                                                           const int64_t* k_offsets,
+                                                           const float* bp, float* c, int64_t ldc,
+                                                           int64_t mr, int64_t nr, bool load_c) {
+  __m512 acc[kWideRows][4];
+#pragma GCC unroll 8
+  for (auto& row : acc) {
+#pragma GCC unroll 4
+    for (auto& v : row) {
+      v = _mm512_setzero_ps();
+    }
+  }
+  const float* r0 = a_rows[0];
+  const float* r1 = a_rows[1];
+  const float* r2 = a_rows[2];
+  const float* r3 = a_rows[3];
+  const float* r4 = a_rows[4];
+  const float* r5 = a_rows[5];
+  for (int64_t p = 0; p < kc; ++p, bp += kWideCols) {
+    const int64_t off = k_offsets[p];
+    const __m512 b0 = _mm512_loadu_ps(bp);
+    const __m512 b1 = _mm512_loadu_ps(bp + 16);
+    const __m512 b2 = _mm512_loadu_ps(bp + 32);
+    const __m512 b3 = _mm512_loadu_ps(bp + 48);
+    const float* rows[kWideRows] = {r0, r1, r2, r3, r4, r5};
+#pragma GCC unroll 8
+    for (int i = 0; i < kWideRows; ++i) {
+      const __m512 a = _mm512_set1_ps(rows[i][off]);
+      acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+      acc[i][2] = _mm512_fmadd_ps(a, b2, acc[i][2]);
+      acc[i][3] = _mm512_fmadd_ps(a, b3, acc[i][3]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kWideRows; ++i) {
+    if (i >= mr) {
+      break;
+    }
+    float* crow = c + i * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) {
+      const int64_t left = nr - v * 16;
+      if (left <= 0) {
+        break;
+      }
+      const auto lanes =
+          static_cast<__mmask16>(left >= 16 ? 0xFFFFU : (1U << static_cast<unsigned>(left)) - 1U);
+      __m512 r = acc[i][v];
+      if (load_c) {
+        r = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, crow + v * 16), r);
+      }
+      _mm512_mask_storeu_ps(crow + v * 16, lanes, r);
+    }
+  }
+}
+
+// Packs rows [0, count) of B = bt^T (bt: n x count, row stride ldbt) as rows [first, first +
+// count) of the wide panels of a B with `total` rows: panels[(panel * total + p) * 64 + jj] =
+// bt[(panel * 64 + jj) * ldbt + p - first], zero for columns >= n.
+void pack_wide(const float* bt, int64_t ldbt, int64_t n, int64_t count, float* panels,
+               int64_t total, int64_t first) {
+  const int64_t panel_count = (n + kWideCols - 1) / kWideCols;
+  for (int64_t panel = 0; panel < panel_count; ++panel) {
+    float* dst = panels + (panel * total + first) * kWideCols;
+    for (int64_t jj = 0; jj < kWideCols; ++jj) {
+      const int64_t j = panel * kWideCols + jj;
+      if (j >= n) {
+        for (int64_t p = 0; p < count; ++p) {
+          dst[p * kWideCols + jj] = 0.0F;
+        }
+        continue;
+      }
+      const float* src = bt + j * ldbt;
+      for (int64_t p = 0; p < count; ++p) {
+        dst[p * kWideCols + jj] = src[p];
+      }
+    }
+  }
+}
+
+// The floats pack_wide's panels take for n columns and k rows.
+int64_t wide_panel_size(int64_t n, int64_t k) {
+  return (n + kWideCols - 1) / kWideCols * kWideCols * k;
+}
+
+// c[i, j] (+)= sum_{p < k} a[a_offsets[i] + k_offsets[p]] * B[p, j] for i < m, j < n, B packed
+// by pack_wide (k rows), C row-major (row stride ldc). K is cut into blocks that depend on k
+// alone and C accumulates block after block: every element is one fixed-order sum.
+void wide_gather_gemm(int64_t m, int64_t n, int64_t k, const float* a, const int64_t* a_offsets,
+                      const int64_t* k_offsets, const float* panels, float* c, int64_t ldc,
+                      bool accumulate) {
+  if (m <= 0 || n <= 0) {
+    return;
+  }
+  if (k <= 0) {
+    if (!accumulate) {
+      for (int64_t i = 0; i < m; ++i) {
+        std::fill(c + i * ldc, c + i * ldc + n, 0.0F);
+      }
+    }
+    return;
+  }
+  const int64_t blocks = (k + kWideStep - 1) / kWideStep;
+  const int64_t kc_max = (k + blocks - 1) / blocks;
+  const int64_t panel_count = (n + kWideCols - 1) / kWideCols;
+  for (int64_t pc = 0; pc < k; pc += kc_max) {
+    const int64_t kc = std::min(kc_max, k - pc);
+    const bool load_c = accumulate || pc > 0;
+    for (int64_t panel = 0; panel < panel_count; ++panel) {
+      const int64_t j0 = panel * kWideCols;
+      const int64_t nr = std::min(kWideCols, n - j0);
+      const float* bp = panels + (panel * k + pc) * kWideCols;
+      for (int64_t ir = 0; ir < m; ir += kWideRows) {
+        const int64_t mr = std::min<int64_t>(kWideRows, m - ir);
+        const float* rows[kWideRows];
+        for (int64_t i = 0; i < kWideRows; ++i) {
+          rows[i] = a + a_offsets[ir + (i < mr ? i : 0)];
+        }
+        wide_gather_kernel(kc, rows, k_offsets + pc, bp, c + ir * ldc + j0, ldc, mr, nr, load_c);
+      }
+    }
+  }
+}
+#endif
+
 // Writes the padded planes of one source image to dst, then (with_slack) the zeros that
 // gemm_offset_b may read past them.
 template <typename T>
@@ -490,6 +642,17 @@ void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h,
     }
   }
   const int64_t groups = (batch + group - 1) / group;
+  // The wide tile's panels of the weight, packed once here (read by every thread).
+  const float* wide = nullptr;
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (wide_tile_pays(out_channels)) {
+      float* panels = scratch<float, kWideTag>(wide_panel_size(out_channels, k));
+      pack_wide(bt, k, out_channels, k, panels, k, 0);
+      wide = panels;
+    }
+  }
+#endif
   for_each_image(groups, parallel, [&](int64_t gi) {
     const int64_t first = gi * group;
     const int64_t count = std::min(group, batch - first);
@@ -499,8 +662,18 @@ void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h,
       pad_source(d, src + (first + i) * src_image, padded + i * padded_image,
                  /*with_slack=*/false);
     }
-    gemm_gather_a(count * out_hw, out_channels, k, padded, positions.data(), d.offsets.data(), bt,
-                  k, product, out_channels, false);
+#if defined(__x86_64__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (wide != nullptr) {
+        wide_gather_gemm(count * out_hw, out_channels, k, padded, positions.data(),
+                         d.offsets.data(), wide, product, out_channels, false);
+      }
+    }
+#endif
+    if (!std::is_same_v<T, float> || wide == nullptr) {
+      gemm_gather_a(count * out_hw, out_channels, k, padded, positions.data(), d.offsets.data(), bt,
+                    k, product, out_channels, false);
+    }
     for (int64_t i = 0; i < count; ++i) {
       const T* from = product + i * out_hw * out_channels;
       T* to = out + (first + i) * out_channels * out_hw;
@@ -654,9 +827,56 @@ void backward_weight_impl(const Conv2dGeometry& g, const GradImage& grad_image, 
   }
   // Each chunk's sum is written transposed, [C*KH*KW, OC], as gemm_gather_a forms it; chunks
   // are combined in that layout and grad_weight is transposed once at the end.
+  //
+  // With the wide tile (float32, 48+ output channels) the images of a chunk go in sub-groups
+  // of `sub` (fixed by the geometry): their padded copies side by side and their gradients
+  // packed as one B, the reduction running over (image, position) of the sub-group at once.
+  [[maybe_unused]] bool wide = false;
+  [[maybe_unused]] int64_t sub = 1;
+  [[maybe_unused]] std::vector<int64_t> sub_positions;
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    wide = wide_tile_pays(g.out_channels);
+  }
+  if (wide) {
+    const int64_t padded_image = d.planes * d.pad_h * d.pad_w;
+    const int64_t per_image = padded_image + wide_panel_size(g.out_channels, out_hw);
+    sub = std::clamp<int64_t>(
+        kWideSubBytes / static_cast<int64_t>(sizeof(T)) / std::max<int64_t>(per_image, 1), 1,
+        std::max<int64_t>((g.batch + chunks - 1) / chunks, 1));
+    sub_positions.resize(static_cast<std::size_t>(sub * out_hw));
+    for (int64_t i = 0; i < sub; ++i) {
+      for (int64_t q = 0; q < out_hw; ++q) {
+        sub_positions[static_cast<std::size_t>(i * out_hw + q)] =
+            i * padded_image + positions[static_cast<std::size_t>(q)];
+      }
+    }
+  }
+#endif
   auto chunk_sum = [&](int64_t chunk, T* dst) {
     const int64_t first = chunk * g.batch / chunks;
     const int64_t last = (chunk + 1) * g.batch / chunks;
+#if defined(__x86_64__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (wide) {
+        const int64_t padded_image = d.planes * d.pad_h * d.pad_w;
+        for (int64_t n0 = first; n0 < last; n0 += sub) {
+          const int64_t count = std::min(sub, last - n0);
+          float* padded = scratch<float, kColumnTag>(count * padded_image);
+          float* panels = scratch<float, kWideTag>(wide_panel_size(g.out_channels, count * out_hw));
+          for (int64_t i = 0; i < count; ++i) {
+            pad_source(d, input + (n0 + i) * in_image, padded + i * padded_image,
+                       /*with_slack=*/false);
+            pack_wide(grad_image(n0 + i), out_hw, g.out_channels, out_hw, panels, count * out_hw,
+                      i * out_hw);
+          }
+          wide_gather_gemm(rows, g.out_channels, count * out_hw, padded, d.offsets.data(),
+                           sub_positions.data(), panels, dst, g.out_channels, n0 != first);
+        }
+        return;
+      }
+    }
+#endif
     T* padded = scratch<T, kColumnTag>(d.padded_size());
     for (int64_t n = first; n < last; ++n) {
       pad_source(d, input + n * in_image, padded, /*with_slack=*/false);
