@@ -7,6 +7,7 @@
 #include "tensor/kernels/conv.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstddef>
 #include <cstdlib>
@@ -172,6 +173,87 @@ struct Zmm<double> {
   using V = __m512d;
 };
 
+// The lanes `bits` of col from index at (see col2im_unit_stride_avx512's shift). NOTE: at < 0
+// (possible only at the very start of col) would form a pointer before the buffer: the
+// expand-load of the same lanes reads from the segment's start instead.
+template <typename T>
+__attribute__((target("avx512f"))) inline typename Zmm<T>::V col2im_load(const T* col,
+                                                                         unsigned bits,
+                                                                         int64_t at) {
+  const int64_t first = std::countr_zero(bits);
+  if constexpr (std::is_same_v<T, float>) {
+    const auto mask = static_cast<__mmask16>(bits);
+    return at >= 0 ? _mm512_maskz_loadu_ps(mask, col + at)
+                   : _mm512_maskz_expandloadu_ps(mask, col + at + first);
+  } else {
+    const auto mask = static_cast<__mmask8>(bits);
+    return at >= 0 ? _mm512_maskz_loadu_pd(mask, col + at)
+                   : _mm512_maskz_expandloadu_pd(mask, col + at + first);
+  }
+}
+
+// The rows of channels [c0, c0 + U) of col2im_unit_stride_avx512's vector of columns at iw0.
+template <typename T, int U>
+__attribute__((target("avx512f"))) inline void col2im_channels_avx512(
+    const Conv2dGeometry& g, const T* col, T* image, int64_t c0, int64_t iw0, const unsigned* bits,
+    const int64_t* shift, unsigned store) {
+  // Locals: read through g, every field would be reloaded after each store to image.
+  const int64_t kernel_h = g.kernel_h;
+  const int64_t kernel_w = g.kernel_w;
+  const int64_t out_h = g.out_h;
+  const int64_t out_w = g.out_w;
+  const int64_t in_h = g.in_h;
+  const int64_t in_w = g.in_w;
+  const int64_t pad_top = g.pad_top;
+  const int64_t dilation_h = g.dilation_h;
+  const int64_t channel_stride = kernel_h * kernel_w * out_h * out_w;
+  const int64_t row_stride = kernel_w * out_h * out_w;
+  for (int64_t ih = 0; ih < in_h; ++ih) {
+    typename Zmm<T>::V acc[U];
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) {
+      if constexpr (std::is_same_v<T, float>) {
+        acc[u] = _mm512_setzero_ps();
+      } else {
+        acc[u] = _mm512_setzero_pd();
+      }
+    }
+    for (int64_t kh = 0; kh < kernel_h; ++kh) {
+      const int64_t oh = ih + pad_top - kh * dilation_h;
+      if (oh < 0 || oh >= out_h) {
+        continue;
+      }
+      const int64_t row = kh * row_stride + oh * out_w;
+      for (int64_t kw = 0; kw < kernel_w; ++kw) {
+        const unsigned lanes = bits[kw];
+        if (lanes == 0U) {
+          continue;
+        }
+        const int64_t at = row + shift[kw];
+#pragma GCC unroll 4
+        for (int u = 0; u < U; ++u) {
+          // NOTE: indexed from col: at_u < 0 (only near channel 0) takes the expand-load.
+          const int64_t at_u = at + (c0 + u) * channel_stride;
+          if constexpr (std::is_same_v<T, float>) {
+            acc[u] = _mm512_add_ps(acc[u], col2im_load(col, lanes, at_u));
+          } else {
+            acc[u] = _mm512_add_pd(acc[u], col2im_load(col, lanes, at_u));
+          }
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) {
+      T* dst = image + ((c0 + u) * in_h + ih) * in_w + iw0;
+      if constexpr (std::is_same_v<T, float>) {
+        _mm512_mask_storeu_ps(dst, static_cast<__mmask16>(store), acc[u]);
+      } else {
+        _mm512_mask_storeu_pd(dst, static_cast<__mmask8>(store), acc[u]);
+      }
+    }
+  }
+}
+
 template <typename T>
 __attribute__((target("avx512f"))) void col2im_unit_stride_avx512(const Conv2dGeometry& g,
                                                                   const T* col, T* image) {
@@ -189,43 +271,19 @@ __attribute__((target("avx512f"))) void col2im_unit_stride_avx512(const Conv2dGe
       const int64_t hi = std::min(iw0 + width, g.out_w + w_offset);
       const auto k = static_cast<std::size_t>(kw);
       bits[k] = lo < hi ? ((1U << (hi - lo)) - 1U) << (lo - iw0) : 0U;
-      shift[k] = lo < hi ? kw * out_hw + (lo - w_offset) : 0;
+      // Where lane 0 would load from: the segment's lanes are contiguous, so a masked load at
+      // shift - (lo - iw0) reads what the expand-load reads (one load uop instead of two).
+      shift[k] = lo < hi ? kw * out_hw + (lo - w_offset) - (lo - iw0) : 0;
     }
     const auto store = static_cast<unsigned>((1U << width) - 1U);
-    for (int64_t c = 0; c < g.in_channels; ++c) {
-      for (int64_t ih = 0; ih < g.in_h; ++ih) {
-        typename Zmm<T>::V acc;
-        if constexpr (std::is_same_v<T, float>) {
-          acc = _mm512_setzero_ps();
-        } else {
-          acc = _mm512_setzero_pd();
-        }
-        for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
-          const int64_t oh = ih + g.pad_top - kh * g.dilation_h;
-          if (oh < 0 || oh >= g.out_h) {
-            continue;
-          }
-          const T* base = col + (c * g.kernel_h + kh) * g.kernel_w * out_hw + oh * g.out_w;
-          for (std::size_t kw = 0; kw < bits.size(); ++kw) {
-            if (bits[kw] == 0U) {
-              continue;
-            }
-            if constexpr (std::is_same_v<T, float>) {
-              acc = _mm512_add_ps(acc, _mm512_maskz_expandloadu_ps(static_cast<__mmask16>(bits[kw]),
-                                                                   base + shift[kw]));
-            } else {
-              acc = _mm512_add_pd(acc, _mm512_maskz_expandloadu_pd(static_cast<__mmask8>(bits[kw]),
-                                                                   base + shift[kw]));
-            }
-          }
-        }
-        T* dst = image + (c * g.in_h + ih) * g.in_w + iw0;
-        if constexpr (std::is_same_v<T, float>) {
-          _mm512_mask_storeu_ps(dst, static_cast<__mmask16>(store), acc);
-        } else {
-          _mm512_mask_storeu_pd(dst, static_cast<__mmask8>(store), acc);
-        }
-      }
+    // Four channels at once: each vector's sum is a chain of dependent adds (one per (kh, kw)),
+    // so independent chains in flight hide the add latency.
+    int64_t c0 = 0;
+    for (; c0 + 4 <= g.in_channels; c0 += 4) {
+      col2im_channels_avx512<T, 4>(g, col, image, c0, iw0, bits.data(), shift.data(), store);
+    }
+    for (; c0 < g.in_channels; ++c0) {
+      col2im_channels_avx512<T, 1>(g, col, image, c0, iw0, bits.data(), shift.data(), store);
     }
   }
 }
@@ -347,6 +405,9 @@ constexpr int64_t kWideStep = 128;
 // The weight gradient's sub-groups of images: their padded copies and packed gradients together
 // take at most about this much (L2).
 constexpr int64_t kWideSubBytes = int64_t{512} << 10;
+// The input gradient takes the wide tile up to this many output positions per image (its packed
+// output gradient then stays in L2).
+constexpr int64_t kWideMaxPositions = 2048;
 
 // Whether the wide tile takes a product with `channels` columns: float32 on an AVX-512 machine
 // (not forced narrower), its 64-column panels at least 3/4 full.
@@ -436,6 +497,21 @@ void pack_wide(const float* bt, int64_t ldbt, int64_t n, int64_t count, float* p
       for (int64_t p = 0; p < count; ++p) {
         dst[p * kWideCols + jj] = src[p];
       }
+    }
+  }
+}
+
+// Packs B itself (k x n row-major, row stride ldb) into the wide panels: panels[(panel * k + p)
+// * 64 + jj] = b[p * ldb + panel * 64 + jj], zero for columns >= n.
+void pack_wide_rows(const float* b, int64_t ldb, int64_t k, int64_t n, float* panels) {
+  const int64_t panel_count = (n + kWideCols - 1) / kWideCols;
+  for (int64_t panel = 0; panel < panel_count; ++panel) {
+    const int64_t j0 = panel * kWideCols;
+    const int64_t width = std::min(kWideCols, n - j0);
+    for (int64_t p = 0; p < k; ++p) {
+      float* dst = panels + (panel * k + p) * kWideCols;
+      std::copy(b + p * ldb + j0, b + p * ldb + j0 + width, dst);
+      std::fill(dst + width, dst + kWideCols, 0.0F);
     }
   }
 }
@@ -775,6 +851,28 @@ void backward_input_impl(const Conv2dGeometry& g, const T* grad_output, const T*
   const int64_t in_image = g.in_channels * g.in_h * g.in_w;
   const int64_t out_image = g.out_channels * out_hw;
   const bool pointwise = is_pointwise(g);
+  // The wide tile (float32 on AVX-512) when its 64-position panels are at least 3/4 full, the
+  // image's panels stay in L2 and the reduction (output channels) is long enough to pay for a
+  // tile's store; each element is then one fma chain over the output channels, as in the GEMM.
+  [[maybe_unused]] bool wide = false;
+  [[maybe_unused]] std::vector<int64_t> tap_rows;
+  [[maybe_unused]] std::vector<int64_t> oc_offsets;
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    wide =
+        !pointwise && g.out_channels >= 16 && out_hw <= kWideMaxPositions && wide_tile_pays(out_hw);
+  }
+  if (wide) {
+    tap_rows.resize(static_cast<std::size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      tap_rows[static_cast<std::size_t>(r)] = r;
+    }
+    oc_offsets.resize(static_cast<std::size_t>(g.out_channels));
+    for (int64_t oc = 0; oc < g.out_channels; ++oc) {
+      oc_offsets[static_cast<std::size_t>(oc)] = oc * rows;
+    }
+  }
+#endif
   for_each_image(g.batch, conv_flops(g) >= kParallelFlops, [&](int64_t n) {
     const T* grad_out = grad_output + n * out_image;
     T* grad_in = grad_input + n * in_image;
@@ -785,6 +883,20 @@ void backward_input_impl(const Conv2dGeometry& g, const T* grad_output, const T*
       return;
     }
     T* col = scratch<T, kColumnTag>(rows * out_hw);
+#if defined(__x86_64__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (wide) {
+        // col = weight^T * grad_out on the wide tile: A gathered straight from the weight
+        // (element (r, oc) at weight[oc * rows + r]), grad_out packed into 64-position panels.
+        float* panels = scratch<float, kWideTag>(wide_panel_size(out_hw, g.out_channels));
+        pack_wide_rows(grad_out, out_hw, g.out_channels, out_hw, panels);
+        wide_gather_gemm(rows, out_hw, g.out_channels, weight, tap_rows.data(), oc_offsets.data(),
+                         panels, col, out_hw, false);
+        col2im_fast(g, col, grad_in);
+        return;
+      }
+    }
+#endif
     gemm(true, false, rows, out_hw, g.out_channels, T(1), weight, rows, grad_out, out_hw, T(0), col,
          out_hw);
     col2im_fast(g, col, grad_in);
