@@ -533,15 +533,28 @@ void pack_wide(const float* bt, int64_t ldbt, int64_t n, int64_t count, float* p
 
 // Packs B itself (k x n row-major, row stride ldb) into the wide panels: panels[(panel * k + p)
 // * 64 + jj] = b[p * ldb + panel * 64 + jj], zero for columns >= n.
-void pack_wide_rows(const float* b, int64_t ldb, int64_t k, int64_t n, float* panels) {
+__attribute__((target("avx512f"))) void pack_wide_rows(const float* b, int64_t ldb, int64_t k,
+                                                       int64_t n, float* panels) {
   const int64_t panel_count = (n + kWideCols - 1) / kWideCols;
   for (int64_t panel = 0; panel < panel_count; ++panel) {
     const int64_t j0 = panel * kWideCols;
-    const int64_t width = std::min(kWideCols, n - j0);
+    __mmask16 lanes[kWideCols / 16];
+    for (int64_t v = 0; v < kWideCols / 16; ++v) {
+      const int64_t left = n - j0 - v * 16;
+      lanes[v] = static_cast<__mmask16>(
+          left >= 16 ? 0xFFFFU : (left > 0 ? (1U << static_cast<unsigned>(left)) - 1U : 0U));
+    }
     for (int64_t p = 0; p < k; ++p) {
+      const float* src = b + p * ldb + j0;
       float* dst = panels + (panel * k + p) * kWideCols;
-      std::copy(b + p * ldb + j0, b + p * ldb + j0 + width, dst);
-      std::fill(dst + width, dst + kWideCols, 0.0F);
+#pragma GCC unroll 4
+      for (int64_t v = 0; v < kWideCols / 16; ++v) {
+        // Masked: lanes past n are not read and get zero (NOTE: no pointer is formed for a
+        // vector wholly past n, which could lie beyond the buffer).
+        _mm512_storeu_ps(dst + v * 16, lanes[v] == 0
+                                           ? _mm512_setzero_ps()
+                                           : _mm512_maskz_loadu_ps(lanes[v], src + v * 16));
+      }
     }
   }
 }
