@@ -461,7 +461,7 @@ __attribute__((target("avx512f"))) void wide_gather_kernel(int64_t kc, const flo
     }
     float* crow = c + i * ldc;
 #pragma GCC unroll 4
-    for (int v = 0; v < 4; ++v) {
+    for (int64_t v = 0; v < 4; ++v) {
       const int64_t left = nr - v * 16;
       if (left <= 0) {
         break;
@@ -766,7 +766,7 @@ void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h,
 #if defined(__x86_64__)
   if constexpr (std::is_same_v<T, float>) {
     if (wide_tile_pays(out_channels)) {
-      float* panels = scratch<float, kWideTag>(wide_panel_size(out_channels, k));
+      auto* panels = scratch<float, kWideTag>(wide_panel_size(out_channels, k));
       pack_wide(bt, k, out_channels, k, panels, k, 0);
       wide = panels;
     }
@@ -931,7 +931,7 @@ void backward_input_impl(const Conv2dGeometry& g, const T* grad_output, const T*
       if (wide) {
         // col = weight^T * grad_out on the wide tile: A gathered straight from the weight
         // (element (r, oc) at weight[oc * rows + r]), grad_out packed into 64-position panels.
-        float* panels = scratch<float, kWideTag>(wide_panel_size(out_hw, g.out_channels));
+        auto* panels = scratch<float, kWideTag>(wide_panel_size(out_hw, g.out_channels));
         pack_wide_rows(grad_out, out_hw, g.out_channels, out_hw, panels);
         wide_gather_gemm(rows, out_hw, g.out_channels, weight, tap_rows.data(), oc_offsets.data(),
                          panels, col, out_hw, false);
@@ -1017,8 +1017,8 @@ void backward_weight_impl(const Conv2dGeometry& g, const GradImage& grad_image, 
         const int64_t padded_image = d.planes * d.pad_h * d.pad_w;
         for (int64_t n0 = first; n0 < last; n0 += sub) {
           const int64_t count = std::min(sub, last - n0);
-          float* padded = scratch<float, kColumnTag>(count * padded_image);
-          float* panels = scratch<float, kWideTag>(wide_panel_size(g.out_channels, count * out_hw));
+          auto* padded = scratch<float, kColumnTag>(count * padded_image);
+          auto* panels = scratch<float, kWideTag>(wide_panel_size(g.out_channels, count * out_hw));
           for (int64_t i = 0; i < count; ++i) {
             pad_source(d, input + (n0 + i) * in_image, padded + i * padded_image,
                        /*with_slack=*/false);
