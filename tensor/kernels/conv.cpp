@@ -3,7 +3,10 @@
 // rows) or gathers one GEMM row per output position (gemm_gather_a, narrow rows, enough output
 // channels); the weight gradient gathers one row per (c, kh, kw) tap (gemm_gather_a). Otherwise
 // im2col + GEMM per image; the input gradient is GEMM + col2im (AVX-512 gather form for stride 1);
-// 1x1 stride-1 convolutions skip the column buffer entirely.
+// 1x1 stride-1 convolutions skip the column buffer entirely. On AVX-512, float32 layers run on a
+// 6 x 64 register tile of this file's own (wide_gather_kernel): the gathered GEMMs (forward,
+// weight gradient) with 48+ output channels, and the input gradient's GEMM when the output
+// positions fill its 64-column panels.
 #include "tensor/kernels/conv.h"
 
 #include <algorithm>
