@@ -413,11 +413,13 @@ constexpr int64_t kWideSubBytes = int64_t{512} << 10;
 constexpr int64_t kWideMaxPositions = 2048;
 
 // Whether the wide tile takes a product with `channels` columns: float32 on an AVX-512 machine
-// (not forced narrower), its 64-column panels at least 3/4 full.
+// (not forced narrower), its 64-column panels computing no more padding columns than 32-column
+// ones would (48 columns: 64 either way) or at least 7/8 full. (96 columns stay on 32-column
+// tiles: two 64-column panels would waste a quarter.)
 bool wide_tile_pays(int64_t channels) {
-  constexpr int64_t kTile = kWideCols;
-  return channels > 0 && 4 * channels >= 3 * ((channels + kTile - 1) / kTile * kTile) &&
-         use_avx512_col2im();
+  const int64_t wide = (channels + kWideCols - 1) / kWideCols * kWideCols;
+  const int64_t narrow = (channels + 31) / 32 * 32;
+  return channels > 0 && (wide == narrow || 8 * channels >= 7 * wide) && use_avx512_col2im();
 }
 
 // c[i, j] = (load_c ? c[i, j] : 0) + sum_{p < kc} a_rows[i][k_offsets[p]] * bp[p * 64 + j] for

@@ -244,12 +244,14 @@ std::vector<Spec> specs() {
       {1, 1, 10, 130, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},  // forward in several row bands
       {3, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},   // the small CNN's first layer
       {1, 3, 33, 31, 33, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},   // 3 channels, tile edges 31/32/33
-      // The wide 6 x 64 tile (float32, 48+ output channels; the narrow-image forward and every
-      // weight gradient): a full panel, 3/4 and partial panels, 45 tap rows (a 3-row tail).
+      // The wide 6 x 64 tile (float32, 33..64 or 7/8-panel output channels: the weight gradient,
+      // and the forward of narrow images with 48+): full and partial panels, 45 tap rows (a 3-row
+      // tail); the input gradient's positions (121, 63) fill 64-position panels alike.
       {5, 32, 13, 13, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},  // the small CNN's second layer
       {3, 5, 7, 9, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     // 48 channels, 45 taps
       {2, 3, 9, 11, 50, 2, 3, 2, 1, 0, 1, 1, 0, 1, 2},    // 50 channels, stride, dilation
-      {2, 4, 6, 5, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     // 96: a full and a half panel
+      {2, 4, 6, 5, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     // 96: back on the 12 x 32 tile
+      {2, 3, 8, 8, 120, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    // 120: two panels, the second 7/8
       {3, 7, 9, 9, 64, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},     // 1x1 stride 2 (not pointwise)
       {9, 2, 5, 4, 63, 2, 2, 1, 1, 0, 0, 1, 1, 1, 1},     // batch 9: chunks of 1 and 2 images
   };
