@@ -3,10 +3,14 @@
 // rows) or gathers one GEMM row per output position (gemm_gather_a, narrow rows, enough output
 // channels); the weight gradient gathers one row per (c, kh, kw) tap (gemm_gather_a). Otherwise
 // im2col + GEMM per image; the input gradient is GEMM + col2im (AVX-512 gather form for stride 1);
-// 1x1 stride-1 convolutions skip the column buffer entirely.
+// 1x1 stride-1 convolutions skip the column buffer entirely. On AVX-512, float32 layers run on a
+// 6 x 64 register tile of this file's own (wide_gather_kernel): the gathered GEMMs (forward,
+// weight gradient) with 48+ output channels, and the input gradient's GEMM when the output
+// positions fill its 64-column panels.
 #include "tensor/kernels/conv.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstddef>
 #include <cstdlib>
@@ -50,6 +54,7 @@ constexpr int kPartialTag = 1;
 constexpr int kBandTag = 2;
 constexpr int kTransposeTag = 3;
 constexpr int kReluTag = 4;
+constexpr int kWideTag = 5;
 // The implicit GEMM writes a band of output rows to a scratch buffer of about this size (so it
 // stays in L2) before the valid columns are copied out with the bias.
 constexpr int64_t kBandBytes = int64_t{128} << 10;
@@ -171,6 +176,87 @@ struct Zmm<double> {
   using V = __m512d;
 };
 
+// The lanes `bits` of col from index at (see col2im_unit_stride_avx512's shift). NOTE: at < 0
+// (possible only at the very start of col) would form a pointer before the buffer: the
+// expand-load of the same lanes reads from the segment's start instead.
+template <typename T>
+__attribute__((target("avx512f"))) inline typename Zmm<T>::V col2im_load(const T* col,
+                                                                         unsigned bits,
+                                                                         int64_t at) {
+  const int64_t first = std::countr_zero(bits);
+  if constexpr (std::is_same_v<T, float>) {
+    const auto mask = static_cast<__mmask16>(bits);
+    return at >= 0 ? _mm512_maskz_loadu_ps(mask, col + at)
+                   : _mm512_maskz_expandloadu_ps(mask, col + at + first);
+  } else {
+    const auto mask = static_cast<__mmask8>(bits);
+    return at >= 0 ? _mm512_maskz_loadu_pd(mask, col + at)
+                   : _mm512_maskz_expandloadu_pd(mask, col + at + first);
+  }
+}
+
+// The rows of channels [c0, c0 + U) of col2im_unit_stride_avx512's vector of columns at iw0.
+template <typename T, int U>
+__attribute__((target("avx512f"))) inline void col2im_channels_avx512(
+    const Conv2dGeometry& g, const T* col, T* image, int64_t c0, int64_t iw0, const unsigned* bits,
+    const int64_t* shift, unsigned store) {
+  // Locals: read through g, every field would be reloaded after each store to image.
+  const int64_t kernel_h = g.kernel_h;
+  const int64_t kernel_w = g.kernel_w;
+  const int64_t out_h = g.out_h;
+  const int64_t out_w = g.out_w;
+  const int64_t in_h = g.in_h;
+  const int64_t in_w = g.in_w;
+  const int64_t pad_top = g.pad_top;
+  const int64_t dilation_h = g.dilation_h;
+  const int64_t channel_stride = kernel_h * kernel_w * out_h * out_w;
+  const int64_t row_stride = kernel_w * out_h * out_w;
+  for (int64_t ih = 0; ih < in_h; ++ih) {
+    typename Zmm<T>::V acc[U];
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) {
+      if constexpr (std::is_same_v<T, float>) {
+        acc[u] = _mm512_setzero_ps();
+      } else {
+        acc[u] = _mm512_setzero_pd();
+      }
+    }
+    for (int64_t kh = 0; kh < kernel_h; ++kh) {
+      const int64_t oh = ih + pad_top - kh * dilation_h;
+      if (oh < 0 || oh >= out_h) {
+        continue;
+      }
+      const int64_t row = kh * row_stride + oh * out_w;
+      for (int64_t kw = 0; kw < kernel_w; ++kw) {
+        const unsigned lanes = bits[kw];
+        if (lanes == 0U) {
+          continue;
+        }
+        const int64_t at = row + shift[kw];
+#pragma GCC unroll 4
+        for (int u = 0; u < U; ++u) {
+          // NOTE: indexed from col: at_u < 0 (only near channel 0) takes the expand-load.
+          const int64_t at_u = at + (c0 + u) * channel_stride;
+          if constexpr (std::is_same_v<T, float>) {
+            acc[u] = _mm512_add_ps(acc[u], col2im_load(col, lanes, at_u));
+          } else {
+            acc[u] = _mm512_add_pd(acc[u], col2im_load(col, lanes, at_u));
+          }
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) {
+      T* dst = image + ((c0 + u) * in_h + ih) * in_w + iw0;
+      if constexpr (std::is_same_v<T, float>) {
+        _mm512_mask_storeu_ps(dst, static_cast<__mmask16>(store), acc[u]);
+      } else {
+        _mm512_mask_storeu_pd(dst, static_cast<__mmask8>(store), acc[u]);
+      }
+    }
+  }
+}
+
 template <typename T>
 __attribute__((target("avx512f"))) void col2im_unit_stride_avx512(const Conv2dGeometry& g,
                                                                   const T* col, T* image) {
@@ -188,43 +274,19 @@ __attribute__((target("avx512f"))) void col2im_unit_stride_avx512(const Conv2dGe
       const int64_t hi = std::min(iw0 + width, g.out_w + w_offset);
       const auto k = static_cast<std::size_t>(kw);
       bits[k] = lo < hi ? ((1U << (hi - lo)) - 1U) << (lo - iw0) : 0U;
-      shift[k] = lo < hi ? kw * out_hw + (lo - w_offset) : 0;
+      // Where lane 0 would load from: the segment's lanes are contiguous, so a masked load at
+      // shift - (lo - iw0) reads what the expand-load reads (one load uop instead of two).
+      shift[k] = lo < hi ? kw * out_hw + (lo - w_offset) - (lo - iw0) : 0;
     }
     const auto store = static_cast<unsigned>((1U << width) - 1U);
-    for (int64_t c = 0; c < g.in_channels; ++c) {
-      for (int64_t ih = 0; ih < g.in_h; ++ih) {
-        typename Zmm<T>::V acc;
-        if constexpr (std::is_same_v<T, float>) {
-          acc = _mm512_setzero_ps();
-        } else {
-          acc = _mm512_setzero_pd();
-        }
-        for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
-          const int64_t oh = ih + g.pad_top - kh * g.dilation_h;
-          if (oh < 0 || oh >= g.out_h) {
-            continue;
-          }
-          const T* base = col + (c * g.kernel_h + kh) * g.kernel_w * out_hw + oh * g.out_w;
-          for (std::size_t kw = 0; kw < bits.size(); ++kw) {
-            if (bits[kw] == 0U) {
-              continue;
-            }
-            if constexpr (std::is_same_v<T, float>) {
-              acc = _mm512_add_ps(acc, _mm512_maskz_expandloadu_ps(static_cast<__mmask16>(bits[kw]),
-                                                                   base + shift[kw]));
-            } else {
-              acc = _mm512_add_pd(acc, _mm512_maskz_expandloadu_pd(static_cast<__mmask8>(bits[kw]),
-                                                                   base + shift[kw]));
-            }
-          }
-        }
-        T* dst = image + (c * g.in_h + ih) * g.in_w + iw0;
-        if constexpr (std::is_same_v<T, float>) {
-          _mm512_mask_storeu_ps(dst, static_cast<__mmask16>(store), acc);
-        } else {
-          _mm512_mask_storeu_pd(dst, static_cast<__mmask8>(store), acc);
-        }
-      }
+    // Four channels at once: each vector's sum is a chain of dependent adds (one per (kh, kw)),
+    // so independent chains in flight hide the add latency.
+    int64_t c0 = 0;
+    for (; c0 + 4 <= g.in_channels; c0 += 4) {
+      col2im_channels_avx512<T, 4>(g, col, image, c0, iw0, bits.data(), shift.data(), store);
+    }
+    for (; c0 < g.in_channels; ++c0) {
+      col2im_channels_avx512<T, 1>(g, col, image, c0, iw0, bits.data(), shift.data(), store);
     }
   }
 }
@@ -332,6 +394,220 @@ int64_t gather_group(const DirectConv& d, int64_t channels, int64_t batch) {
   return std::clamp<int64_t>((kBandBytes / 4) / std::max<int64_t>(per_image, 1), 1,
                              std::max<int64_t>(batch, 1));
 }
+
+#if defined(__x86_64__)
+// The wide tile: the gathered implicit GEMMs of float32 convolutions with 48+ output channels
+// (the small CNN's second layer) run on their own 6 x 64 AVX-512 register tile instead of
+// gemm_gather_a's 12 x 32. Six gathered rows need six row pointers (twelve do not fit the
+// general registers: the loop spilled three, ~15% of its time) and each broadcast feeds four
+// FMAs instead of two. B is packed once into 64-column panels, k-major.
+constexpr int kWideRows = 6;
+constexpr int64_t kWideCols = 64;
+// K block: a 128 x 64 panel (32 KiB) stays in L1/L2 while every row tile passes over it.
+constexpr int64_t kWideStep = 128;
+// The weight gradient's sub-groups of images: their padded copies and packed gradients together
+// take at most about this much (L2).
+constexpr int64_t kWideSubBytes = int64_t{512} << 10;
+// The input gradient takes the wide tile up to this many output positions per image (its packed
+// output gradient then stays in L2).
+constexpr int64_t kWideMaxPositions = 2048;
+
+// Whether the wide tile takes a product with `channels` columns: float32 on an AVX-512 machine
+// (not forced narrower), its 64-column panels computing no more padding columns than 32-column
+// ones would (48 columns: 64 either way) or at least 7/8 full. (96 columns stay on 32-column
+// tiles: two 64-column panels would waste a quarter.)
+bool wide_tile_pays(int64_t channels) {
+  const int64_t wide = (channels + kWideCols - 1) / kWideCols * kWideCols;
+  const int64_t narrow = (channels + 31) / 32 * 32;
+  return channels > 0 && (wide == narrow || 8 * channels >= 7 * wide) && use_avx512_col2im();
+}
+
+// c[i, j] = (load_c ? c[i, j] : 0) + sum_{p < kc} a_rows[i][k_offsets[p]] * bp[p * 64 + j] for
+// i < mr, j < nr, each element one fixed-order fma chain over p. Rows past mr read row 0 and are
+// never stored.
+__attribute__((target("avx512f"))) void wide_gather_kernel(int64_t kc, const float* const* a_rows,
+                                                           const int64_t* k_offsets,
+                                                           const float* bp, float* c, int64_t ldc,
+                                                           int64_t mr, int64_t nr, bool load_c) {
+  __m512 acc[kWideRows][4];
+#pragma GCC unroll 8
+  for (auto& row : acc) {
+#pragma GCC unroll 4
+    for (auto& v : row) {
+      v = _mm512_setzero_ps();
+    }
+  }
+  const float* r0 = a_rows[0];
+  const float* r1 = a_rows[1];
+  const float* r2 = a_rows[2];
+  const float* r3 = a_rows[3];
+  const float* r4 = a_rows[4];
+  const float* r5 = a_rows[5];
+  for (int64_t p = 0; p < kc; ++p, bp += kWideCols) {
+    const int64_t off = k_offsets[p];
+    const __m512 b0 = _mm512_loadu_ps(bp);
+    const __m512 b1 = _mm512_loadu_ps(bp + 16);
+    const __m512 b2 = _mm512_loadu_ps(bp + 32);
+    const __m512 b3 = _mm512_loadu_ps(bp + 48);
+    const float* rows[kWideRows] = {r0, r1, r2, r3, r4, r5};
+#pragma GCC unroll 8
+    for (int i = 0; i < kWideRows; ++i) {
+      const __m512 a = _mm512_set1_ps(rows[i][off]);
+      acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+      acc[i][2] = _mm512_fmadd_ps(a, b2, acc[i][2]);
+      acc[i][3] = _mm512_fmadd_ps(a, b3, acc[i][3]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kWideRows; ++i) {
+    if (i >= mr) {
+      break;
+    }
+    float* crow = c + i * ldc;
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < 4; ++v) {
+      const int64_t left = nr - v * 16;
+      if (left <= 0) {
+        break;
+      }
+      const auto lanes =
+          static_cast<__mmask16>(left >= 16 ? 0xFFFFU : (1U << static_cast<unsigned>(left)) - 1U);
+      __m512 r = acc[i][v];
+      if (load_c) {
+        r = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, crow + v * 16), r);
+      }
+      _mm512_mask_storeu_ps(crow + v * 16, lanes, r);
+    }
+  }
+}
+
+// Packs rows [0, count) of B = bt^T (bt: n x count, row stride ldbt) as rows [first, first +
+// count) of the wide panels of a B with `total` rows: panels[(panel * total + p) * 64 + jj] =
+// bt[(panel * 64 + jj) * ldbt + p - first], zero for columns >= n.
+// The same with AVX-512 gathers, 16 columns at a time (the scalar transpose's strided stores
+// took 14% of the small CNN's weight gradient). Needs 16 * ldbt to fit an int32 index.
+__attribute__((target("avx512f"))) void pack_wide_avx512(const float* bt, int64_t ldbt, int64_t n,
+                                                         int64_t count, float* panels,
+                                                         int64_t total, int64_t first) {
+  const __m512i index =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int32_t>(ldbt)));
+  const __m512 zero = _mm512_setzero_ps();
+  const int64_t panel_count = (n + kWideCols - 1) / kWideCols;
+  for (int64_t panel = 0; panel < panel_count; ++panel) {
+    for (int64_t v = 0; v < kWideCols / 16; ++v) {
+      const int64_t j0 = panel * kWideCols + v * 16;
+      const int64_t left = n - j0;
+      const auto lanes = static_cast<__mmask16>(
+          left >= 16 ? 0xFFFFU : (left > 0 ? (1U << static_cast<unsigned>(left)) - 1U : 0U));
+      const float* src = left > 0 ? bt + j0 * ldbt : bt;
+      float* dst = panels + (panel * total + first) * kWideCols + v * 16;
+      for (int64_t p = 0; p < count; ++p) {
+        _mm512_storeu_ps(dst + p * kWideCols,
+                         _mm512_mask_i32gather_ps(zero, lanes, index, src + p, 4));
+      }
+    }
+  }
+}
+
+void pack_wide(const float* bt, int64_t ldbt, int64_t n, int64_t count, float* panels,
+               int64_t total, int64_t first) {
+  if (16 * ldbt <= std::numeric_limits<int32_t>::max()) {
+    pack_wide_avx512(bt, ldbt, n, count, panels, total, first);
+    return;
+  }
+  const int64_t panel_count = (n + kWideCols - 1) / kWideCols;
+  for (int64_t panel = 0; panel < panel_count; ++panel) {
+    float* dst = panels + (panel * total + first) * kWideCols;
+    for (int64_t jj = 0; jj < kWideCols; ++jj) {
+      const int64_t j = panel * kWideCols + jj;
+      if (j >= n) {
+        for (int64_t p = 0; p < count; ++p) {
+          dst[p * kWideCols + jj] = 0.0F;
+        }
+        continue;
+      }
+      const float* src = bt + j * ldbt;
+      for (int64_t p = 0; p < count; ++p) {
+        dst[p * kWideCols + jj] = src[p];
+      }
+    }
+  }
+}
+
+// Packs B itself (k x n row-major, row stride ldb) into the wide panels: panels[(panel * k + p)
+// * 64 + jj] = b[p * ldb + panel * 64 + jj], zero for columns >= n.
+__attribute__((target("avx512f"))) void pack_wide_rows(const float* b, int64_t ldb, int64_t k,
+                                                       int64_t n, float* panels) {
+  const int64_t panel_count = (n + kWideCols - 1) / kWideCols;
+  for (int64_t panel = 0; panel < panel_count; ++panel) {
+    const int64_t j0 = panel * kWideCols;
+    __mmask16 lanes[kWideCols / 16];
+    for (int64_t v = 0; v < kWideCols / 16; ++v) {
+      const int64_t left = n - j0 - v * 16;
+      lanes[v] = static_cast<__mmask16>(
+          left >= 16 ? 0xFFFFU : (left > 0 ? (1U << static_cast<unsigned>(left)) - 1U : 0U));
+    }
+    for (int64_t p = 0; p < k; ++p) {
+      const float* src = b + p * ldb + j0;
+      float* dst = panels + (panel * k + p) * kWideCols;
+#pragma GCC unroll 4
+      for (int64_t v = 0; v < kWideCols / 16; ++v) {
+        // Masked: lanes past n are not read and get zero (NOTE: no pointer is formed for a
+        // vector wholly past n, which could lie beyond the buffer).
+        _mm512_storeu_ps(dst + v * 16, lanes[v] == 0
+                                           ? _mm512_setzero_ps()
+                                           : _mm512_maskz_loadu_ps(lanes[v], src + v * 16));
+      }
+    }
+  }
+}
+
+// The floats pack_wide's panels take for n columns and k rows.
+int64_t wide_panel_size(int64_t n, int64_t k) {
+  return (n + kWideCols - 1) / kWideCols * kWideCols * k;
+}
+
+// c[i, j] (+)= sum_{p < k} a[a_offsets[i] + k_offsets[p]] * B[p, j] for i < m, j < n, B packed
+// by pack_wide (k rows), C row-major (row stride ldc). K is cut into blocks that depend on k
+// alone and C accumulates block after block: every element is one fixed-order sum.
+void wide_gather_gemm(int64_t m, int64_t n, int64_t k, const float* a, const int64_t* a_offsets,
+                      const int64_t* k_offsets, const float* panels, float* c, int64_t ldc,
+                      bool accumulate) {
+  if (m <= 0 || n <= 0) {
+    return;
+  }
+  if (k <= 0) {
+    if (!accumulate) {
+      for (int64_t i = 0; i < m; ++i) {
+        std::fill(c + i * ldc, c + i * ldc + n, 0.0F);
+      }
+    }
+    return;
+  }
+  const int64_t blocks = (k + kWideStep - 1) / kWideStep;
+  const int64_t kc_max = (k + blocks - 1) / blocks;
+  const int64_t panel_count = (n + kWideCols - 1) / kWideCols;
+  for (int64_t pc = 0; pc < k; pc += kc_max) {
+    const int64_t kc = std::min(kc_max, k - pc);
+    const bool load_c = accumulate || pc > 0;
+    for (int64_t panel = 0; panel < panel_count; ++panel) {
+      const int64_t j0 = panel * kWideCols;
+      const int64_t nr = std::min(kWideCols, n - j0);
+      const float* bp = panels + (panel * k + pc) * kWideCols;
+      for (int64_t ir = 0; ir < m; ir += kWideRows) {
+        const int64_t mr = std::min<int64_t>(kWideRows, m - ir);
+        const float* rows[kWideRows];
+        for (int64_t i = 0; i < kWideRows; ++i) {
+          rows[i] = a + a_offsets[ir + (i < mr ? i : 0)];
+        }
+        wide_gather_kernel(kc, rows, k_offsets + pc, bp, c + ir * ldc + j0, ldc, mr, nr, load_c);
+      }
+    }
+  }
+}
+#endif
 
 // Writes the padded planes of one source image to dst, then (with_slack) the zeros that
 // gemm_offset_b may read past them.
@@ -490,6 +766,17 @@ void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h,
     }
   }
   const int64_t groups = (batch + group - 1) / group;
+  // The wide tile's panels of the weight, packed once here (read by every thread).
+  const float* wide = nullptr;
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (wide_tile_pays(out_channels)) {
+      auto* panels = scratch<float, kWideTag>(wide_panel_size(out_channels, k));
+      pack_wide(bt, k, out_channels, k, panels, k, 0);
+      wide = panels;
+    }
+  }
+#endif
   for_each_image(groups, parallel, [&](int64_t gi) {
     const int64_t first = gi * group;
     const int64_t count = std::min(group, batch - first);
@@ -499,8 +786,18 @@ void gather_conv(const DirectConv& d, int64_t batch, int64_t group, int64_t s_h,
       pad_source(d, src + (first + i) * src_image, padded + i * padded_image,
                  /*with_slack=*/false);
     }
-    gemm_gather_a(count * out_hw, out_channels, k, padded, positions.data(), d.offsets.data(), bt,
-                  k, product, out_channels, false);
+#if defined(__x86_64__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (wide != nullptr) {
+        wide_gather_gemm(count * out_hw, out_channels, k, padded, positions.data(),
+                         d.offsets.data(), wide, product, out_channels, false);
+      }
+    }
+#endif
+    if (!std::is_same_v<T, float> || wide == nullptr) {
+      gemm_gather_a(count * out_hw, out_channels, k, padded, positions.data(), d.offsets.data(), bt,
+                    k, product, out_channels, false);
+    }
     for (int64_t i = 0; i < count; ++i) {
       const T* from = product + i * out_hw * out_channels;
       T* to = out + (first + i) * out_channels * out_hw;
@@ -602,6 +899,28 @@ void backward_input_impl(const Conv2dGeometry& g, const T* grad_output, const T*
   const int64_t in_image = g.in_channels * g.in_h * g.in_w;
   const int64_t out_image = g.out_channels * out_hw;
   const bool pointwise = is_pointwise(g);
+  // The wide tile (float32 on AVX-512) when its 64-position panels are at least 3/4 full, the
+  // image's panels stay in L2 and the reduction (output channels) is long enough to pay for a
+  // tile's store; each element is then one fma chain over the output channels, as in the GEMM.
+  [[maybe_unused]] bool wide = false;
+  [[maybe_unused]] std::vector<int64_t> tap_rows;
+  [[maybe_unused]] std::vector<int64_t> oc_offsets;
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    wide =
+        !pointwise && g.out_channels >= 16 && out_hw <= kWideMaxPositions && wide_tile_pays(out_hw);
+  }
+  if (wide) {
+    tap_rows.resize(static_cast<std::size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      tap_rows[static_cast<std::size_t>(r)] = r;
+    }
+    oc_offsets.resize(static_cast<std::size_t>(g.out_channels));
+    for (int64_t oc = 0; oc < g.out_channels; ++oc) {
+      oc_offsets[static_cast<std::size_t>(oc)] = oc * rows;
+    }
+  }
+#endif
   for_each_image(g.batch, conv_flops(g) >= kParallelFlops, [&](int64_t n) {
     const T* grad_out = grad_output + n * out_image;
     T* grad_in = grad_input + n * in_image;
@@ -612,6 +931,20 @@ void backward_input_impl(const Conv2dGeometry& g, const T* grad_output, const T*
       return;
     }
     T* col = scratch<T, kColumnTag>(rows * out_hw);
+#if defined(__x86_64__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (wide) {
+        // col = weight^T * grad_out on the wide tile: A gathered straight from the weight
+        // (element (r, oc) at weight[oc * rows + r]), grad_out packed into 64-position panels.
+        auto* panels = scratch<float, kWideTag>(wide_panel_size(out_hw, g.out_channels));
+        pack_wide_rows(grad_out, out_hw, g.out_channels, out_hw, panels);
+        wide_gather_gemm(rows, out_hw, g.out_channels, weight, tap_rows.data(), oc_offsets.data(),
+                         panels, col, out_hw, false);
+        col2im_fast(g, col, grad_in);
+        return;
+      }
+    }
+#endif
     gemm(true, false, rows, out_hw, g.out_channels, T(1), weight, rows, grad_out, out_hw, T(0), col,
          out_hw);
     col2im_fast(g, col, grad_in);
@@ -654,9 +987,56 @@ void backward_weight_impl(const Conv2dGeometry& g, const GradImage& grad_image, 
   }
   // Each chunk's sum is written transposed, [C*KH*KW, OC], as gemm_gather_a forms it; chunks
   // are combined in that layout and grad_weight is transposed once at the end.
+  //
+  // With the wide tile (float32, 48+ output channels) the images of a chunk go in sub-groups
+  // of `sub` (fixed by the geometry): their padded copies side by side and their gradients
+  // packed as one B, the reduction running over (image, position) of the sub-group at once.
+  [[maybe_unused]] bool wide = false;
+  [[maybe_unused]] int64_t sub = 1;
+  [[maybe_unused]] std::vector<int64_t> sub_positions;
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    wide = wide_tile_pays(g.out_channels);
+  }
+  if (wide) {
+    const int64_t padded_image = d.planes * d.pad_h * d.pad_w;
+    const int64_t per_image = padded_image + wide_panel_size(g.out_channels, out_hw);
+    sub = std::clamp<int64_t>(
+        kWideSubBytes / static_cast<int64_t>(sizeof(T)) / std::max<int64_t>(per_image, 1), 1,
+        std::max<int64_t>((g.batch + chunks - 1) / chunks, 1));
+    sub_positions.resize(static_cast<std::size_t>(sub * out_hw));
+    for (int64_t i = 0; i < sub; ++i) {
+      for (int64_t q = 0; q < out_hw; ++q) {
+        sub_positions[static_cast<std::size_t>(i * out_hw + q)] =
+            i * padded_image + positions[static_cast<std::size_t>(q)];
+      }
+    }
+  }
+#endif
   auto chunk_sum = [&](int64_t chunk, T* dst) {
     const int64_t first = chunk * g.batch / chunks;
     const int64_t last = (chunk + 1) * g.batch / chunks;
+#if defined(__x86_64__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (wide) {
+        const int64_t padded_image = d.planes * d.pad_h * d.pad_w;
+        for (int64_t n0 = first; n0 < last; n0 += sub) {
+          const int64_t count = std::min(sub, last - n0);
+          auto* padded = scratch<float, kColumnTag>(count * padded_image);
+          auto* panels = scratch<float, kWideTag>(wide_panel_size(g.out_channels, count * out_hw));
+          for (int64_t i = 0; i < count; ++i) {
+            pad_source(d, input + (n0 + i) * in_image, padded + i * padded_image,
+                       /*with_slack=*/false);
+            pack_wide(grad_image(n0 + i), out_hw, g.out_channels, out_hw, panels, count * out_hw,
+                      i * out_hw);
+          }
+          wide_gather_gemm(rows, g.out_channels, count * out_hw, padded, d.offsets.data(),
+                           sub_positions.data(), panels, dst, g.out_channels, n0 != first);
+        }
+        return;
+      }
+    }
+#endif
     T* padded = scratch<T, kColumnTag>(d.padded_size());
     for (int64_t n = first; n < last; ++n) {
       pad_source(d, input + n * in_image, padded, /*with_slack=*/false);

@@ -244,6 +244,16 @@ std::vector<Spec> specs() {
       {1, 1, 10, 130, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},  // forward in several row bands
       {3, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},   // the small CNN's first layer
       {1, 3, 33, 31, 33, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},   // 3 channels, tile edges 31/32/33
+      // The wide 6 x 64 tile (float32, 33..64 or 7/8-panel output channels: the weight gradient,
+      // and the forward of narrow images with 48+): full and partial panels, 45 tap rows (a 3-row
+      // tail); the input gradient's positions (121, 63) fill 64-position panels alike.
+      {5, 32, 13, 13, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},  // the small CNN's second layer
+      {3, 5, 7, 9, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     // 48 channels, 45 taps
+      {2, 3, 9, 11, 50, 2, 3, 2, 1, 0, 1, 1, 0, 1, 2},    // 50 channels, stride, dilation
+      {2, 4, 6, 5, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     // 96: back on the 12 x 32 tile
+      {2, 3, 8, 8, 120, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    // 120: two panels, the second 7/8
+      {3, 7, 9, 9, 64, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},     // 1x1 stride 2 (not pointwise)
+      {9, 2, 5, 4, 63, 2, 2, 1, 1, 0, 0, 1, 1, 1, 1},     // batch 9: chunks of 1 and 2 images
   };
 }
 
@@ -383,9 +393,35 @@ TEST(ConvKernel, BackwardMatchesFiniteDifferences) {
   check_finite_differences({3, 3, 7, 7, 2, 3, 3, 2, 2, 0, 0, 1, 1, 1, 1});
 }
 
+void check_bit_identical(const Spec& spec);
+
 // Results must be bit-identical for any number of threads (fixed chunking, no float atomics).
 TEST(ConvKernel, BitIdenticalForAnyThreadCount) {
-  const Spec spec{13, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+  // 16 output channels: gemm_gather_a's tile; 64: the wide tile (forward and weight gradient).
+  for (const Spec& spec : {Spec{13, 8, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+                           Spec{13, 8, 9, 9, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1}}) {
+    check_bit_identical(spec);
+  }
+}
+
+// The weight gradient of a float32 layer with 64 output channels and images so large that each
+// sub-group of the wide tile's reduction holds one image: 17 images in 8 chunks of 2 or 3 take
+// several sub-groups per chunk.
+TEST(ConvKernel, WideWeightGradientOverSeveralSubGroupsMatchesDirectLoops) {
+  const Spec spec{17, 2, 48, 48, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1};
+  const Conv2dGeometry g = make_geometry(spec);
+  const auto input = random_values<float>(input_size(g), 31);
+  const auto grad_output = random_values<float>(output_size(g), 32);
+  const Tensor grad_weight = nabla::kernels::conv2d_weight_grad(
+      as_tensor(grad_output, output_shape(g)), as_tensor(input, input_shape(g)), weight_shape(g),
+      options_of(spec));
+  expect_close(grad_weight.to_vector<float>(), reference_backward_weight(g, grad_output, input),
+               reference_backward_weight(g, absolute(grad_output), absolute(input)), 1e-5,
+               "grad_weight");
+}
+
+void check_bit_identical(const Spec& spec) {
+  SCOPED_TRACE(describe(make_geometry(spec)));
   const Conv2dGeometry g = make_geometry(spec);
   const Conv2dOptions o = options_of(spec);
   const Tensor input = as_tensor(random_values<float>(input_size(g), 11), input_shape(g));
@@ -436,7 +472,7 @@ void check_random_geometries(double tolerance, uint64_t seed) {
     Spec spec{};
     spec.batch = pick({1, 1, 2, 3, 5, 9, 17});  // above 8: chunks of several images
     spec.in_channels = pick({1, 1, 3, 3, 2, 5, 13, 24, 32});
-    spec.out_channels = pick({1, 7, 11, 12, 13, 24, 31, 32, 33, 64});
+    spec.out_channels = pick({1, 7, 11, 12, 13, 24, 31, 32, 33, 47, 48, 50, 64, 65, 96});
     spec.in_h = pick(sizes);
     spec.in_w = pick(sizes);
     spec.kernel_h = 1 + next(3);
