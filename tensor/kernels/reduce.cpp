@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -100,38 +101,16 @@ std::vector<T>& thread_scratch(size_t n) {
 // that to_rows would make: viewed as [before, reduced, after], each reduced slice is a stack of
 // `after`-wide rows that are added column by column. Rows combine pairwise (leaves of kColumnLeaf
 // rows added in order), so long reductions stay as accurate as the row sums; columns are
-// independent, so threads split them and the bits do not depend on the thread count.
+// independent, so threads split them and the bits do not depend on the thread count. The tree is
+// evaluated a band of up to kColumnBand rows at a time (below), in one pass per band.
 constexpr int64_t kColumnLeaf = 8;
-// Columns per task: 8 KiB of float accumulators (16 of double), within L1 beside the 8 rows read.
+// Columns per task: 8 KiB of float partial sums per tree level (16 of double).
 constexpr int64_t kColumnWidth = 2048;
 
 // out[j] += row[j].
 template <typename T>
 void add_row_of(T* __restrict out, const T* __restrict row, int64_t n) {
   for (int64_t j = 0; j < n; ++j) out[j] += row[j];
-}
-
-// out[j] = x[j] + x[stride + j] + ... over `rows` <= kColumnLeaf rows; a full leaf adds as a
-// balanced tree in registers and stores once.
-template <typename T>
-void leaf_sum_of(const T* __restrict x, int64_t rows, int64_t stride, int64_t n,
-                 T* __restrict out) {
-  if (rows == kColumnLeaf) {
-    const T* r0 = x;
-    const T* r1 = x + stride;
-    const T* r2 = x + 2 * stride;
-    const T* r3 = x + 3 * stride;
-    const T* r4 = x + 4 * stride;
-    const T* r5 = x + 5 * stride;
-    const T* r6 = x + 6 * stride;
-    const T* r7 = x + 7 * stride;
-    for (int64_t j = 0; j < n; ++j) {
-      out[j] = ((r0[j] + r1[j]) + (r2[j] + r3[j])) + ((r4[j] + r5[j]) + (r6[j] + r7[j]));
-    }
-    return;
-  }
-  std::copy(x, x + n, out);
-  for (int64_t r = 1; r < rows; ++r) add_row_of(out, x + r * stride, n);
 }
 
 NABLA_WIDE_VECTOR_CLONES void add_row(float* out, const float* row, int64_t n) {
@@ -141,18 +120,6 @@ NABLA_WIDE_VECTOR_CLONES void add_row(double* out, const double* row, int64_t n)
   add_row_of(out, row, n);
 }
 void add_row(int64_t* out, const int64_t* row, int64_t n) { add_row_of(out, row, n); }
-
-NABLA_WIDE_VECTOR_CLONES void leaf_sum(const float* x, int64_t rows, int64_t stride, int64_t n,
-                                       float* out) {
-  leaf_sum_of(x, rows, stride, n, out);
-}
-NABLA_WIDE_VECTOR_CLONES void leaf_sum(const double* x, int64_t rows, int64_t stride, int64_t n,
-                                       double* out) {
-  leaf_sum_of(x, rows, stride, n, out);
-}
-void leaf_sum(const int64_t* x, int64_t rows, int64_t stride, int64_t n, int64_t* out) {
-  leaf_sum_of(x, rows, stride, n, out);
-}
 
 // Rows in the first half of a split: half the rows rounded up to whole leaves.
 int64_t column_split(int64_t rows) {
@@ -167,19 +134,158 @@ int64_t column_sum_depth(int64_t rows) {
   return 1 + std::max(column_sum_depth(half), column_sum_depth(rows - half));
 }
 
+// Row-band leaves of up to kColumnBand rows, summed in registers one strip of columns at a time:
+// the same tree as the splits below (column_split, leaves of kColumnLeaf), so the same bits.
+constexpr int64_t kColumnBandLevels = 1;
+constexpr int64_t kColumnBand = kColumnLeaf << kColumnBandLevels;
+
+// kBytes of T, one IEEE operation per lane in any clone (as detail::SumVector); kBytes ==
+// sizeof(T) is T itself.
+template <typename T, int kBytes>
+struct BandVector {
+  typedef T Type __attribute__((vector_size(kBytes)));  // NOLINT(modernize-use-using)
+};
+template <typename T>
+struct BandVector<T, static_cast<int>(sizeof(T))> {
+  using Type = T;
+};
+
+// Vectors go through references, not values, so no clone's call ABI depends on their width.
+template <typename V, typename T>
+[[gnu::always_inline]] inline void load_to(V& v, const T* p) {
+  std::memcpy(&v, p, sizeof(V));
+}
+
+// v = the sum of rows <= kColumnLeaf rows at p (row stride s): a balanced tree for a full leaf,
+// else in order (as the splits of column_tree_sum leave them).
+template <typename V, typename T>
+[[gnu::always_inline]] inline void leaf_value(V& v, const T* p, int64_t rows, int64_t s) {
+  V r[kColumnLeaf];
+  if (rows == kColumnLeaf) {
+    for (int64_t k = 0; k < kColumnLeaf; ++k) load_to(r[k], p + k * s);
+    v = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    return;
+  }
+  load_to(v, p);
+  for (int64_t k = 1; k < rows; ++k) {
+    load_to(r[0], p + k * s);
+    v += r[0];
+  }
+}
+
+// v = the sum of rows <= kColumnLeaf << kLevels rows at p, split as column_tree_sum splits.
+template <int64_t kLevels, typename V, typename T>
+[[gnu::always_inline]] inline void band_value(V& v, const T* p, int64_t rows, int64_t s) {
+  if constexpr (kLevels == 0) {
+    leaf_value(v, p, rows, s);
+  } else {
+    if (rows <= (kColumnLeaf << (kLevels - 1))) {
+      band_value<kLevels - 1>(v, p, rows, s);
+      return;
+    }
+    const int64_t half = column_split(rows);
+    V right;
+    band_value<kLevels - 1>(v, p, half, s);
+    band_value<kLevels - 1>(right, p + half * s, rows - half, s);
+    v = v + right;
+  }
+}
+
+// band_sum_of on kCount vectors of kBytes at column j.
+template <int kBytes, int kCount, typename T>
+[[gnu::always_inline]] inline void band_strip(const T* x, int64_t rows, int64_t stride,
+                                              const T* const* pend, int64_t npend, T* dst,
+                                              int64_t j) {
+  using V = typename BandVector<T, kBytes>::Type;
+  constexpr auto kLanes = static_cast<int64_t>(kBytes / sizeof(T));
+  V v[kCount];
+  for (int c = 0; c < kCount; ++c) {
+    band_value<kColumnBandLevels>(v[c], x + j + c * kLanes, rows, stride);
+  }
+  for (int64_t k = 0; k < npend; ++k) {
+    for (int c = 0; c < kCount; ++c) {
+      V left;
+      load_to(left, pend[k] + j + c * kLanes);
+      v[c] = left + v[c];
+    }
+  }
+  std::memcpy(dst + j, v, sizeof(v));
+}
+
+// dst[j] = pend[npend - 1][j] + (... + (pend[0][j] + band[j])) for j < width, where band is the
+// sum of the rows <= kColumnBand rows at x: a band and the pending left halves of the tree above
+// it, added in one pass (dst is none of the pend rows). Strips of two 64-byte vectors, then
+// narrower ones for the last columns.
+template <typename T>
+[[gnu::always_inline]] inline void band_sum_of(const T* x, int64_t rows, int64_t stride,
+                                               int64_t width, const T* const* pend, int64_t npend,
+                                               T* dst) {
+  constexpr auto kLanes = static_cast<int64_t>(64 / sizeof(T));
+  int64_t j = 0;
+  for (; j + 2 * kLanes <= width; j += 2 * kLanes) {
+    band_strip<64, 2>(x, rows, stride, pend, npend, dst, j);
+  }
+  if (j + kLanes <= width) {
+    band_strip<64, 1>(x, rows, stride, pend, npend, dst, j);
+    j += kLanes;
+  }
+  if (j + kLanes / 2 <= width) {
+    band_strip<32, 1>(x, rows, stride, pend, npend, dst, j);
+    j += kLanes / 2;
+  }
+  if constexpr (sizeof(T) <= 4) {
+    if (j + kLanes / 4 <= width) {
+      band_strip<16, 1>(x, rows, stride, pend, npend, dst, j);
+      j += kLanes / 4;
+    }
+  }
+  for (; j < width; ++j) {
+    band_strip<static_cast<int>(sizeof(T)), 1>(x, rows, stride, pend, npend, dst, j);
+  }
+}
+
+NABLA_WIDE_VECTOR_CLONES void band_sum(const float* x, int64_t rows, int64_t stride, int64_t width,
+                                       const float* const* pend, int64_t npend, float* dst) {
+  band_sum_of(x, rows, stride, width, pend, npend, dst);
+}
+NABLA_WIDE_VECTOR_CLONES void band_sum(const double* x, int64_t rows, int64_t stride, int64_t width,
+                                       const double* const* pend, int64_t npend, double* dst) {
+  band_sum_of(x, rows, stride, width, pend, npend, dst);
+}
+void band_sum(const int64_t* x, int64_t rows, int64_t stride, int64_t width,
+              const int64_t* const* pend, int64_t npend, int64_t* dst) {
+  band_sum_of(x, rows, stride, width, pend, npend, dst);
+}
+
+// dst = pend[npend - 1] + (... + (pend[0] + the column sums of the `rows` rows at x)): a node of
+// the pairwise tree over rows (halves at column_split). Its left half goes to scratch row 0 and
+// joins the right half's pending rows, so every addition of the tree happens within the pass of a
+// band, never as a pass of its own.
+template <typename T>
+void column_tree_sum(const T* x, int64_t rows, int64_t stride, int64_t width, T* dst, T* scratch,
+                     const T** pend, int64_t npend) {
+  if (rows <= kColumnBand) {
+    band_sum(x, rows, stride, width, pend, npend, dst);
+    return;
+  }
+  const int64_t half = column_split(rows);
+  column_tree_sum(x, half, stride, width, scratch, scratch + width, pend + npend, 0);
+  // The left half is the innermost pending row of the right half: shift the others up one.
+  std::copy_backward(pend, pend + npend, pend + npend + 1);
+  pend[0] = scratch;
+  column_tree_sum(x + half * stride, rows - half, stride, width, dst, scratch + width, pend,
+                  npend + 1);
+  std::copy(pend + 1, pend + npend + 1, pend);
+}
+
 // out[j] = sum over r < rows of x[r * stride + j] for j < width; `scratch` holds
 // column_sum_depth(rows) * width values.
 template <typename T>
 void column_pairwise_sum(const T* x, int64_t rows, int64_t stride, int64_t width, T* out,
                          T* scratch) {
-  if (rows <= kColumnLeaf) {
-    leaf_sum(x, rows, stride, width, out);
-    return;
-  }
-  const int64_t half = column_split(rows);
-  column_pairwise_sum(x, half, stride, width, out, scratch + width);
-  column_pairwise_sum(x + half * stride, rows - half, stride, width, scratch, scratch + width);
-  add_row(out, scratch, width);
+  // Room for the pending rows of every level (depth <= 61 for rows < 2^63) and the left calls'.
+  std::array<const T*, 128> pend{};
+  column_tree_sum(x, rows, stride, width, out, scratch, pend.data(), 0);
 }
 
 // The column-sum form of sum(t, dims, keepdim) when it applies (see above), else nullopt.

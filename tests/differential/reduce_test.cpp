@@ -1,12 +1,12 @@
 // Differential sweep of the reductions (sum, mean, amax/amin with ties, var, logsumexp,
 // argmax/argmin) over every subset of dims with and without keepdim, and of softmax/log_softmax
 // over every dim, against double loops written here; random shapes hit the kernels' blocks
-// (kColumnLeaf 8, the pairwise sum's vector 16/8 and block 64/32 lanes and leaf 1024/512
-// (float/double), softmax's short rows below 64, kColumnWidth 2048, softmax block 16Ki,
-// kSumChunk 64Ki, kParallelGrain 128Ki) and every layout, at 1 and 2 threads. A second sweep aims
-// sum and mean over non-adjacent dims of contiguous tensors (the in-place strided path), float32,
-// float64 and int64; a third aims rows of softmax, log_softmax and sum at those widths, with
-// logits far from 0, -inf entries and exponentials down to the subnormals.
+// (kColumnLeaf 8, kColumnBand 16 and its strips, the pairwise sum's vector 16/8 and block 64/32
+// lanes and leaf 1024/512 (float/double), softmax's short rows below 64, kColumnWidth 2048, softmax
+// block 16Ki, kSumChunk 64Ki, kParallelGrain 128Ki) and every layout, at 1 and 2 threads. A second
+// sweep aims sum and mean over non-adjacent dims of contiguous tensors (the in-place strided path),
+// float32, float64 and int64; a third aims rows of softmax, log_softmax and sum at those widths,
+// with logits far from 0, -inf entries and exponentials down to the subnormals.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -333,10 +333,12 @@ Shape draw_reduce_shape(Rng& rng, bool& large) {
   const double p = rng.uniform();
   const int64_t big = testing::diff::sanitized() ? 2 : 1;
   if (p < 0.12) {
-    // Column sums: rows around the leaf (8) and its powers, after around kColumnWidth.
-    const int64_t rows = testing::diff::draw_size(rng, 1, 70, {8, 16, 32, 64});
-    const int64_t after = rng.chance(0.3) ? rng.pick(std::vector<int64_t>{2047, 2048, 2049, 4097})
-                                          : testing::diff::draw_size(rng, 1, 40, {8, 16});
+    // Column sums: rows around the leaf (8), the band (16) and their powers, after around the
+    // strips (4/8/16/32 floats, 4/8/16 doubles) and kColumnWidth.
+    const int64_t rows = testing::diff::draw_size(rng, 1, 140, {8, 16, 32, 64, 128});
+    const int64_t after = rng.chance(0.3)
+                              ? rng.pick(std::vector<int64_t>{2047, 2048, 2049, 4097})
+                              : testing::diff::draw_size(rng, 1, 70, {4, 8, 16, 32, 48, 64});
     const int64_t before = rng.range(1, 3);
     large = before * rows * after > 65536;
     if (before * rows * after > 400000 / big) return {rows, after};

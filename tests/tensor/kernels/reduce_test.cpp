@@ -104,6 +104,53 @@ TEST(Reduce, ColumnSumsAreAccurateAndMatchTheRowSums) {
             (std::vector<int64_t>{12, 15, 18, 21, 48, 51, 54, 57}));
 }
 
+// Column sums add bands of up to 16 rows in registers, in strips of 32, 16, 8, 4 and 1 floats
+// (16, 8, 4 and 1 doubles), folding the pending halves of the row tree into each band's pass:
+// row and column counts around those, 0 and 1, primes; float32, float64 and int64 against a
+// double loop, bit-identical at 1 and 2 threads, and a transposed view as its contiguous copy.
+TEST(Reduce, ColumnSumsAroundBandAndStripWidthsMatchADoubleLoop) {
+  Generator g(17);
+  const testing::ThreadCountGuard guard;
+  for (const int64_t rows : {0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 49, 97, 131}) {
+    for (const int64_t cols :
+         {0, 1, 3, 4, 5, 8, 13, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 97, 2049}) {
+      for (const DType dtype : {kFloat32, kFloat64, kInt64}) {
+        const Tensor x = dtype == kInt64 ? randint(-1000, 1000, {rows, cols}, &g)
+                                         : randn({rows, cols}, dtype, &g);
+        const std::vector<double> values = kernels::to_dtype(x, kFloat64).to_vector<double>();
+        nabla::set_num_threads(1);
+        const Tensor one = kernels::sum(x, {0}, false);
+        nabla::set_num_threads(2);
+        const Tensor two = kernels::sum(x, {0}, false);
+        ASSERT_EQ(one.shape(), (Shape{cols}));
+        const std::vector<double> got = kernels::to_dtype(one, kFloat64).to_vector<double>();
+        EXPECT_EQ(got, kernels::to_dtype(two, kFloat64).to_vector<double>())
+            << "rows " << rows << " cols " << cols;
+        const double eps = dtype == kFloat32 ? 1e-6 : dtype == kFloat64 ? 1e-14 : 0.0;
+        for (int64_t j = 0; j < cols; ++j) {
+          double expected = 0.0;
+          double magnitude = 0.0;
+          for (int64_t r = 0; r < rows; ++r) {
+            expected += values[static_cast<size_t>(r * cols + j)];
+            magnitude += std::abs(values[static_cast<size_t>(r * cols + j)]);
+          }
+          ASSERT_NEAR(got[static_cast<size_t>(j)], expected, eps * magnitude)
+              << "rows " << rows << " cols " << cols << " j " << j << " " << dtype_name(dtype);
+        }
+        // A transposed view takes the row path: the same sums within rounding.
+        const Tensor view =
+            kernels::transpose(kernels::contiguous(kernels::transpose(x, 0, 1)), 0, 1);
+        const std::vector<double> by_rows =
+            kernels::to_dtype(kernels::sum(view, {0}, false), kFloat64).to_vector<double>();
+        for (int64_t j = 0; j < cols; ++j) {
+          EXPECT_NEAR(by_rows[static_cast<size_t>(j)], got[static_cast<size_t>(j)],
+                      2 * eps * (std::abs(got[static_cast<size_t>(j)]) + rows));
+        }
+      }
+    }
+  }
+}
+
 // The conv bias gradient sums an NCHW tensor over {0, 2, 3}: reduced dims that are not adjacent,
 // summed in place (no permuted copy). Checked against a plain loop in double, at 1 and 2 threads.
 TEST(Reduce, SumOverNonAdjacentDimsMatchesADoubleLoop) {
