@@ -90,6 +90,19 @@ double conv_tolerance(double eps, double terms, double magnitude) {
 struct ConvReference {
   std::vector<long double> y, gx, gw, gb;
   std::vector<double> my, mgx, mgw, mgb;
+
+  // All zeros, sized for an output of out_n values, x of nx, weight of nw and oc channels.
+  static ConvReference zeros(size_t out_n, size_t nx, size_t nw, int64_t oc) {
+    const auto nb = static_cast<size_t>(oc);
+    return {.y = std::vector<long double>(out_n, 0),
+            .gx = std::vector<long double>(nx, 0),
+            .gw = std::vector<long double>(nw, 0),
+            .gb = std::vector<long double>(nb, 0),
+            .my = std::vector<double>(out_n, 0),
+            .mgx = std::vector<double>(nx, 0),
+            .mgw = std::vector<double>(nw, 0),
+            .mgb = std::vector<double>(nb, 0)};
+  }
 };
 
 // Checks got = {forward, input gradient (unless !input_grad), weight gradient, bias gradient
@@ -191,14 +204,7 @@ TEST(DifferentialConvPool, Conv2dAndItsAdjointsMatchDirectLoops) {
     // Reference: the bias, then one pass over the products, feeds all four results.
     const ConvCase geometry{n, c, h, w, oc, oh, ow, kernel, o};
     const auto out_n = static_cast<size_t>(testing::diff::numel_of(out_shape));
-    ConvReference ref{.y = std::vector<long double>(out_n, 0),
-                      .gx = std::vector<long double>(vx.size(), 0),
-                      .gw = std::vector<long double>(vw.size(), 0),
-                      .gb = std::vector<long double>(static_cast<size_t>(oc), 0),
-                      .my = std::vector<double>(out_n, 0),
-                      .mgx = std::vector<double>(vx.size(), 0),
-                      .mgw = std::vector<double>(vw.size(), 0),
-                      .mgb = std::vector<double>(static_cast<size_t>(oc), 0)};
+    ConvReference ref = ConvReference::zeros(out_n, vx.size(), vw.size(), oc);
     for (size_t yo = 0; yo < out_n; ++yo) {
       const auto k =
           static_cast<size_t>((yo / static_cast<size_t>(oh * ow)) % static_cast<size_t>(oc));
@@ -302,14 +308,7 @@ TEST(DifferentialConvPool, Conv2dReluAndItsAdjointsMatchDirectLoops) {
     const ConvCase geometry{n, c, h, w, oc, oh, ow, kernel, o};
     // Pass 1: the pre-activation and its magnitude.
     std::vector<long double> pre(out_n, 0);
-    ConvReference ref{.y = std::vector<long double>(out_n, 0),
-                      .gx = std::vector<long double>(vx.size(), 0),
-                      .gw = std::vector<long double>(vw.size(), 0),
-                      .gb = std::vector<long double>(static_cast<size_t>(oc), 0),
-                      .my = std::vector<double>(out_n, 0),
-                      .mgx = std::vector<double>(vx.size(), 0),
-                      .mgw = std::vector<double>(vw.size(), 0),
-                      .mgb = std::vector<double>(static_cast<size_t>(oc), 0)};
+    ConvReference ref = ConvReference::zeros(out_n, vx.size(), vw.size(), oc);
     for (size_t yo = 0; yo < out_n; ++yo) {
       const auto k =
           static_cast<size_t>((yo / static_cast<size_t>(oh * ow)) % static_cast<size_t>(oc));
